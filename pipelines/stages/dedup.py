@@ -1,0 +1,18 @@
+"""Exact dedup: only (text hash, id hash, id) keys go through the shuffle, never text."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from corpus.steps import duplicate_decisions
+
+
+class FindExactDuplicates(beam.PTransform):
+    """(text_hash, (id_hash, id)) -> (dropped id, kept id) for every duplicate."""
+
+    def expand(self, keys: beam.PCollection) -> beam.PCollection:
+        return (
+            keys
+            | "GroupByTextHash" >> beam.GroupByKey()
+            | "ChooseKeeper" >> beam.FlatMap(lambda kv: duplicate_decisions(kv[1]))
+        )

@@ -1,0 +1,50 @@
+"""Drop exact duplicates by the global decision, then identify languages (lid.176)."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from corpus.config import PipelineConfig
+from corpus.filters.language import LanguageIdentifier
+from corpus.records import documents_table, read_documents, rejections_table, write_parquet
+from corpus.steps import filter_step
+from pipelines import files
+
+
+class FilterFileFn(beam.DoFn):
+    def __init__(self, config: PipelineConfig, docs_dir: str, rejected_dir: str) -> None:
+        self.config = config
+        self.docs_dir = docs_dir
+        self.rejected_dir = rejected_dir
+        self.kept = Metrics.counter("filter", "kept")
+        self.rejected = Metrics.counter("filter", "rejected")
+
+    def setup(self) -> None:
+        # The model loads once per worker, not per file.
+        self.identifier = LanguageIdentifier(self.config.language.model_path or None)
+
+    def process(self, element: dict, duplicates: dict[str, str]):
+        index = element["index"]
+        with files.open_input(element["path"], decompress=False) as f:
+            docs = read_documents(f)
+        result = filter_step(docs, duplicates, self.identifier, self.config)
+        out = files.join(self.docs_dir, f"{index:06d}.parquet")
+        files.write_atomic(out, lambda f: write_parquet(documents_table(result.documents), f))
+        rejected = files.join(self.rejected_dir, f"filter-{index:06d}.parquet")
+        files.write_atomic(rejected, lambda f: write_parquet(rejections_table(result.rejections), f))
+        self.kept.inc(len(result.documents))
+        self.rejected.inc(len(result.rejections))
+        yield {"index": index, "path": out, "counts": result.counts, "skipped": {}}
+
+
+class FilterFiles(beam.PTransform):
+    """Per-file extraction results -> per-file Parquet of kept documents (``docs/``)."""
+
+    def __init__(self, config: PipelineConfig, docs_dir: str, rejected_dir: str, duplicates: beam.PCollection):
+        super().__init__()
+        self.fn = FilterFileFn(config, docs_dir, rejected_dir)
+        self.duplicates = duplicates
+
+    def expand(self, extracted: beam.PCollection) -> beam.PCollection:
+        return extracted | beam.ParDo(self.fn, duplicates=beam.pvalue.AsDict(self.duplicates))
