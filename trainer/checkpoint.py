@@ -96,9 +96,7 @@ def check_compatible(path: str | os.PathLike, saved: dict[str, Any], config: Tra
             )
 
 
-def restore(
-    state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer
-) -> int:
+def restore(state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer) -> int:
     """Load a checkpoint's state into model and optimizer; return the step to train next."""
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])

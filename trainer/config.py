@@ -127,7 +127,9 @@ class TrainConfig:
         if self.position not in POSITIONS:
             raise ConfigError(f"position must be one of {POSITIONS}, got {self.position!r}")
         if self.position == "rope" and (self.n_embd // self.n_head) % 2:
-            raise ConfigError(f"n_head: rope needs an even head size, got {self.n_embd // self.n_head}")
+            raise ConfigError(
+                f"n_head: rope needs an even head size, got {self.n_embd // self.n_head}"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if not self.lr > 0:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from corpus.manifest import ManifestError
 from corpus.shards import open_tokens
 from trainer.config import ConfigError
 from trainer.verify import RunData
@@ -34,10 +35,17 @@ class Shard:
 
 def open_split(run: RunData, split: str) -> list[Shard]:
     """Memory-map every shard of a split, in manifest order."""
-    return [
-        Shard(s["name"], run.directory / s["bin"], open_tokens(run.directory / s["bin"]))
-        for s in run.shards(split)
-    ]
+    shards = []
+    for entry in run.shards(split):
+        path = run.directory / entry["bin"]
+        tokens = open_tokens(path)
+        # A shard that does not start with BOS was written with another tokenizer or format.
+        if len(tokens) and int(tokens[0]) != run.bos_id:
+            raise ManifestError(
+                f"{path}: first token is {int(tokens[0])}, not the manifest's bos_id {run.bos_id}"
+            )
+        shards.append(Shard(entry["name"], path, tokens))
+    return shards
 
 
 def _to_tensors(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,9 +85,8 @@ class TrainBatches:
         """(inputs, targets), each (batch_size, seq_len) int64 on the CPU."""
         shard_ids, starts = self.positions(step, micro_step)
         n = self.seq_len + 1
-        rows = np.stack(
-            [self.shards[i].tokens[s : s + n] for i, s in zip(shard_ids.tolist(), starts.tolist())]
-        )
+        pairs = zip(shard_ids.tolist(), starts.tolist(), strict=True)
+        rows = np.stack([self.shards[i].tokens[s : s + n] for i, s in pairs])
         return _to_tensors(rows)
 
 
@@ -114,7 +121,7 @@ def unigram_counts(shards: list[Shard], vocab_size: int, chunk: int = 1 << 24) -
             part = np.bincount(shard.tokens[start : start + chunk], minlength=vocab_size)
             if len(part) > vocab_size:
                 bad = int(np.flatnonzero(part[vocab_size:])[0]) + vocab_size
-                raise ValueError(
+                raise ManifestError(
                     f"{shard.path}: token id {bad} is outside the vocabulary of {vocab_size}"
                 )
             counts += part

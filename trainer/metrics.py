@@ -53,7 +53,13 @@ class MetricsLogger:
             print(line, file=self.stream, flush=True)
 
     def log_train(
-        self, step: int, max_steps: int, loss: float, lr: float, tokens_per_s: float, grad_norm: float
+        self,
+        step: int,
+        max_steps: int,
+        loss: float,
+        lr: float,
+        tokens_per_s: float,
+        grad_norm: float,
     ) -> None:
         record = {
             "step": step,

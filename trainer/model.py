@@ -147,7 +147,9 @@ class GPT(nn.Module):
         """Logits (B, T, V) for token ids idx (B, T); the mean cross-entropy when targets given."""
         B, T = idx.shape
         if T > self.config.seq_len:
-            raise ValueError(f"sequence of {T} tokens, the model's seq_len is {self.config.seq_len}")
+            raise ValueError(
+                f"sequence of {T} tokens, the model's seq_len is {self.config.seq_len}"
+            )
         x = self.tok_emb(idx)  # (B, T, C)
         if self.pos_emb is not None:
             x = x + self.pos_emb(torch.arange(T, device=idx.device))  # (T, C) broadcast over B

@@ -97,6 +97,7 @@ def model_vocab_size(requested: int, tokenizer_vocab: int, multiple: int = 64) -
         return -(-tokenizer_vocab // multiple) * multiple
     if requested < tokenizer_vocab:
         raise ConfigError(
-            f"vocab_size {requested} is smaller than the tokenizer's vocabulary of {tokenizer_vocab}"
+            f"vocab_size {requested} is smaller than the tokenizer's vocabulary "
+            f"of {tokenizer_vocab}"
         )
     return requested

@@ -1,0 +1,54 @@
+# The README's two commands: `make demo` (set up, run the corpus job on the sample, train) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+OUT ?= out
+RUNS ?= runs
+NAME ?= sample
+INPUT ?= data/sample/*.warc.gz
+STEPS ?= 300
+
+.PHONY: setup demo pipeline train test lint format bench sample clean
+
+setup: $(STAMP)
+
+# torch first, pinned, so pip takes the CPU build on this disk instead of a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup
+	$(MAKE) pipeline
+	$(MAKE) train
+	@echo "demo done: corpus in $(OUT)/$(NAME)/ (summary.json, manifest.json), run in $(RUNS)/$(NAME)/"
+
+pipeline: setup
+	$(PY) -m pipelines.corpus_job --input '$(INPUT)' --output $(OUT) --name $(NAME) --config configs/sample.toml
+
+train: setup
+	$(PY) -m trainer.train --data $(OUT)/$(NAME) --out $(RUNS)/$(NAME) --max-steps $(STEPS)
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+
+format: setup
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: setup
+	$(PY) -m bench.run $(if $(QUICK),--quick,)
+
+# Rebuild the bundled sample (needs: apt-get install debian-reference-{en,de,fr,es,it,ja}).
+sample: setup
+	$(PY) scripts/build_sample_warc.py
+
+clean:
+	rm -rf $(OUT) $(RUNS) .pytest_cache
