@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import mmap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from corpus.manifest import ManifestError
+from corpus.shards import HEADER_BYTES
+from trainer.config import ConfigError
+from trainer.data import TrainBatches, eval_batches, open_split, unigram_counts, unigram_entropy
+from trainer.verify import verify_run
+
+T, B = 32, 4
+
+
+def raw_tokens(path: Path) -> np.ndarray:
+    """The shard's tokens read straight from the file, independently of the loader."""
+    return np.fromfile(path, dtype="<u2", offset=HEADER_BYTES).astype(np.int64)
+
+
+@pytest.fixture
+def train_batches(run_dir: Path) -> TrainBatches:
+    return TrainBatches(open_split(verify_run(run_dir), "train"), B, T, seed=7)
+
+
+def test_shards_are_memory_mapped(run_dir: Path) -> None:
+    shards = open_split(verify_run(run_dir), "train")
+    assert [s.name for s in shards] == ["train_000000", "train_000001"]
+    for shard in shards:
+        # Backed by the file's pages, not a copy in RAM.
+        assert isinstance(shard.tokens, np.memmap) and isinstance(shard.tokens.base, mmap.mmap)
+        assert Path(shard.tokens.filename) == shard.path.resolve()
+        assert shard.tokens[0] == 0  # every document, so every shard, starts with BOS
+
+
+def test_batches_are_exact_windows_of_the_shards(train_batches: TrainBatches) -> None:
+    raw = [raw_tokens(s.path) for s in train_batches.shards]
+    for step in (0, 1, 99):
+        x, y = train_batches.batch(step)
+        assert x.shape == y.shape == (B, T) and x.dtype == torch.int64
+        shard_ids, starts = train_batches.positions(step)
+        for row, (i, s) in enumerate(zip(shard_ids, starts, strict=True)):
+            assert 0 <= s <= len(raw[i]) - (T + 1)
+            assert x[row].tolist() == raw[i][s : s + T].tolist()
+            assert y[row].tolist() == raw[i][s + 1 : s + T + 1].tolist()
+
+
+def test_batches_depend_only_on_seed_and_step(run_dir: Path) -> None:
+    shards = open_split(verify_run(run_dir), "train")
+    first, second = TrainBatches(shards, B, T, seed=7), TrainBatches(shards, B, T, seed=7)
+    late = first.batch(5, micro_step=1)
+    first.batch(0)  # drawing other batches first changes nothing
+    assert all(torch.equal(a, b) for a, b in zip(late, second.batch(5, 1), strict=True))
+    assert not torch.equal(first.batch(5, 1)[0], first.batch(6, 1)[0])
+    assert not torch.equal(first.batch(5, 1)[0], first.batch(5, 0)[0])
+    assert not torch.equal(first.batch(5)[0], TrainBatches(shards, B, T, seed=8).batch(5)[0])
+
+
+def test_shards_are_drawn_in_proportion_to_their_windows(train_batches: TrainBatches) -> None:
+    picks = np.concatenate([train_batches.positions(step)[0] for step in range(500)])
+    windows = [len(s.tokens) - T for s in train_batches.shards]
+    assert np.bincount(picks, minlength=2) / len(picks) == pytest.approx(
+        np.array(windows) / sum(windows), abs=0.03
+    )
+
+
+def test_a_shard_too_short_for_one_window_is_an_error(run_dir: Path) -> None:
+    shards = open_split(verify_run(run_dir), "train")
+    longest = max(len(s.tokens) for s in shards)
+    with pytest.raises(ConfigError, match="seq_len: no training shard has more than"):
+        TrainBatches(shards, B, longest, seed=0)
+
+
+def test_val_batches_are_consecutive_and_repeatable(run_dir: Path) -> None:
+    shards = open_split(verify_run(run_dir), "val")
+    raw = raw_tokens(shards[0].path)
+    batches = list(eval_batches(shards, B, T, max_batches=3))
+    assert len(batches) == 3
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, eval_batches(shards, B, T, 3)))
+    x, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+    for row in range(3 * B):
+        assert x[row].tolist() == raw[row * T : row * T + T].tolist()
+        assert y[row].tolist() == raw[row * T + 1 : row * T + T + 1].tolist()
+    # Unbounded: every full batch of windows in the split, the partial last batch dropped.
+    windows = len(range(0, len(raw) - T, T))
+    assert len(list(eval_batches(shards, B, T, max_batches=10**9))) == windows // B
+
+
+def test_unigram_entropy_matches_a_direct_count(run_dir: Path) -> None:
+    shards = open_split(verify_run(run_dir), "train")
+    tokens = np.concatenate([raw_tokens(s.path) for s in shards])
+    _, counts = np.unique(tokens, return_counts=True)
+    p = counts / counts.sum()
+    expected = float(-(p * np.log(p)).sum())
+    assert unigram_entropy(shards, 512) == pytest.approx(expected, rel=1e-12)
+    # Small chunks cross shard boundaries and leave a remainder: the same counts.
+    assert unigram_entropy(shards, 512, chunk=1000) == pytest.approx(expected, rel=1e-12)
+    assert unigram_counts(shards, 512, chunk=777).sum() == len(tokens)
+    assert 0 < expected < np.log(512)
+
+
+def test_token_outside_the_vocabulary_names_the_shard(run_dir: Path) -> None:
+    shards = open_split(verify_run(run_dir), "train")
+    top = int(max(s.tokens.max() for s in shards))
+    with pytest.raises(ManifestError, match=rf"train_00000\d\.bin: token id {top} is outside"):
+        unigram_counts(shards, top)
