@@ -106,7 +106,8 @@ def read_header(path: str | os.PathLike) -> ShardHeader:
 def open_tokens(path: str | os.PathLike) -> np.memmap:
     """Memory-map the tokens of a shard (never reads the whole file into RAM)."""
     header = read_header(path)
-    return np.memmap(path, dtype=header.dtype, mode="r", offset=HEADER_BYTES, shape=(header.num_tokens,))
+    little_endian = header.dtype.newbyteorder("<")
+    return np.memmap(path, dtype=little_endian, mode="r", offset=HEADER_BYTES, shape=(header.num_tokens,))
 
 
 def write_index(f: BinaryIO, lengths: np.ndarray, dtype: np.dtype) -> None:
@@ -177,17 +178,20 @@ def write_shard(
     ``docs`` are token arrays that already start with the document-start token. The header needs
     the token count first, so the documents are given as a sequence, not a one-shot iterator.
     """
+    dtype = np.dtype(dtype)
     lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
     if len(lengths) and lengths.min() == 0:
         raise ValueError("empty document: every document starts with the document-start token")
     max_id = np.iinfo(dtype).max
+    # Checked before the first byte is written, so a bad id never leaves a partial shard.
+    for i, tokens in enumerate(docs):
+        tokens = np.asarray(tokens)
+        if int(tokens.max()) > max_id or int(tokens.min()) < 0:
+            raise ValueError(f"document {i}: token id out of range for {dtype}")
     num_tokens = int(lengths.sum())
     bin_stream.write(make_header(num_tokens, len(docs), dtype).tobytes())
     for tokens in docs:
-        tokens = np.asarray(tokens)
-        if int(tokens.max()) > max_id or int(tokens.min()) < 0:
-            raise ValueError(f"token id out of range for {dtype}")
-        bin_stream.write(tokens.astype(dtype.newbyteorder("<"), copy=False).tobytes())
+        bin_stream.write(np.asarray(tokens).astype(dtype.newbyteorder("<"), copy=False).tobytes())
     write_index(idx_stream, lengths, dtype)
     return ShardStats(num_tokens=num_tokens, num_docs=len(docs))
 
@@ -200,8 +204,13 @@ def write_shard_files(
     idx_path = bin_path.with_suffix(".idx")
     tmp_bin = bin_path.with_name(bin_path.name + ".tmp")
     tmp_idx = idx_path.with_name(idx_path.name + ".tmp")
-    with open(tmp_bin, "wb") as fb, open(tmp_idx, "wb") as fi:
-        stats = write_shard(fb, fi, docs, dtype)
+    try:
+        with open(tmp_bin, "wb") as fb, open(tmp_idx, "wb") as fi:
+            stats = write_shard(fb, fi, docs, dtype)
+    except BaseException:
+        tmp_bin.unlink(missing_ok=True)
+        tmp_idx.unlink(missing_ok=True)
+        raise
     os.replace(tmp_idx, idx_path)
     os.replace(tmp_bin, bin_path)
     return stats

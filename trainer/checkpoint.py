@@ -7,6 +7,7 @@ optimizer, step, config and the RNG state (dropout) are enough.
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     try:
         # weights_only: only tensors and plain containers, so loading cannot run code.
         state = torch.load(path, map_location=device, weights_only=True)
-    except (OSError, RuntimeError, EOFError) as e:
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
         raise CheckpointError(f"{path}: cannot be read ({e})") from e
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"{path}: not a version {CHECKPOINT_VERSION} trainer checkpoint")

@@ -60,7 +60,7 @@ class TrainConfig:
     dropout: float = 0.0
     """Dropout probability in attention and MLP (0 for short runs that never see data twice)."""
 
-    batch_size: int = 8
+    batch_size: int = 16
     """Sequences per micro-batch."""
     grad_accum: int = 1
     """Micro-batches per optimizer step; tokens per step = batch_size * seq_len * grad_accum."""
@@ -119,7 +119,8 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("vocab_size", "warmup_steps", "eval_interval", "checkpoint_interval"):
+        non_negative = ("vocab_size", "warmup_steps", "eval_interval", "checkpoint_interval", "seed")
+        for name in non_negative:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.n_embd % self.n_head:
@@ -127,9 +128,7 @@ class TrainConfig:
         if self.position not in POSITIONS:
             raise ConfigError(f"position must be one of {POSITIONS}, got {self.position!r}")
         if self.position == "rope" and (self.n_embd // self.n_head) % 2:
-            raise ConfigError(
-                f"n_head: rope needs an even head size, got {self.n_embd // self.n_head}"
-            )
+            raise ConfigError(f"n_head: rope needs an even head size, got {self.n_embd // self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if not self.lr > 0:
@@ -249,9 +248,7 @@ def build_parser(prog: str = "python -m trainer.train") -> argparse.ArgumentPars
         # Defaults are suppressed so that only flags given on the command line override the TOML.
         argument_default=argparse.SUPPRESS,
     )
-    parser.add_argument(
-        "--config", metavar="FILE.toml", help="TOML file of fields; flags override it"
-    )
+    parser.add_argument("--config", metavar="FILE.toml", help="TOML file of fields; flags override it")
     docs = field_docs(TrainConfig)
     hints = typing.get_type_hints(TrainConfig)
     defaults = TrainConfig()

@@ -62,8 +62,10 @@ class TrainBatches:
 
     def __init__(self, shards: list[Shard], batch_size: int, seq_len: int, seed: int) -> None:
         self.batch_size, self.seq_len, self.seed = batch_size, seq_len, seed
-        # A shard of n tokens has n - seq_len windows; shards too short for one are skipped.
+        # A shard of n tokens has n - seq_len windows; shards too short for one are skipped (and
+        # listed, for the trainer to report).
         self.shards = [s for s in shards if len(s.tokens) > seq_len]
+        self.skipped = [s.name for s in shards if len(s.tokens) <= seq_len]
         if not self.shards:
             raise ConfigError(
                 f"seq_len: no training shard has more than {seq_len} tokens "
@@ -121,9 +123,7 @@ def unigram_counts(shards: list[Shard], vocab_size: int, chunk: int = 1 << 24) -
             part = np.bincount(shard.tokens[start : start + chunk], minlength=vocab_size)
             if len(part) > vocab_size:
                 bad = int(np.flatnonzero(part[vocab_size:])[0]) + vocab_size
-                raise ManifestError(
-                    f"{shard.path}: token id {bad} is outside the vocabulary of {vocab_size}"
-                )
+                raise ManifestError(f"{shard.path}: token id {bad} is outside the vocabulary of {vocab_size}")
             counts += part
     return counts
 

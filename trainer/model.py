@@ -99,9 +99,7 @@ class GPT(nn.Module):
             raise ValueError(f"position must be learned or rope, got {config.position!r}")
         self.config = config
         self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
-        self.pos_emb = (
-            nn.Embedding(config.seq_len, config.n_embd) if config.position == "learned" else None
-        )
+        self.pos_emb = nn.Embedding(config.seq_len, config.n_embd) if config.position == "learned" else None
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.n_embd, bias=False)
@@ -147,9 +145,7 @@ class GPT(nn.Module):
         """Logits (B, T, V) for token ids idx (B, T); the mean cross-entropy when targets given."""
         B, T = idx.shape
         if T > self.config.seq_len:
-            raise ValueError(
-                f"sequence of {T} tokens, the model's seq_len is {self.config.seq_len}"
-            )
+            raise ValueError(f"sequence of {T} tokens, the model's seq_len is {self.config.seq_len}")
         x = self.tok_emb(idx)  # (B, T, C)
         if self.pos_emb is not None:
             x = x + self.pos_emb(torch.arange(T, device=idx.device))  # (T, C) broadcast over B

@@ -73,9 +73,7 @@ def _check_tokenizer_contents(path: Path, info: dict[str, Any]) -> None:
         raise ManifestError(f"{path}: cannot be loaded as a tokenizers JSON file ({e})") from e
     actual = tokenizer.get_vocab_size(with_added_tokens=True)
     if actual != info["vocab_size"]:
-        raise ManifestError(
-            f"{path}: vocabulary of {actual} tokens, the manifest says {info['vocab_size']}"
-        )
+        raise ManifestError(f"{path}: vocabulary of {actual} tokens, the manifest says {info['vocab_size']}")
     specials = dict(info.get("special_tokens") or {})
     for name, token_id in specials.items():
         if tokenizer.token_to_id(name) != token_id:
@@ -97,7 +95,6 @@ def model_vocab_size(requested: int, tokenizer_vocab: int, multiple: int = 64) -
         return -(-tokenizer_vocab // multiple) * multiple
     if requested < tokenizer_vocab:
         raise ConfigError(
-            f"vocab_size {requested} is smaller than the tokenizer's vocabulary "
-            f"of {tokenizer_vocab}"
+            f"vocab_size {requested} is smaller than the tokenizer's vocabulary of {tokenizer_vocab}"
         )
     return requested

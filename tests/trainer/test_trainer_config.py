@@ -11,7 +11,7 @@ from trainer.config import ConfigError, TrainConfig, field_docs, parse_config
 
 def test_defaults_are_valid_and_every_field_is_documented() -> None:
     config = TrainConfig()
-    assert config.tokens_per_step == 8 * 256 * 1
+    assert config.tokens_per_step == 16 * 256 * 1
     docs = field_docs(TrainConfig)
     assert sorted(docs) == sorted(f.name for f in dataclasses.fields(TrainConfig))
     assert docs["lr"] == "Peak learning rate, reached at the end of the warmup."
@@ -40,6 +40,7 @@ def test_defaults_are_valid_and_every_field_is_documented() -> None:
         ("dtype", {"dtype": "fp16"}),
         ("device", {"device": "tpu"}),
         ("compile", {"compile": "yes"}),
+        ("seed", {"seed": -1}),
     ],
 )
 def test_validation_names_the_field(field: str, overrides: dict[str, Any]) -> None:
@@ -54,9 +55,7 @@ def test_config_error_is_a_value_error_and_config_is_frozen() -> None:
 
 
 def test_flags_are_generated_from_the_fields() -> None:
-    config = parse_config(
-        ["--max-steps", "5", "--betas", "0.8", "0.99", "--compile", "--dtype", "fp32"]
-    )
+    config = parse_config(["--max-steps", "5", "--betas", "0.8", "0.99", "--compile", "--dtype", "fp32"])
     assert (config.max_steps, config.betas, config.compile, config.dtype) == (
         5,
         (0.8, 0.99),

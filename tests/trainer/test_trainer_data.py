@@ -70,6 +70,9 @@ def test_shards_are_drawn_in_proportion_to_their_windows(train_batches: TrainBat
 def test_a_shard_too_short_for_one_window_is_an_error(run_dir: Path) -> None:
     shards = open_split(verify_run(run_dir), "train")
     longest = max(len(s.tokens) for s in shards)
+    shortest = min(shards, key=lambda s: len(s.tokens))
+    partial = TrainBatches(shards, B, len(shortest.tokens), seed=0)
+    assert partial.skipped == [shortest.name] and shortest not in partial.shards
     with pytest.raises(ConfigError, match="seq_len: no training shard has more than"):
         TrainBatches(shards, B, longest, seed=0)
 
@@ -79,7 +82,8 @@ def test_val_batches_are_consecutive_and_repeatable(run_dir: Path) -> None:
     raw = raw_tokens(shards[0].path)
     batches = list(eval_batches(shards, B, T, max_batches=3))
     assert len(batches) == 3
-    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, eval_batches(shards, B, T, 3)))
+    again = list(eval_batches(shards, B, T, max_batches=3))
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again, strict=True))
     x, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
     for row in range(3 * B):
         assert x[row].tolist() == raw[row * T : row * T + T].tolist()

@@ -91,6 +91,17 @@ def test_model_vocabulary_must_hold_every_token() -> None:
         model_vocab_size(500, 512)
 
 
+def test_a_run_without_train_shards_is_refused(
+    run_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def only_val(m: dict) -> None:  # type: ignore[type-arg]
+        m["shards"] = [s for s in m["shards"] if s["split"] == "val"]
+
+    edit_manifest(run_copy, only_val)
+    assert main(["--data", str(run_copy), "--out", str(tmp_path / "out")]) == 1
+    assert "manifest.json: no shard of split 'train'" in capsys.readouterr().err
+
+
 def test_cli_refuses_before_step_zero(
     run_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
