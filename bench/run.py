@@ -41,7 +41,9 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def pair(ours: Callable[[], object], floor: Callable[[], object], reps: int) -> tuple[list[float], list[float]]:
+def pair(
+    ours: Callable[[], object], floor: Callable[[], object], reps: int
+) -> tuple[list[float], list[float]]:
     a, b = [], []
     for _ in range(reps):
         a.append(timed(ours))
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, str, str, str, str]] = []
 
     def ratio(a: list[float], b: list[float]) -> str:
-        return f"{statistics.median(x / y for x, y in zip(a, b)):.2f}×"
+        return f"{statistics.median(x / y for x, y in zip(a, b, strict=True)):.2f}×"
 
     # 1. WARC read: our reader (digest checked, HTTP parsed) vs gzip decompression of the same file.
     def read_all() -> list:
@@ -97,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         lambda: [HTMLTree.parse_from_bytes(r.html or b"", "utf-8") for r in html],
         reps,
     )
-    rows.append(("HTML extraction", fmt(a, html_mb, "MB"), "HTML parse only", fmt(b, html_mb, "MB"), ratio(a, b)))
+    rows.append(
+        ("HTML extraction", fmt(a, html_mb, "MB"), "HTML parse only", fmt(b, html_mb, "MB"), ratio(a, b))
+    )
 
     # 3. Exact-dedup hashing (normalised text -> xxh3) vs xxh3 over the same bytes at once.
     texts = [d.text for d in docs]
@@ -106,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     from corpus.hashing import text_hash
 
     a, b = pair(lambda: [text_hash(t) for t in texts], lambda: xxhash.xxh3_64_intdigest(blob), reps)
-    rows.append(("exact-dedup hash", fmt(a, text_mb, "MB"), "xxh3 one buffer", fmt(b, text_mb, "MB"), ratio(a, b)))
+    rows.append(
+        ("exact-dedup hash", fmt(a, text_mb, "MB"), "xxh3 one buffer", fmt(b, text_mb, "MB"), ratio(a, b))
+    )
 
     # 4. Language ID vs fastText predict alone on pre-joined lines.
     identifier = LanguageIdentifier()
@@ -116,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         lambda: [identifier.model.predict(line, k=1) for line in lines],
         reps,
     )
-    rows.append(("language ID", fmt(a, len(docs), "docs"), "fastText predict", fmt(b, len(docs), "docs"), ratio(a, b)))
+    rows.append(
+        ("language ID", fmt(a, len(docs), "docs"), "fastText predict", fmt(b, len(docs), "docs"), ratio(a, b))
+    )
 
     # 5. Tokenize + order + shard bytes vs encode_batch alone.
     tokenizer_json = train_bpe(texts, 8192, "<|endoftext|>").to_str()
@@ -127,11 +135,22 @@ def main(argv: list[str] | None = None) -> int:
             write_shard(io.BytesIO(), io.BytesIO(), planned.tokens, encoder.dtype)
 
     a, b = pair(tokenize_and_shard, lambda: encoder.tokenizer.encode_batch_fast(texts), reps)
-    rows.append(("tokenize + shard", fmt(a, text_mb, "MB"), "encode_batch", fmt(b, text_mb, "MB"), ratio(a, b)))
+    rows.append(
+        ("tokenize + shard", fmt(a, text_mb, "MB"), "encode_batch", fmt(b, text_mb, "MB"), ratio(a, b))
+    )
 
     # 6. Whole pipeline end to end (Beam in-process), docs/s; floor: the sum of the floors above.
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pipelines.corpus_job", "--input", str(SAMPLE), "--output", tmp, "--force"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pipelines.corpus_job",
+            "--input",
+            str(SAMPLE),
+            "--output",
+            tmp,
+            "--force",
+        ]
         e2e = []
         for _ in range(max(2, reps // 2)):
             start = time.perf_counter()
@@ -161,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
 
         toks = steps * batch * seq
         a, b = pair(loader, memread, reps)
-        rows.append(("trainer loader", fmt(a, toks, "tokens"), "memmap read", fmt(b, toks, "tokens"), ratio(a, b)))
+        rows.append(
+            ("trainer loader", fmt(a, toks, "tokens"), "memmap read", fmt(b, toks, "tokens"), ratio(a, b))
+        )
 
     lines_out = [
         "# Benchmarks",

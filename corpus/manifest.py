@@ -91,9 +91,7 @@ def load_manifest(directory: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
-def verify_shards(
-    directory: str | os.PathLike, manifest: dict[str, Any], checksums: bool = True
-) -> None:
+def verify_shards(directory: str | os.PathLike, manifest: dict[str, Any], checksums: bool = True) -> None:
     """Raise ManifestError unless every shard matches its manifest entry."""
     directory = Path(directory)
     for shard in manifest["shards"]:
@@ -113,9 +111,7 @@ def verify_shards(
             for path, key in ((bin_path, "sha256"), (idx_path, "idx_sha256")):
                 actual = sha256_file(path)
                 if actual != shard[key]:
-                    raise ManifestError(
-                        f"{path}: sha256 {actual} does not match the manifest's {shard[key]}"
-                    )
+                    raise ManifestError(f"{path}: sha256 {actual} does not match the manifest's {shard[key]}")
 
 
 def verify_tokenizer(directory: str | os.PathLike, manifest: dict[str, Any]) -> Path:

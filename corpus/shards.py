@@ -196,9 +196,7 @@ def write_shard(
     return ShardStats(num_tokens=num_tokens, num_docs=len(docs))
 
 
-def write_shard_files(
-    bin_path: str | os.PathLike, docs: Sequence[np.ndarray], dtype: np.dtype
-) -> ShardStats:
+def write_shard_files(bin_path: str | os.PathLike, docs: Sequence[np.ndarray], dtype: np.dtype) -> ShardStats:
     """Write ``bin_path`` and its ``.idx`` on the local disk, each visible only when complete."""
     bin_path = Path(bin_path)
     idx_path = bin_path.with_suffix(".idx")

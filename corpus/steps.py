@@ -66,7 +66,15 @@ def filter_step(
             unique.append(doc)
         else:
             dup_rejected.append(
-                Rejection(doc.id, doc.url, doc.source, exact.STAGE, exact.REASON, f"duplicate of {kept_id}", doc.text)
+                Rejection(
+                    doc.id,
+                    doc.url,
+                    doc.source,
+                    exact.STAGE,
+                    exact.REASON,
+                    f"duplicate of {kept_id}",
+                    doc.text,
+                )
             )
     count(result.counts, exact.STAGE, len(unique), dup_rejected)
     lang_rejected: list[Rejection] = []
@@ -89,7 +97,9 @@ class PlannedShard:
     tokens: list[np.ndarray]
 
 
-def shard_step(docs: Sequence[Document], encoder: DocumentEncoder, config: PipelineConfig) -> list[PlannedShard]:
+def shard_step(
+    docs: Sequence[Document], encoder: DocumentEncoder, config: PipelineConfig
+) -> list[PlannedShard]:
     """Tokenize one file's documents, order them by id hash, split them, cut shards."""
     order = order_by_id_hash([d.id for d in docs])
     ordered = [docs[i] for i in order]

@@ -32,7 +32,9 @@ from pipelines.stages.tokenizer import BuildTokenizer
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.corpus_job", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.corpus_job", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--input", action="append", required=True, help="input file or glob (repeatable)")
     parser.add_argument("--output", default="out", help="output root (local path, gs://, s3://)")
     parser.add_argument("--config", help="TOML pipeline config (see configs/sample.toml)")
@@ -99,7 +101,9 @@ def build(pipeline: beam.Pipeline, inputs: list[str], config: PipelineConfig, ou
     filtered = extracted.files | "Filter" >> FilterFiles(
         config, files.join(out_dir, "docs"), rejected, duplicates
     )
-    tokenizer = filtered | "Tokenizer" >> BuildTokenizer(config.tokenizer, files.join(out_dir, "tokenizer.json"))
+    tokenizer = filtered | "Tokenizer" >> BuildTokenizer(
+        config.tokenizer, files.join(out_dir, "tokenizer.json")
+    )
     sharded = filtered | "Shard" >> WriteShards(config, files.join(work, "shards"), tokenizer)
     _ = (
         (extracted.files, filtered, sharded)
@@ -134,16 +138,22 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def print_summary(summary: dict, out_dir: str, seconds: float) -> None:
     docs = summary["documents"]
-    print(f"corpus job finished in {seconds:.1f} s: {docs['in']} documents in, {docs['kept']} kept, "
-          f"{docs['rejected']} rejected")
+    print(
+        f"corpus job finished in {seconds:.1f} s: {docs['in']} documents in, {docs['kept']} kept, "
+        f"{docs['rejected']} rejected"
+    )
     for stage in summary["stages"]:
         reasons = ", ".join(f"{k} {v}" for k, v in stage["rejected_by_reason"].items())
-        print(f"  {stage['stage']:<12} in {stage['in']:>6}  kept {stage['kept']:>6}  rejected {stage['rejected']:>5}"
-              + (f"  ({reasons})" if reasons else ""))
+        print(
+            f"  {stage['stage']:<12} in {stage['in']:>6}  kept {stage['kept']:>6}"
+            f"  rejected {stage['rejected']:>5}" + (f"  ({reasons})" if reasons else "")
+        )
     for split, t in summary["tokens"].items():
         print(f"  {split}: {t['tokens']} tokens in {t['documents']} documents, {t['shards']} shard(s)")
-    print(f"outputs: {out_dir}/ (manifest.json, summary.json, tokenizer.json, train_*/val_* shards, "
-          "docs/, rejected/)")
+    print(
+        f"outputs: {out_dir}/ (manifest.json, summary.json, tokenizer.json, train_*/val_* shards, "
+        "docs/, rejected/)"
+    )
 
 
 if __name__ == "__main__":

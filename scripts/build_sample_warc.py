@@ -115,16 +115,18 @@ def build(out: Path, languages: tuple[str, ...], max_bytes: int) -> None:
     records.append(
         warc_record(
             BASE_URL + "index.html",
-            http_response(b"", "text/html; charset=iso-8859-1", "301 Moved Permanently",
-                          f"Location: {BASE_URL}index.en.html\r\n"),
+            http_response(
+                b"",
+                "text/html; charset=iso-8859-1",
+                "301 Moved Permanently",
+                f"Location: {BASE_URL}index.en.html\r\n",
+            ),
         )
     )
     css = (SOURCE_DIR / "debian-reference.css").read_bytes()
     records.append(warc_record(BASE_URL + "debian-reference.css", http_response(css, "text/css")))
     png = sorted((SOURCE_DIR / "images").glob("*.png"))[0]
-    records.append(
-        warc_record(BASE_URL + "images/" + png.name, http_response(png.read_bytes(), "image/png"))
-    )
+    records.append(warc_record(BASE_URL + "images/" + png.name, http_response(png.read_bytes(), "image/png")))
 
     data = b"".join(records)
     if len(data) > max_bytes:

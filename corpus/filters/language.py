@@ -57,7 +57,8 @@ def filter_language(
     the threshold (reasons ``lang_not_kept`` and ``lang_below_threshold``)."""
     out: list[Document | Rejection] = []
     keep = set(config.languages)
-    for doc, (lang, score) in zip(docs, identifier.predict([d.text for d in docs], config.max_chars)):
+    predictions = identifier.predict([d.text for d in docs], config.max_chars)
+    for doc, (lang, score) in zip(docs, predictions, strict=True):
         if keep and lang not in keep:
             out.append(_reject(doc, "lang_not_kept", f"{lang} ({score:.3f})"))
         elif score < config.min_score:

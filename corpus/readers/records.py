@@ -22,12 +22,23 @@ def _to_raw(row: dict[str, Any], where: str, source: str, config: InputConfig) -
     if not isinstance(text, str):
         doc_id = str(given_id) if given_id is not None else f"{source}@{where}"
         problem = "missing" if text is None else f"a {type(text).__name__}, not a string"
-        return Rejection(doc_id, url, source, STAGE, "missing_text_field",
-                         f"{source} {where}: field {config.text_field!r} is {problem}")
+        return Rejection(
+            doc_id,
+            url,
+            source,
+            STAGE,
+            "missing_text_field",
+            f"{source} {where}: field {config.text_field!r} is {problem}",
+        )
     doc_id = str(given_id) if given_id is not None else content_id(url, text)
     date = row.get(config.date_field) if config.date_field else None
-    return RawDocument(doc_id, url if isinstance(url, str) else None, source,
-                       str(date) if date is not None else None, text=text)
+    return RawDocument(
+        doc_id,
+        url if isinstance(url, str) else None,
+        source,
+        str(date) if date is not None else None,
+        text=text,
+    )
 
 
 def read_jsonl(stream: BinaryIO, source: str, config: InputConfig) -> Iterator[RawDocument | Rejection]:
@@ -38,12 +49,19 @@ def read_jsonl(stream: BinaryIO, source: str, config: InputConfig) -> Iterator[R
         try:
             row = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            yield Rejection(f"{source}@{where}", None, source, STAGE, "jsonl_invalid_json",
-                            f"{source} {where}: {e}")
+            yield Rejection(
+                f"{source}@{where}", None, source, STAGE, "jsonl_invalid_json", f"{source} {where}: {e}"
+            )
             continue
         if not isinstance(row, dict):
-            yield Rejection(f"{source}@{where}", None, source, STAGE, "jsonl_not_an_object",
-                            f"{source} {where}: a JSON {type(row).__name__}, not an object")
+            yield Rejection(
+                f"{source}@{where}",
+                None,
+                source,
+                STAGE,
+                "jsonl_not_an_object",
+                f"{source} {where}: a JSON {type(row).__name__}, not an object",
+            )
             continue
         yield _to_raw(row, where, source, config)
 
@@ -53,7 +71,11 @@ def read_parquet(stream: BinaryIO, source: str, config: InputConfig) -> Iterator
     names = set(parquet.schema_arrow.names)
     if config.text_field not in names:
         raise ValueError(f"{source}: no column {config.text_field!r} (columns: {sorted(names)})")
-    columns = [c for c in (config.text_field, config.id_field, config.url_field, config.date_field) if c and c in names]
+    columns = [
+        c
+        for c in (config.text_field, config.id_field, config.url_field, config.date_field)
+        if c and c in names
+    ]
     row_number = 0
     for batch in parquet.iter_batches(batch_size=1024, columns=columns):
         for row in batch.to_pylist():

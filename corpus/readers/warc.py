@@ -154,22 +154,43 @@ class WarcReader:
             reject = ("warc_digest_mismatch", "WARC-Block-Digest does not match the block")
         if reject:
             return Rejection(
-                id=record_id, url=url, source=self.source, stage=STAGE, reason=reject[0],
+                id=record_id,
+                url=url,
+                source=self.source,
+                stage=STAGE,
+                reason=reject[0],
                 detail=f"{self.source} at byte {offset}: {reject[1]}",
             )
         date = record.headers.get("WARC-Date")
         if kind == "resource":
             mime, charset = split_content_type(record.headers.get("Content-Type"))
-            return RawDocument(record_id, url, self.source, date, html=block, content_type=mime,
-                               charset=charset, http_status=200)
+            return RawDocument(
+                record_id,
+                url,
+                self.source,
+                date,
+                html=block,
+                content_type=mime,
+                charset=charset,
+                http_status=200,
+            )
         try:
             status, headers, body = parse_http_response(block)
         except ValueError as e:
-            return Rejection(record_id, url, self.source, STAGE, "http_unparseable",
-                             f"{self.source} at byte {offset}: {e}")
+            return Rejection(
+                record_id, url, self.source, STAGE, "http_unparseable", f"{self.source} at byte {offset}: {e}"
+            )
         mime, charset = split_content_type(headers.get("content-type"))
-        return RawDocument(record_id, url, self.source, date, html=body, content_type=mime,
-                           charset=charset, http_status=status)
+        return RawDocument(
+            record_id,
+            url,
+            self.source,
+            date,
+            html=body,
+            content_type=mime,
+            charset=charset,
+            http_status=status,
+        )
 
 
 def read_warc(stream: BinaryIO, source: str) -> Iterator[RawDocument | Rejection]:

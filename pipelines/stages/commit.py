@@ -37,8 +37,18 @@ def commit(results: list[dict], tokenizer_json: str, out_dir: str, config: dict,
             if FileSystems.exists(target):
                 FileSystems.delete([target])
             FileSystems.rename([part["stem"] + suffix], [target])
-        entry = {k: part[k] for k in ("split", "tokens", "documents", "dtype", "bytes", "sha256", "idx_sha256")}
-        entries.append({"name": name, "bin": name + ".bin", "idx": name + ".idx", "docs": name + ".docs.parquet", **entry})
+        entry = {
+            k: part[k] for k in ("split", "tokens", "documents", "dtype", "bytes", "sha256", "idx_sha256")
+        }
+        entries.append(
+            {
+                "name": name,
+                "bin": name + ".bin",
+                "idx": name + ".idx",
+                "docs": name + ".docs.parquet",
+                **entry,
+            }
+        )
     identity = tokenizer_identity(tokenizer_json, bos_token)
     manifest = build_manifest(identity, config, entries)
     summary = build_summary(counts, skipped, {"tokens": manifest["totals"], "shards": len(entries)})

@@ -41,7 +41,9 @@ class FilterFileFn(beam.DoFn):
 class FilterFiles(beam.PTransform):
     """Per-file extraction results -> per-file Parquet of kept documents (``docs/``)."""
 
-    def __init__(self, config: PipelineConfig, docs_dir: str, rejected_dir: str, duplicates: beam.PCollection):
+    def __init__(
+        self, config: PipelineConfig, docs_dir: str, rejected_dir: str, duplicates: beam.PCollection
+    ):
         super().__init__()
         self.fn = FilterFileFn(config, docs_dir, rejected_dir)
         self.duplicates = duplicates
