@@ -7,10 +7,13 @@ fails before any work starts.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class LanguageConfig:
         _fraction(self, "language", "min_score")
         _positive(self, "language", "max_chars")
         for code in self.languages:
-            if not code.isascii() or not code.replace("_", "").isalnum():
+            if not isinstance(code, str) or not code.isascii() or not code.replace("_", "").isalnum():
                 raise ValueError(f"language.languages: {code!r} is not a language code")
 
 
@@ -122,8 +125,10 @@ class PipelineConfig:
     shard: ShardConfig = field(default_factory=ShardConfig)
 
     def validate(self) -> PipelineConfig:
-        if not self.name or "/" in self.name:
-            raise ValueError(f"name: {self.name!r} must be a non-empty name without '/'")
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise ValueError(
+                f"name: {self.name!r} must be letters, digits, '.', '_' or '-', not starting with '.'"
+            )
         for stage in (self.input, self.extract, self.dedup, self.language, self.tokenizer, self.shard):
             stage.validate()
         return self

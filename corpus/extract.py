@@ -47,23 +47,23 @@ def decode_html(html: bytes, declared: str | None, config: ExtractConfig) -> Dec
     rejection: such text would train the model on mojibake.
     """
     charset = declared or _meta_charset(html)
-    if charset:
+    codec = _text_codec(charset) if charset else detect_encoding(html[:65536])
+    if codec is None:
         try:
-            codec = codecs.lookup(charset).name
-        except LookupError:
-            try:
-                return DecodeResult(html.decode("utf-8"))
-            except UnicodeDecodeError:
-                return DecodeResult(None, "unknown_charset", f"no codec for charset {charset!r}")
-    else:
-        codec = detect_encoding(html[:65536])
-    text = html.decode(codec, errors="replace")
-    bad = text.count("\ufffd") - html.count("\xef\xbf\xbd".encode("latin-1"))
-    if text and bad / len(text) > config.max_replacement_ratio:
-        return DecodeResult(
-            None, "undecodable_bytes", f"{bad} of {len(text)} characters undecodable as {codec}"
-        )
-    return DecodeResult(text)
+            return DecodeResult(html.decode("utf-8"))
+        except UnicodeDecodeError:
+            return DecodeResult(None, "unknown_charset", f"no text codec for charset {charset!r}")
+    return DecodeResult(html.decode(codec, errors="replace"))
+
+
+def _text_codec(charset: str) -> str | None:
+    """The codec for a declared charset, or None where none decodes bytes to text."""
+    try:
+        info = codecs.lookup(charset)
+    except (LookupError, ValueError):  # ValueError: a NUL or other junk in the name
+        return None
+    # base64, hex, zlib ... are codecs too, but bytes-to-bytes: not a charset.
+    return info.name if getattr(info, "_is_text_encoding", True) else None
 
 
 def extract_document(raw: RawDocument, config: ExtractConfig) -> Document | Rejection:
@@ -96,6 +96,10 @@ def extract_document(raw: RawDocument, config: ExtractConfig) -> Document | Reje
     text = normalize_text(text)
     if not text:
         return reject("empty_text")
+    # Measured on the extracted text, not the HTML: markup would dilute the mojibake.
+    bad = text.count("\ufffd")
+    if bad and bad / len(text) > config.max_replacement_ratio:
+        return reject("undecodable_bytes", f"{bad} of {len(text)} characters undecodable")
     if len(text) < config.min_chars:
         return reject("text_too_short", f"{len(text)} characters < min_chars {config.min_chars}")
     if len(text) > config.max_chars:

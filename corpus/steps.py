@@ -51,17 +51,18 @@ def extract_step(items: Iterable[RawDocument | Rejection], config: PipelineConfi
 
 def filter_step(
     docs: Sequence[Document],
-    duplicates: Mapping[str, str],
+    duplicates: Mapping[tuple[int, int], str],
     identifier: LanguageIdentifier,
     config: PipelineConfig,
+    file_index: int = 0,
 ) -> StepResult:
-    """Exact dedup by the global decision in ``duplicates`` (dropped id -> kept id), then
-    language ID."""
+    """Exact dedup by the global decision in ``duplicates`` ((file index, position) of a dropped
+    document -> kept id), then language ID. ``docs`` are in the order their keys were made."""
     result = StepResult([], [])
     unique: list[Document] = []
     dup_rejected: list[Rejection] = []
-    for doc in docs:
-        kept_id = duplicates.get(doc.id) if config.dedup.exact else None
+    for position, doc in enumerate(docs):
+        kept_id = duplicates.get((file_index, position)) if config.dedup.exact else None
         if kept_id is None:
             unique.append(doc)
         else:
@@ -125,7 +126,7 @@ def shard_step(
     return shards
 
 
-def duplicate_decisions(members: Iterable[tuple[int, str]]) -> list[tuple[str, str]]:
-    """(dropped id, kept id) pairs for one group of identical texts."""
+def duplicate_decisions(members: Iterable[exact.Member]) -> list[tuple[tuple[int, int], str]]:
+    """((file index, position) of each dropped occurrence, kept id) for one group of identical texts."""
     kept, dropped = exact.choose_keeper(members)
-    return [(doc_id, kept) for doc_id in dropped]
+    return [((m[2], m[3]), kept[1]) for m in dropped]

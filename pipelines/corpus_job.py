@@ -22,6 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from corpus.config import PipelineConfig
 from corpus.manifest import MANIFEST_NAME
+from corpus.readers.detect import input_format
 from pipelines import files
 from pipelines.stages.commit import CommitRun
 from pipelines.stages.dedup import FindExactDuplicates
@@ -117,6 +118,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args)
         inputs = files.list_inputs(args.input)
+        for path in inputs:
+            input_format(path, config.input)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ STAGE = "read"
 def _to_raw(row: dict[str, Any], where: str, source: str, config: InputConfig) -> RawDocument | Rejection:
     text = row.get(config.text_field)
     url = row.get(config.url_field) if config.url_field else None
+    url = url if isinstance(url, str) else None
     given_id = row.get(config.id_field) if config.id_field else None
     if not isinstance(text, str):
         doc_id = str(given_id) if given_id is not None else f"{source}@{where}"
@@ -42,7 +43,8 @@ def _to_raw(row: dict[str, Any], where: str, source: str, config: InputConfig) -
 
 
 def read_jsonl(stream: BinaryIO, source: str, config: InputConfig) -> Iterator[RawDocument | Rejection]:
-    for lineno, line in enumerate(stream, start=1):
+    # iter(readline) also works on Beam's CompressedFile (.jsonl.gz), which is not iterable.
+    for lineno, line in enumerate(iter(stream.readline, b""), start=1):
         if not line.strip():
             continue
         where = f"line {lineno}"

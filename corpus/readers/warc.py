@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -56,6 +57,14 @@ def parse_http_response(block: bytes) -> tuple[int, dict[str, str], bytes]:
             headers[name.strip().lower()] = value.strip()
     if headers.get("transfer-encoding", "").lower() == "chunked":
         body = _dechunk(body)
+    encoding = headers.get("content-encoding", "identity").lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        try:
+            body = zlib.decompress(body, 47 if "gzip" in encoding else 15)
+        except zlib.error as e:
+            raise ValueError(f"Content-Encoding {encoding}: {e}") from e
+    elif encoding not in ("identity", ""):
+        raise ValueError(f"unsupported Content-Encoding {encoding!r}")
     return status, headers, body
 
 
@@ -96,37 +105,64 @@ class WarcReader:
         self.counts: Counter[str] = Counter()
 
     def __iter__(self) -> Iterator[RawDocument | Rejection]:
-        start = 0
+        self.stream.seek(0)
+        self.gzipped = self.stream.read(3) == _GZIP_MAGIC
+        start: int | None = 0
         while start is not None:
             start = yield from self._read_from(start)
 
+    def _reject_at(self, pos: int, reason: str, detail: str) -> Rejection:
+        self.counts["corrupt_members"] += 1
+        return Rejection(f"{self.source}@{pos}", None, self.source, STAGE, reason, f"{self.source}: {detail}")
+
     def _read_from(self, start: int) -> Iterator[RawDocument | Rejection]:
-        """Read records from byte ``start``; return where to resume after corruption, or None."""
+        """Read records from byte ``start``; return where to resume after damage, or None."""
         self.stream.seek(start)
         iterator = ArchiveIterator(self.stream, record_types=WarcRecordType.any_type, parse_http=False)
-        last_pos = start
+        last_pos: int | None = None
         try:
             for record in iterator:
                 last_pos = record.stream_pos  # absolute, also after a seek
                 yield self._convert(record, last_pos)
         except OSError as e:  # FastWARC raises OSError on a corrupt gzip member
-            bad_at = self._next_member(last_pos + 1)
-            self.counts["corrupt_members"] += 1
-            yield Rejection(
-                id=f"{self.source}@{bad_at if bad_at is not None else last_pos}",
-                url=None,
-                source=self.source,
-                stage=STAGE,
-                reason="warc_corrupt_record",
-                detail=f"{self.source}: unreadable data after byte {last_pos}: {e}",
-            )
+            # The damaged member is the one after the last good record, or the first one read.
+            bad_at = start if last_pos is None else self._next_member(last_pos + 1)
             if bad_at is None:
+                bad_at = last_pos if last_pos is not None else start
+                yield self._reject_at(
+                    bad_at, "warc_corrupt_record", f"unreadable data after byte {bad_at}: {e}"
+                )
                 return None
+            yield self._reject_at(
+                bad_at, "warc_corrupt_record", f"unreadable gzip member at byte {bad_at}: {e}"
+            )
             return self._next_member(bad_at + 1)
-        return None
+        if not self.gzipped:
+            return None
+        # FastWARC ends quietly where a member is cut short: any later member means data was lost.
+        left = self._next_member((start if last_pos is None else last_pos) + 1)
+        if left is None:
+            return None
+        yield self._reject_at(left, "warc_truncated_record", f"unreadable record at byte {left}")
+        return self._next_member(left + 1)
 
     def _next_member(self, pos: int) -> int | None:
-        """Byte offset of the next gzip member at or after ``pos`` (None at end of file)."""
+        """Byte offset of the next gzip member holding a WARC record at or after ``pos``."""
+        while True:
+            candidate = self._next_magic(pos)
+            if candidate is None or self._starts_record(candidate):
+                return candidate
+            pos = candidate + 1  # the magic bytes occurred by chance inside compressed data
+
+    def _starts_record(self, pos: int) -> bool:
+        self.stream.seek(pos)
+        try:
+            head = zlib.decompressobj(31).decompress(self.stream.read(1 << 16), 16)
+        except zlib.error:
+            return False
+        return head.startswith(b"WARC/")
+
+    def _next_magic(self, pos: int) -> int | None:
         self.stream.seek(pos)
         carry = b""
         offset = pos

@@ -8,7 +8,8 @@ from corpus.steps import duplicate_decisions
 
 
 class FindExactDuplicates(beam.PTransform):
-    """(text_hash, (id_hash, id)) -> (dropped id, kept id) for every duplicate."""
+    """(text_hash, (id_hash, id, file index, position)) -> ((file index, position), kept id)
+    for every dropped occurrence."""
 
     def expand(self, keys: beam.PCollection) -> beam.PCollection:
         return (

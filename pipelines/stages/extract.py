@@ -36,8 +36,8 @@ class ExtractFileFn(beam.DoFn):
         files.write_atomic(rejected, lambda f: write_parquet(rejections_table(result.rejections), f))
         self.documents.inc(len(result.documents))
         self.rejected.inc(len(result.rejections))
-        for doc in result.documents:
-            yield beam.pvalue.TaggedOutput(KEYS, (doc.text_hash, (doc.id_hash, doc.id)))
+        for position, doc in enumerate(result.documents):
+            yield beam.pvalue.TaggedOutput(KEYS, (doc.text_hash, (doc.id_hash, doc.id, index, position)))
         yield {"index": index, "path": out, "counts": result.counts, "skipped": skipped}
 
 

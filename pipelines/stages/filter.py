@@ -24,11 +24,11 @@ class FilterFileFn(beam.DoFn):
         # The model loads once per worker, not per file.
         self.identifier = LanguageIdentifier(self.config.language.model_path or None)
 
-    def process(self, element: dict, duplicates: dict[str, str]):
+    def process(self, element: dict, duplicates: dict[tuple[int, int], str]):
         index = element["index"]
         with files.open_input(element["path"], decompress=False) as f:
             docs = read_documents(f)
-        result = filter_step(docs, duplicates, self.identifier, self.config)
+        result = filter_step(docs, duplicates, self.identifier, self.config, index)
         out = files.join(self.docs_dir, f"{index:06d}.parquet")
         files.write_atomic(out, lambda f: write_parquet(documents_table(result.documents), f))
         rejected = files.join(self.rejected_dir, f"filter-{index:06d}.parquet")

@@ -1,0 +1,62 @@
+"""Shared fixtures: real pages from the bundled sample WARC (see corpus_helpers.py)."""
+
+from __future__ import annotations
+
+import pytest
+from corpus_helpers import BASE_URL, SAMPLE_WARC, Member, gzip_members, paragraph
+
+from corpus.config import ExtractConfig
+from corpus.extract import extract_document
+from corpus.readers.warc import read_warc
+from corpus.records import Document, RawDocument
+
+
+@pytest.fixture(scope="session")
+def sample_bytes() -> bytes:
+    return SAMPLE_WARC.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def sample_members(sample_bytes: bytes) -> list[Member]:
+    return gzip_members(sample_bytes)
+
+
+@pytest.fixture(scope="session")
+def sample_raw() -> list[RawDocument]:
+    """Every document of the sample WARC, in file order, read once per session."""
+    with open(SAMPLE_WARC, "rb") as f:
+        items = list(read_warc(f, str(SAMPLE_WARC)))
+    assert all(isinstance(i, RawDocument) for i in items)
+    return items
+
+
+@pytest.fixture(scope="session")
+def pages(sample_raw: list[RawDocument]) -> dict[str, RawDocument]:
+    """Raw documents by URL relative to the site, e.g. ``ch01.fr.html#_console_basics``."""
+    return {d.url.removeprefix(BASE_URL): d for d in sample_raw}
+
+
+@pytest.fixture(scope="session")
+def page_text(pages: dict[str, RawDocument]):
+    """Extracted, normalised text of a sample page by its relative URL (cached)."""
+    cache: dict[str, Document] = {}
+
+    def get(name: str) -> str:
+        if name not in cache:
+            doc = extract_document(pages[name], ExtractConfig())
+            assert isinstance(doc, Document), doc
+            cache[name] = doc
+        return cache[name].text
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def paragraphs(page_text) -> dict[str, str]:
+    """One real single-language paragraph per language, from the sample's ch01 pages."""
+    return {
+        "de": paragraph(page_text("ch01.de.html#_console_basics"), "Nach dem Starten des Systems"),
+        "fr": paragraph(page_text("ch01.fr.html#_console_basics"), "À l’invite d’identification"),
+        "ja": paragraph(page_text("ch01.ja.html#_console_basics"), "login プロンプトであなたのユーザー名"),
+        "en": paragraph(page_text("ch01.html#_console_basics"), "Upon starting the system"),
+    }

@@ -1,0 +1,132 @@
+"""corpus/sharding.py (splits, order, cuts) and the shard bytes of corpus/shards.py."""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus.hashing import id_hash
+from corpus.sharding import cut_shards, order_by_id_hash, split_of
+from corpus.shards import (
+    HEADER_BYTES,
+    ShardFormatError,
+    open_tokens,
+    read_header,
+    read_index,
+    write_shard,
+    write_shard_files,
+)
+
+
+@pytest.fixture(scope="module")
+def ids(sample_raw) -> list[str]:
+    """The 521 WARC-Record-IDs of the sample."""
+    return [d.id for d in sample_raw]
+
+
+def test_split_of_is_stable_and_near_the_fraction(ids: list[str]) -> None:
+    splits = [split_of(i, 0.05) for i in ids]
+    assert splits == [split_of(i, 0.05) for i in ids]
+    val = splits.count("val")
+    # Binomial(521, 0.05) has mean 26 and sd 5; the hash is fixed, so the count is exact.
+    assert val == 34
+
+
+def test_split_of_edges_and_nesting(ids: list[str]) -> None:
+    assert {split_of(i, 0.0) for i in ids} == {"train"}
+    assert {split_of(i, 1.0) for i in ids} == {"val"}
+    # Raising the fraction only moves documents from train to val.
+    small = {i for i in ids if split_of(i, 0.05) == "val"}
+    large = {i for i in ids if split_of(i, 0.2) == "val"}
+    assert small < large
+    assert 0.15 * len(ids) <= len(large) <= 0.25 * len(ids)
+
+
+def test_order_by_id_hash(ids: list[str]) -> None:
+    sample = ids[:50]
+    order = order_by_id_hash(sample)
+    assert [sample[i] for i in order] == sorted(sample, key=id_hash)
+    reversed_order = order_by_id_hash(sample[::-1])
+    assert [sample[::-1][i] for i in reversed_order] == [sample[i] for i in order]
+    assert order_by_id_hash([]).tolist() == []
+
+
+@pytest.mark.parametrize(
+    ("lengths", "max_tokens", "expected"),
+    [
+        ([5, 3, 10, 2], 8, [(0, 2), (2, 3), (3, 4)]),
+        ([5, 3, 10, 2], 100, [(0, 4)]),
+        ([4, 4, 4, 4], 8, [(0, 2), (2, 4)]),
+        ([9], 8, [(0, 1)]),
+        ([1, 9, 1], 8, [(0, 1), (1, 2), (2, 3)]),
+        ([], 8, []),
+    ],
+)
+def test_cut_shards_exact_ranges(
+    lengths: list[int], max_tokens: int, expected: list[tuple[int, int]]
+) -> None:
+    assert cut_shards(lengths, max_tokens) == expected
+
+
+def test_cut_shards_covers_every_document_once() -> None:
+    lengths = [len(line) + 1 for line in Path(__file__).read_text("utf-8").splitlines()]
+    for max_tokens in (1, 50, 200, 10_000):
+        ranges = cut_shards(lengths, max_tokens)
+        assert [i for a, b in ranges for i in range(a, b)] == list(range(len(lengths)))
+        assert all(sum(lengths[a:b]) <= max_tokens or b - a == 1 for a, b in ranges)
+
+
+def test_shard_bytes_header_and_index_are_exact() -> None:
+    docs = [
+        np.array([0, 17, 256], dtype=np.uint16),
+        np.array([0], dtype=np.uint16),
+        np.array([0, 65535], np.uint16),
+    ]
+    bin_buf, idx_buf = io.BytesIO(), io.BytesIO()
+    stats = write_shard(bin_buf, idx_buf, docs, np.dtype(np.uint16))
+    assert (stats.num_tokens, stats.num_docs) == (6, 3)
+    data = bin_buf.getvalue()
+    assert len(data) == HEADER_BYTES + 12
+    assert struct.unpack_from("<5i", data) == (20240520, 1, 6, 3, 2)
+    assert data[20:HEADER_BYTES] == bytes(HEADER_BYTES - 20)
+    assert data[HEADER_BYTES:] == struct.pack("<6H", 0, 17, 256, 0, 0, 65535)
+    assert idx_buf.getvalue() == (
+        b"MMIDIDX\x00\x00"
+        + struct.pack("<QBQQ", 1, 8, 3, 4)
+        + struct.pack("<3i", 3, 1, 2)
+        + struct.pack("<3q", 1024, 1030, 1032)
+        + struct.pack("<4q", 0, 1, 2, 3)
+    )
+
+
+def test_shard_files_read_back(tmp_path: Path) -> None:
+    docs = [np.array([0, 70000, 5], dtype=np.uint32), np.array([0, 1], dtype=np.uint32)]
+    path = tmp_path / "train_000000.bin"
+    write_shard_files(path, docs, np.dtype(np.uint32))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train_000000.bin", "train_000000.idx"]
+    header = read_header(path)
+    assert (header.magic, header.version, header.num_tokens, header.num_docs) == (20240801, 7, 5, 2)
+    assert open_tokens(path).tolist() == [0, 70000, 5, 0, 1]
+    index = read_index(tmp_path / "train_000000.idx")
+    assert index.lengths.tolist() == [3, 2]
+    assert index.pointers.tolist() == [1024, 1036]
+    assert index.token_offsets.tolist() == [0, 3]
+
+
+def test_shard_format_errors_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "val_000000.bin"
+    write_shard_files(path, [np.array([0, 1, 2], dtype=np.uint16)], np.dtype(np.uint16))
+    with open(path, "ab") as f:
+        f.write(b"\x00\x00")
+    with pytest.raises(
+        ShardFormatError, match=r"val_000000.bin: header says 3 tokens \(1030 bytes\), file has 1032"
+    ):
+        read_header(path)
+    with pytest.raises(ValueError, match="token id out of range"):
+        write_shard(io.BytesIO(), io.BytesIO(), [np.array([0, 70000])], np.dtype(np.uint16))
+    with pytest.raises(ValueError, match="empty document"):
+        write_shard(io.BytesIO(), io.BytesIO(), [np.array([], dtype=np.uint16)], np.dtype(np.uint16))

@@ -1,0 +1,174 @@
+"""corpus/dedup/exact.py and corpus/steps.py (extract_step, duplicate_decisions, filter_step,
+shard_step) on the sample's real pages."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from corpus.config import LanguageConfig, PipelineConfig, ShardConfig, TokenizerConfig
+from corpus.dedup.exact import REASON, STAGE, choose_keeper
+from corpus.extract import extract_document
+from corpus.filters.language import LanguageIdentifier
+from corpus.hashing import content_id, id_hash, text_hash
+from corpus.records import Document, Rejection
+from corpus.sharding import split_of
+from corpus.steps import duplicate_decisions, extract_step, filter_step, shard_step
+from corpus.tokenize import DocumentEncoder, train_bpe
+
+# The first English section, served three times in the sample: its own URL, ch01.html, a re-crawl.
+COPIES = ["ch01.en.html#_console_basics", "ch01.html#_console_basics", "ch01.html#_console_basics?recrawl=1"]
+
+
+@pytest.fixture(scope="module")
+def identifier() -> LanguageIdentifier:
+    return LanguageIdentifier()
+
+
+@pytest.fixture(scope="module")
+def copies(pages) -> list[Document]:
+    return [extract_document(pages[name], PipelineConfig().extract) for name in COPIES]
+
+
+def test_choose_keeper_lowest_id_hash_whatever_the_order() -> None:
+    members = [(9, "c", 0, 2), (3, "a", 1, 0), (5, "b", 0, 7)]
+    for perm in itertools.permutations(members):
+        assert choose_keeper(perm) == ((3, "a", 1, 0), [(5, "b", 0, 7), (9, "c", 0, 2)])
+    assert choose_keeper([(7, "z", 0, 0)]) == ((7, "z", 0, 0), [])
+
+
+def test_the_three_copies_have_one_text(copies: list[Document]) -> None:
+    # The re-crawl's changed footer is not main content, so all three texts are equal.
+    assert len({d.text_hash for d in copies}) == 1
+    assert [d.id for d in copies] == [
+        "<urn:uuid:a06247a2-7c32-573d-a711-bfe01e768a66>",
+        "<urn:uuid:79da2dd2-e82a-5d09-8130-9c98754f530b>",
+        "<urn:uuid:dbc4f123-b8af-599f-97a2-9dd258aff202>",
+    ]
+
+
+def test_duplicate_decisions_independent_of_input_order(copies: list[Document]) -> None:
+    keeper = "<urn:uuid:dbc4f123-b8af-599f-97a2-9dd258aff202>"  # lowest id hash of the three
+    assert min(copies, key=lambda d: d.id_hash).id == keeper
+    expected = [((0, 0), keeper), ((0, 1), keeper)]  # (file index, position) of the dropped copies
+    members = [(d.id_hash, d.id, 0, i) for i, d in enumerate(copies)]
+    for perm in itertools.permutations(members):
+        assert sorted(duplicate_decisions(perm)) == expected
+
+
+def test_extract_step_counts_read_and_extract(pages) -> None:
+    damaged = Rejection("x.warc.gz@779878", None, "x.warc.gz", "read", "warc_corrupt_record", "zeroed")
+    items = [
+        pages["ch01.de.html#_console_basics"],
+        damaged,
+        pages["index.html"],
+        pages["debian-reference.css"],
+        pages["ch01.ja.html#_console_basics"],
+    ]
+    result = extract_step(items, PipelineConfig())
+    assert [d.url.rsplit("/", 1)[1] for d in result.documents] == [
+        "ch01.de.html#_console_basics",
+        "ch01.ja.html#_console_basics",
+    ]
+    assert [r.reason for r in result.rejections] == ["warc_corrupt_record", "http_status_301", "not_html"]
+    assert result.counts == {
+        "read": {"in": 5, "kept": 4, "rejected": {"warc_corrupt_record": 1}},
+        "extract": {"in": 4, "kept": 2, "rejected": {"http_status_301": 1, "not_html": 1}},
+    }
+
+
+def test_filter_step_drops_duplicates_then_identifies_languages(
+    copies: list[Document], page_text, pages, identifier: LanguageIdentifier
+) -> None:
+    mixed = extract_document(pages["ch10.ja.html#_interactive_merge"], PipelineConfig().extract)
+    german = extract_document(pages["ch01.de.html#_console_basics"], PipelineConfig().extract)
+    docs = [*copies, mixed, german]
+    duplicates = dict(duplicate_decisions((d.id_hash, d.id, 0, i) for i, d in enumerate(copies)))
+    result = filter_step(docs, duplicates, identifier, PipelineConfig())
+    assert [(d.id, d.language) for d in result.documents] == [(copies[2].id, "en"), (german.id, "de")]
+    assert [(r.id, r.stage, r.reason, r.detail) for r in result.rejections] == [
+        (copies[0].id, STAGE, REASON, f"duplicate of {copies[2].id}"),
+        (copies[1].id, STAGE, REASON, f"duplicate of {copies[2].id}"),
+        (mixed.id, "language", "lang_below_threshold", "en 0.407 < 0.5"),
+    ]
+    assert result.rejections[0].text == copies[0].text  # kept for inspection in rejected/
+    assert result.counts == {
+        "exact_dedup": {"in": 5, "kept": 3, "rejected": {"exact_duplicate": 2}},
+        "language": {"in": 3, "kept": 2, "rejected": {"lang_below_threshold": 1}},
+    }
+
+
+def test_filter_step_with_exact_dedup_off_keeps_duplicates(copies: list[Document], identifier) -> None:
+    duplicates = dict(duplicate_decisions((d.id_hash, d.id, 0, i) for i, d in enumerate(copies)))
+    config = PipelineConfig.from_dict({"dedup": {"exact": False}})
+    result = filter_step(copies, duplicates, identifier, config)
+    assert len(result.documents) == 3
+    assert result.counts["exact_dedup"] == {"in": 3, "kept": 3, "rejected": {}}
+
+
+def test_same_text_twice_under_one_derived_id_keeps_one(paragraphs, identifier) -> None:
+    text = paragraphs["fr"]
+    doc_id = content_id(None, text)  # what the JSONL reader derives for both lines
+    docs = [Document(doc_id, None, "a.jsonl", None, text, text_hash(text))] * 2
+    duplicates = dict(duplicate_decisions((d.id_hash, d.id, 0, i) for i, d in enumerate(docs)))
+    result = filter_step(docs, duplicates, identifier, PipelineConfig())
+    assert len(result.documents) == 1
+
+
+@pytest.fixture(scope="module")
+def encoder(page_text) -> DocumentEncoder:
+    texts = [page_text("ch01.de.html#_console_basics"), page_text("ch01.ja.html#_console_basics")]
+    return DocumentEncoder(train_bpe(texts, 400, "<|endoftext|>").to_str(), "<|endoftext|>")
+
+
+def shard_docs(sample_raw, n: int) -> list[Document]:
+    config = PipelineConfig()
+    docs = []
+    for raw in sample_raw:
+        out = extract_document(raw, config.extract)
+        if isinstance(out, Document):
+            docs.append(out)
+        if len(docs) == n:
+            return docs
+    raise AssertionError("sample too small")
+
+
+def test_shard_step_orders_by_id_hash_and_splits(sample_raw, encoder: DocumentEncoder) -> None:
+    docs = shard_docs(sample_raw, 40)
+    config = PipelineConfig(
+        tokenizer=TokenizerConfig(batch_size=7),
+        shard=ShardConfig(val_fraction=0.25, max_tokens_per_shard=30_000),
+        language=LanguageConfig(),
+    )
+    shards = shard_step(docs, encoder, config)
+    by_id = {d.id: d for d in docs}
+    assert sorted(i for s in shards for i in s.ids) == sorted(by_id)
+    for split in ("train", "val"):
+        parts = [s for s in shards if s.split == split]
+        assert [s.part for s in parts] == list(range(len(parts)))
+        ids = [i for s in parts for i in s.ids]
+        assert ids == sorted(ids, key=id_hash)
+        assert all(split_of(i, 0.25) == split for i in ids)
+    for s in shards:
+        assert sum(len(t) for t in s.tokens) <= 30_000 or len(s.ids) == 1
+        assert s.urls == [by_id[i].url for i in s.ids]
+        for doc_id, tokens in zip(s.ids, s.tokens, strict=True):
+            assert tokens[0] == encoder.bos_id
+            np.testing.assert_array_equal(tokens, encoder.encode([by_id[doc_id].text])[0])
+    assert len([s for s in shards if s.split == "train"]) > 1  # the limit really cut
+
+
+def test_shard_step_independent_of_arrival_order(sample_raw, encoder: DocumentEncoder) -> None:
+    docs = shard_docs(sample_raw, 12)
+    config = PipelineConfig(shard=ShardConfig(val_fraction=0.3, max_tokens_per_shard=8000))
+    forward = shard_step(docs, encoder, config)
+    backward = shard_step(docs[::-1], encoder, config)
+    assert [(s.split, s.part, s.ids) for s in forward] == [(s.split, s.part, s.ids) for s in backward]
+    for a, b in zip(forward, backward, strict=True):
+        assert all(np.array_equal(x, y) for x, y in zip(a.tokens, b.tokens, strict=True))
+
+
+def test_text_hash_equal_for_equal_text(copies: list[Document]) -> None:
+    assert copies[0].text_hash == text_hash(copies[1].text)

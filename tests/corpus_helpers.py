@@ -1,0 +1,86 @@
+"""Shared helpers: real pages from the bundled sample WARC, and an independent view of its bytes.
+
+The sample (data/sample/README.md) is 522 gzip members: one warcinfo record, then 521 HTTP
+responses: 516 Debian Reference section pages in six languages (86 each), the first English page
+again under ``ch01.html`` and as a re-crawl with a changed footer, a 301 redirect, a stylesheet and
+a PNG image. Tests count and locate records with Python's zlib/gzip, not with the reader under test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_WARC = REPO / "data" / "sample" / "debian-reference.warc.gz"
+SCHEMA_DIR = REPO / "schemas"
+BASE_URL = "https://www.debian.org/doc/manuals/debian-reference/"
+STDLIB = Path(sys.base_prefix, "lib", f"python{sys.version_info.major}.{sys.version_info.minor}")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One gzip member of a WARC file: where it starts, how long it is, what it holds."""
+
+    offset: int
+    length: int
+    data: bytes
+
+    @property
+    def warc_type(self) -> str:
+        return re.search(rb"\r\nWARC-Type: (\S+)\r\n", self.data).group(1).decode()
+
+    @property
+    def target_uri(self) -> str | None:
+        m = re.search(rb"\r\nWARC-Target-URI: (\S+)\r\n", self.data)
+        return m.group(1).decode() if m else None
+
+    @property
+    def record_id(self) -> str:
+        return re.search(rb"\r\nWARC-Record-ID: (\S+)\r\n", self.data).group(1).decode()
+
+
+def gzip_members(data: bytes) -> list[Member]:
+    """Split concatenated gzip members with zlib alone (independent of FastWARC)."""
+    members: list[Member] = []
+    pos = 0
+    while pos < len(data):
+        d = zlib.decompressobj(wbits=31)
+        out = d.decompress(data[pos:]) + d.flush()
+        assert d.eof, f"member at byte {pos} does not end"
+        used = len(data) - pos - len(d.unused_data)
+        members.append(Member(pos, used, out))
+        pos += used
+    return members
+
+
+def paragraph(text: str, prefix: str) -> str:
+    """The one blank-line-separated paragraph of ``text`` that starts with ``prefix``."""
+    found = [p for p in text.split("\n\n") if p.startswith(prefix)]
+    assert len(found) == 1, (prefix, len(found))
+    return found[0]
+
+
+def load_schema(name: str) -> dict:
+    return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text("utf-8"))
+
+
+def schema_registry():
+    """The three JSON Schemas, each under its ``$id`` and under the URI that a ``$ref`` by file
+    name (``pipeline_config.schema.json``) from a sibling schema resolves to: the files live side
+    by side in schemas/. (Under ``$id`` alone the manifest's ``$ref`` does not resolve; see
+    test_schema_ref_resolves_by_id in tests/pipelines/test_pipelines_corpus_job.py.)"""
+    from referencing import Registry, Resource
+
+    schemas = {p.name: json.loads(p.read_text("utf-8")) for p in sorted(SCHEMA_DIR.glob("*.schema.json"))}
+    pairs = []
+    for file_name, schema in schemas.items():
+        resource = Resource.from_contents(schema)
+        uris = {schema["$id"]} | {urljoin(other["$id"], file_name) for other in schemas.values()}
+        pairs.extend((uri, resource) for uri in sorted(uris))
+    return Registry().with_resources(pairs)

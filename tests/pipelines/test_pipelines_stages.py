@@ -1,0 +1,296 @@
+"""One TestPipeline test per composite PTransform, on the sample's real pages.
+
+Pipelines run in-process on the FnApiRunner: the plain DirectRunner would try to download Prism.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import typing
+from pathlib import Path
+
+import apache_beam as beam
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.runners.portability.fn_api_runner import fn_runner
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from corpus_helpers import BASE_URL, SAMPLE_WARC
+
+from corpus.config import PipelineConfig, ShardConfig, TokenizerConfig
+from corpus.extract import extract_document
+from corpus.records import Document, documents_table, read_documents, write_parquet
+from corpus.shards import write_shard
+from corpus.steps import shard_step
+from corpus.tokenize import DocumentEncoder, train_bpe
+from pipelines.stages.dedup import FindExactDuplicates
+from pipelines.stages.extract import ExtractFiles
+from pipelines.stages.filter import FilterFiles
+from pipelines.stages.shard import WriteShards
+from pipelines.stages.tokenizer import BuildTokenizer
+
+COPIES = ["ch01.en.html#_console_basics", "ch01.html#_console_basics", "ch01.html#_console_basics?recrawl=1"]
+KEEPER = "<urn:uuid:dbc4f123-b8af-599f-97a2-9dd258aff202>"
+
+
+def in_process() -> BeamTestPipeline:
+    return BeamTestPipeline(runner=fn_runner.FnApiRunner())
+
+
+def write_docs(path: Path, docs: list[Document]) -> str:
+    with open(path, "wb") as f:
+        write_parquet(documents_table(docs), f)
+    return str(path)
+
+
+def extracted(pages, names: list[str]) -> list[Document]:
+    return [extract_document(pages[n], PipelineConfig().extract) for n in names]
+
+
+def test_find_exact_duplicates_on_literal_keys() -> None:
+    keys = [
+        (0x5EED, (900, "<urn:uuid:c>", 0, 2)),
+        (0x5EED, (100, "<urn:uuid:a>", 1, 0)),
+        (0xBEEF, (50, "<urn:uuid:d>", 0, 1)),
+        (0x5EED, (500, "<urn:uuid:b>", 0, 0)),
+        (0x5EED, (500, "<urn:uuid:b>", 1, 5)),  # the same record read twice: one copy goes
+    ]
+    with in_process() as p:
+        out = p | beam.Create(keys) | FindExactDuplicates()
+        assert_that(
+            out,
+            equal_to([((0, 0), "<urn:uuid:a>"), ((1, 5), "<urn:uuid:a>"), ((0, 2), "<urn:uuid:a>")]),
+        )
+
+
+def test_find_exact_duplicates_on_the_three_copies(pages) -> None:
+    keys = [(d.text_hash, (d.id_hash, d.id, 0, i)) for i, d in enumerate(extracted(pages, COPIES))]
+    # 63-bit hashes fit Beam's VarIntCoder, which Beam infers for int tuples.
+    assert max(k[1][0] for k in keys) < 2**63
+    with in_process() as p:
+        untyped = p | beam.Create([2, 1, 0]) | beam.Map(lambda i: keys[i]).with_output_types(typing.Any)
+        out = untyped | FindExactDuplicates()
+        assert_that(
+            out,
+            equal_to(
+                [
+                    ((0, 0), KEEPER),  # <urn:uuid:a06247a2-7c32-573d-a711-bfe01e768a66>
+                    ((0, 1), KEEPER),  # <urn:uuid:79da2dd2-e82a-5d09-8130-9c98754f530b>
+                ]
+            ),
+        )
+
+
+def test_extract_files_on_the_sample_and_a_jsonl(tmp_path: Path, paragraphs: dict[str, str]) -> None:
+    work, rejected = tmp_path / "work", tmp_path / "rejected"
+    work.mkdir()
+    rejected.mkdir()
+    jsonl = tmp_path / "paragraphs.jsonl"
+    lines = [
+        {"id": "de", "text": paragraphs["de"]},
+        {"id": "ja", "body": paragraphs["ja"]},
+        {"id": "en", "text": paragraphs["en"]},
+    ]
+    jsonl.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), "utf-8")
+    with in_process() as p:
+        results = (
+            p
+            | beam.Create([(0, str(SAMPLE_WARC)), (1, str(jsonl))])
+            | ExtractFiles(PipelineConfig(), str(work), str(rejected))
+        )
+        assert_that(
+            results.files,
+            equal_to(
+                [
+                    {
+                        "index": 0,
+                        "path": str(work / "extracted-000000.parquet"),
+                        "counts": {
+                            "read": {"in": 521, "kept": 521, "rejected": {}},
+                            "extract": {
+                                "in": 521,
+                                "kept": 518,
+                                "rejected": {"not_html": 2, "http_status_301": 1},
+                            },
+                        },
+                        "skipped": {"warc_warcinfo": 1},
+                    },
+                    {
+                        "index": 1,
+                        "path": str(work / "extracted-000001.parquet"),
+                        "counts": {
+                            "read": {"in": 3, "kept": 2, "rejected": {"missing_text_field": 1}},
+                            "extract": {"in": 2, "kept": 2, "rejected": {}},
+                        },
+                        "skipped": {},
+                    },
+                ]
+            ),
+            label="files",
+        )
+        assert_that(
+            results.keys | "CountKeys" >> beam.combiners.Count.Globally(), equal_to([520]), label="keys"
+        )
+        distinct = (
+            results.keys | beam.Map(lambda kv: kv[0]) | beam.Distinct() | beam.combiners.Count.Globally()
+        )
+        # The English paragraph and the three copies of its page are different texts; the copies are one.
+        assert_that(distinct, equal_to([518]), label="text hashes")
+    with open(work / "extracted-000000.parquet", "rb") as f:
+        docs = read_documents(f)
+    assert len(docs) == 518 and docs[0].url == BASE_URL + "ch01.en.html#_console_basics"
+    reasons = pq.read_table(rejected / "extract-000000.parquet").column("reason").to_pylist()
+    assert reasons == ["http_status_301", "not_html", "not_html"]
+    assert pq.read_table(rejected / "extract-000001.parquet").column("id").to_pylist() == ["ja"]
+    assert sorted(p.name for p in work.iterdir()) == ["extracted-000000.parquet", "extracted-000001.parquet"]
+
+
+def test_filter_files_with_a_duplicates_side_input(tmp_path: Path, pages) -> None:
+    docs = extracted(pages, [*COPIES, "ch10.ja.html#_interactive_merge", "ch01.de.html#_console_basics"])
+    path = write_docs(tmp_path / "extracted-000003.parquet", docs)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "rejected").mkdir()
+    with in_process() as p:
+        duplicates = p | "Duplicates" >> beam.Create([((3, 0), KEEPER), ((3, 1), KEEPER)])
+        element = {"index": 3, "path": path, "counts": {}, "skipped": {}}
+        out = (
+            p
+            | "Files" >> beam.Create([element])
+            | FilterFiles(PipelineConfig(), str(tmp_path / "docs"), str(tmp_path / "rejected"), duplicates)
+        )
+        assert_that(
+            out,
+            equal_to(
+                [
+                    {
+                        "index": 3,
+                        "path": str(tmp_path / "docs" / "000003.parquet"),
+                        "counts": {
+                            "exact_dedup": {"in": 5, "kept": 3, "rejected": {"exact_duplicate": 2}},
+                            "language": {"in": 3, "kept": 2, "rejected": {"lang_below_threshold": 1}},
+                        },
+                        "skipped": {},
+                    }
+                ]
+            ),
+        )
+    with open(tmp_path / "docs" / "000003.parquet", "rb") as f:
+        kept = read_documents(f)
+    assert [(d.id, d.language) for d in kept] == [(KEEPER, "en"), (docs[4].id, "de")]
+    rows = pq.read_table(tmp_path / "rejected" / "filter-000003.parquet").to_pylist()
+    assert [(r["id"], r["stage"], r["reason"], r["detail"]) for r in rows] == [
+        (docs[0].id, "exact_dedup", "exact_duplicate", f"duplicate of {KEEPER}"),
+        (docs[1].id, "exact_dedup", "exact_duplicate", f"duplicate of {KEEPER}"),
+        (docs[3].id, "language", "lang_below_threshold", "en 0.407 < 0.5"),
+    ]
+
+
+@pytest.fixture
+def filtered_files(tmp_path: Path, pages) -> list[dict]:
+    """Two per-file results of kept documents, as FilterFiles leaves them."""
+    first = extracted(pages, ["ch01.de.html#_console_basics", "ch01.ja.html#_console_basics"])
+    second = extracted(
+        pages,
+        ["ch01.fr.html#_console_basics", "ch01.it.html#_console_basics", "ch01.es.html#_console_basics"],
+    )
+    return [
+        {"index": 0, "path": write_docs(tmp_path / "000000.parquet", first), "counts": {}, "skipped": {}},
+        {"index": 1, "path": write_docs(tmp_path / "000001.parquet", second), "counts": {}, "skipped": {}},
+    ]
+
+
+def texts_of(results: list[dict]) -> list[str]:
+    out = []
+    for r in results:
+        with open(r["path"], "rb") as f:
+            out.extend(d.text for d in read_documents(f))
+    return out
+
+
+def test_build_tokenizer_trains_on_files_in_index_order(tmp_path: Path, filtered_files: list[dict]) -> None:
+    config = TokenizerConfig(vocab_size=500)
+    expected = train_bpe(texts_of(filtered_files), 500, config.bos_token).to_str()
+    out_path = tmp_path / "tokenizer.json"
+    with in_process() as p:
+        out = p | beam.Create(filtered_files[::-1]) | BuildTokenizer(config, str(out_path))
+        assert_that(out, equal_to([expected]))
+    assert out_path.read_text("utf-8") == expected
+
+
+def test_build_tokenizer_respects_train_max_bytes(tmp_path: Path, filtered_files: list[dict]) -> None:
+    first_text = texts_of(filtered_files)[0]
+    # The budget is spent after the first document: only it is trained on.
+    config = TokenizerConfig(vocab_size=400, train_max_bytes=len(first_text.encode()))
+    expected = train_bpe([first_text], 400, config.bos_token).to_str()
+    with in_process() as p:
+        out = p | beam.Create(filtered_files) | BuildTokenizer(config, str(tmp_path / "tokenizer.json"))
+        assert_that(out, equal_to([expected]))
+
+
+def test_build_tokenizer_loads_a_given_tokenizer(tmp_path: Path, filtered_files: list[dict]) -> None:
+    given = tmp_path / "given.json"
+    given.write_text(train_bpe(texts_of(filtered_files)[:1], 300, "<|endoftext|>").to_str(), "utf-8")
+    out_path = tmp_path / "tokenizer.json"
+    with in_process() as p:
+        out = (
+            p | beam.Create(filtered_files) | BuildTokenizer(TokenizerConfig(path=str(given)), str(out_path))
+        )
+        assert_that(out, equal_to([given.read_text("utf-8")]))
+    assert out_path.read_bytes() == given.read_bytes()
+
+
+def test_write_shards(tmp_path: Path, filtered_files: list[dict]) -> None:
+    tokenizer_json = train_bpe(texts_of(filtered_files), 400, "<|endoftext|>").to_str()
+    config = PipelineConfig(shard=ShardConfig(val_fraction=0.3, max_tokens_per_shard=12_000))
+    shard_dir = tmp_path / "shards"
+    shard_dir.mkdir()
+    # What the composite must produce: corpus.steps.shard_step and corpus.shards.write_shard per file.
+    encoder = DocumentEncoder(tokenizer_json, "<|endoftext|>")
+    expected, expected_bytes = [], {}
+    for element in filtered_files:
+        with open(element["path"], "rb") as f:
+            planned = shard_step(read_documents(f), encoder, config)
+        shards = []
+        for s in planned:
+            stem = str(shard_dir / f"{s.split}-{element['index']:06d}-{s.part:04d}")
+            bin_buf, idx_buf = io.BytesIO(), io.BytesIO()
+            stats = write_shard(bin_buf, idx_buf, s.tokens, np.dtype(np.uint16))
+            expected_bytes[stem + ".bin"] = bin_buf.getvalue()
+            expected_bytes[stem + ".idx"] = idx_buf.getvalue()
+            shards.append(
+                {
+                    "stem": stem,
+                    "split": s.split,
+                    "order": (element["index"], s.part),
+                    "tokens": stats.num_tokens,
+                    "documents": stats.num_docs,
+                    "dtype": "uint16",
+                    "bytes": len(bin_buf.getvalue()),
+                    "sha256": hashlib.sha256(bin_buf.getvalue()).hexdigest(),
+                    "idx_sha256": hashlib.sha256(idx_buf.getvalue()).hexdigest(),
+                }
+            )
+        docs = sum(s["documents"] for s in shards)
+        expected.append(
+            {
+                "index": element["index"],
+                "shards": shards,
+                "counts": {"shard": {"in": docs, "kept": docs, "rejected": {}}},
+                "skipped": {},
+            }
+        )
+    assert sum(len(e["shards"]) for e in expected) >= 3  # both splits, and a cut
+    assert sum(e["counts"]["shard"]["kept"] for e in expected) == 5
+    with in_process() as p:
+        tokenizer = p | "Tokenizer" >> beam.Create([tokenizer_json])
+        out = p | "Files" >> beam.Create(filtered_files) | WriteShards(config, str(shard_dir), tokenizer)
+        assert_that(out, equal_to(expected))
+    for path, data in expected_bytes.items():
+        assert Path(path).read_bytes() == data
+    lineage = pq.read_table(expected[0]["shards"][0]["stem"] + ".docs.parquet").to_pylist()
+    assert [r["position"] for r in lineage] == list(range(expected[0]["shards"][0]["documents"]))
+    assert all(r["url"].startswith(BASE_URL + "ch01.") for r in lineage)
+    assert not list(shard_dir.glob("*.tmp"))
