@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. WARC read: our reader (digest checked, HTTP parsed) vs gzip decompression of the same file.
     def read_all() -> list:
-        return [d for d in WarcReader(io.BytesIO(raw_bytes), str(SAMPLE)) if d is not None]
+        return list(WarcReader(io.BytesIO(raw_bytes), str(SAMPLE)))
 
     def inflate() -> None:
         d = zlib.decompressobj(31)

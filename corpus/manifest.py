@@ -69,10 +69,15 @@ def build_manifest(
     }
 
 
+def to_json(data: dict[str, Any]) -> str:
+    """The one serialisation of manifest.json and summary.json (stable key order)."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def write_json_atomic(path: str | os.PathLike, data: dict[str, Any]) -> None:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
+    tmp.write_text(to_json(data), "utf-8")
     os.replace(tmp, path)
 
 

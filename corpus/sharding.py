@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import xxhash
 
 from corpus.hashing import id_hash
 
@@ -15,7 +14,7 @@ _SPLIT_BUCKETS = 1_000_000
 def split_of(doc_id: str, val_fraction: float) -> str:
     """ "val" for a stable ``val_fraction`` of ids, else "train" (independent of arrival order)."""
     # The high bits decide the split; the full hash decides the order within a shard.
-    bucket = (xxhash.xxh3_64_intdigest(doc_id.encode("utf-8")) >> 32) % _SPLIT_BUCKETS
+    bucket = (id_hash(doc_id) >> 31) % _SPLIT_BUCKETS
     return "val" if bucket < round(val_fraction * _SPLIT_BUCKETS) else "train"
 
 

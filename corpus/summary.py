@@ -18,10 +18,6 @@ StageCounts = dict[str, dict[str, Any]]
 """{stage: {"in": int, "kept": int, "rejected": {reason: int}}}, plus "_skipped": {kind: int}."""
 
 
-def new_counts() -> StageCounts:
-    return {}
-
-
 def count(counts: StageCounts, stage: str, kept: int = 0, rejected: Iterable[Rejection] = ()) -> None:
     entry = counts.setdefault(stage, {"in": 0, "kept": 0, "rejected": {}})
     reasons = Counter(r.reason for r in rejected)

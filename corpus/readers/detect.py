@@ -28,9 +28,7 @@ def read_documents_of(
         from corpus.readers.warc import WarcReader
 
         reader = WarcReader(stream, path)
-        for item in reader:
-            if item is not None:
-                yield item
+        yield from reader
         for key, n in reader.counts.items():
             kind = key.removeprefix("records_")
             if key.startswith("records_") and kind not in ("response", "resource"):

@@ -112,7 +112,6 @@ class WarcReader:
             start = yield from self._read_from(start)
 
     def _reject_at(self, pos: int, reason: str, detail: str) -> Rejection:
-        self.counts["corrupt_members"] += 1
         return Rejection(f"{self.source}@{pos}", None, self.source, STAGE, reason, f"{self.source}: {detail}")
 
     def _read_from(self, start: int) -> Iterator[RawDocument | Rejection]:
@@ -123,7 +122,9 @@ class WarcReader:
         try:
             for record in iterator:
                 last_pos = record.stream_pos  # absolute, also after a seek
-                yield self._convert(record, last_pos)
+                item = self._convert(record, last_pos)
+                if item is not None:  # request, metadata, warcinfo: counted, not documents
+                    yield item
         except OSError as e:  # FastWARC raises OSError on a corrupt gzip member
             # The damaged member is the one after the last good record, or the first one read.
             bad_at = start if last_pos is None else self._next_member(last_pos + 1)
@@ -175,14 +176,14 @@ class WarcReader:
             offset += len(chunk)
         return None
 
-    def _convert(self, record, offset: int) -> RawDocument | Rejection:
+    def _convert(self, record, offset: int) -> RawDocument | Rejection | None:
         kind = _record_type_name(record)
         self.counts[f"records_{kind}"] += 1
         record_id = record.record_id or f"{self.source}@{offset}"
         url = record.headers.get("WARC-Target-URI")
         block = record.reader.read()
         if kind not in _DOCUMENT_TYPES:
-            return None  # type: ignore[return-value]
+            return None
         reject = None
         if len(block) != record.content_length:
             reject = ("warc_truncated_record", f"block has {len(block)} of {record.content_length} bytes")
@@ -231,6 +232,4 @@ class WarcReader:
 
 def read_warc(stream: BinaryIO, source: str) -> Iterator[RawDocument | Rejection]:
     """Documents and read-stage rejections of one WARC file, in file order."""
-    for item in WarcReader(stream, source):
-        if item is not None:
-            yield item
+    yield from WarcReader(stream, source)

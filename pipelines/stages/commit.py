@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from corpus.manifest import MANIFEST_NAME, build_manifest
+from corpus.manifest import MANIFEST_NAME, build_manifest, to_json
 from corpus.summary import build_summary, merge
 from corpus.tokenize import tokenizer_identity
 from pipelines import files
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
-    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = to_json(data)
     files.write_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
