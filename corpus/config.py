@@ -64,6 +64,73 @@ class DedupConfig:
 
 
 @dataclass(frozen=True)
+class NearDedupConfig:
+    enabled: bool = True
+    """Remove near duplicates (MinHash LSH); the kept one of each cluster is chosen by ``keep``."""
+    shingle: str = "word"
+    """``word`` n-grams, or ``char`` n-grams (for text without word boundaries, or short texts)."""
+    ngram: int = 5
+    """Shingle size in words (or characters)."""
+    num_perm: int = 128
+    """MinHash permutations per signature."""
+    bands: int = 0
+    """LSH bands; 0 derives bands x rows from ``candidate_threshold`` (datasketch's optimiser)."""
+    rows: int = 0
+    """Rows (signature values) per band; give both bands and rows, or neither."""
+    threshold: float = 0.8
+    """Jaccard similarity at or above which two documents are duplicates."""
+    candidate_threshold: float = 0.7
+    """LSH is tuned for this similarity, below ``threshold``, so pairs near it are not missed."""
+    verify: str = "exact"
+    """Decide candidate pairs by ``exact`` Jaccard of shingle sets, or the signatures' ``estimate``."""
+    keep: str = "min_id_hash"
+    """Which document of a cluster stays: ``min_id_hash``, ``longest`` or ``newest``."""
+    seed: int = 1
+    """Seed of the MinHash permutations (datasketch's ``seed``)."""
+    max_rounds: int = 12
+    """Large-star/small-star rounds for graphs too big for one worker (fails loudly if too few)."""
+    single_worker_max_edges: int = 2_000_000
+    """Up to this many verified pairs, clusters are found in one worker (union-find)."""
+    write_clusters: bool = True
+    """Write ``clusters/*.parquet``: (cluster id, document id, kept) for every clustered document."""
+
+    def validate(self) -> None:
+        if self.shingle not in ("word", "char"):
+            raise ValueError(f"near_dedup.shingle: {self.shingle!r} is not word or char")
+        if not 1 <= self.ngram <= 64:
+            raise ValueError(f"near_dedup.ngram: must be within [1, 64], got {self.ngram}")
+        _positive(self, "near_dedup", "num_perm", "max_rounds")
+        if self.num_perm > 1024:
+            raise ValueError(f"near_dedup.num_perm: at most 1024, got {self.num_perm}")
+        if (self.bands == 0) != (self.rows == 0) or self.bands < 0 or self.rows < 0:
+            raise ValueError("near_dedup.bands: give bands and rows both (positive) or neither")
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(
+                f"near_dedup.bands: bands x rows = {self.bands * self.rows} exceeds num_perm {self.num_perm}"
+            )
+        _fraction(self, "near_dedup", "threshold", "candidate_threshold")
+        if self.threshold == 0.0:
+            raise ValueError("near_dedup.threshold: must be above 0")
+        if self.candidate_threshold > self.threshold or self.candidate_threshold == 0.0:
+            raise ValueError("near_dedup.candidate_threshold: must be within (0, threshold]")
+        if self.verify not in ("exact", "estimate"):
+            raise ValueError(f"near_dedup.verify: {self.verify!r} is not exact or estimate")
+        if self.keep not in ("min_id_hash", "longest", "newest"):
+            raise ValueError(f"near_dedup.keep: {self.keep!r} is not min_id_hash, longest or newest")
+        for name in ("seed", "single_worker_max_edges"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"near_dedup.{name}: must not be negative, got {getattr(self, name)}")
+
+    def lsh_shape(self) -> tuple[int, int]:
+        """(bands, rows): as given, else optimal for ``candidate_threshold``."""
+        if self.bands:
+            return self.bands, self.rows
+        from corpus.dedup.minhash import lsh_parameters
+
+        return lsh_parameters(self.candidate_threshold, self.num_perm)
+
+
+@dataclass(frozen=True)
 class LanguageConfig:
     languages: tuple[str, ...] = ("en", "de", "fr", "es", "it", "ja")
     """ISO 639 codes to keep; an empty list keeps every language."""
@@ -120,6 +187,7 @@ class PipelineConfig:
     input: InputConfig = field(default_factory=InputConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    near_dedup: NearDedupConfig = field(default_factory=NearDedupConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     shard: ShardConfig = field(default_factory=ShardConfig)
@@ -129,7 +197,15 @@ class PipelineConfig:
             raise ValueError(
                 f"name: {self.name!r} must be letters, digits, '.', '_' or '-', not starting with '.'"
             )
-        for stage in (self.input, self.extract, self.dedup, self.language, self.tokenizer, self.shard):
+        for stage in (
+            self.input,
+            self.extract,
+            self.dedup,
+            self.near_dedup,
+            self.language,
+            self.tokenizer,
+            self.shard,
+        ):
             stage.validate()
         return self
 

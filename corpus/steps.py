@@ -5,13 +5,15 @@ A Beam DoFn calls one of these per file; tests and notebooks call them directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from corpus.config import PipelineConfig
-from corpus.dedup import exact
+from corpus.dedup import exact, minhash, near
+from corpus.dedup.shingles import shingle_hashes, unique_per_document
 from corpus.extract import extract_document
 from corpus.filters.language import LanguageIdentifier, filter_language
 from corpus.records import Document, RawDocument, Rejection
@@ -49,35 +51,38 @@ def extract_step(items: Iterable[RawDocument | Rejection], config: PipelineConfi
     return result
 
 
+Drop = tuple[int, str, str]
+"""(position in the file, stage that dropped it, id of the document kept in its place)."""
+
+_DEDUP_REASONS = {exact.STAGE: exact.REASON, near.STAGE: near.REASON}
+
+
 def filter_step(
     docs: Sequence[Document],
-    duplicates: Mapping[tuple[int, int], str],
+    drops: Iterable[Drop],
     identifier: LanguageIdentifier,
     config: PipelineConfig,
-    file_index: int = 0,
 ) -> StepResult:
-    """Exact dedup by the global decision in ``duplicates`` ((file index, position) of a dropped
-    document -> kept id), then language ID. ``docs`` are in the order their keys were made."""
+    """Apply the global dedup decisions for this file (exact, then near), then language ID.
+
+    ``docs`` are in the order their keys were made; ``drops`` name them by position."""
+    dropped = {position: (stage, kept) for position, stage, kept in drops}
     result = StepResult([], [])
+    rejected: dict[str, list[Rejection]] = {exact.STAGE: [], near.STAGE: []}
     unique: list[Document] = []
-    dup_rejected: list[Rejection] = []
     for position, doc in enumerate(docs):
-        kept_id = duplicates.get((file_index, position)) if config.dedup.exact else None
-        if kept_id is None:
+        stage, kept_id = dropped.get(position, (None, None))
+        if stage is None or (stage == exact.STAGE and not config.dedup.exact):
             unique.append(doc)
-        else:
-            dup_rejected.append(
-                Rejection(
-                    doc.id,
-                    doc.url,
-                    doc.source,
-                    exact.STAGE,
-                    exact.REASON,
-                    f"duplicate of {kept_id}",
-                    doc.text,
-                )
+            continue
+        rejected[stage].append(
+            Rejection(
+                doc.id, doc.url, doc.source, stage, _DEDUP_REASONS[stage], f"duplicate of {kept_id}", doc.text
             )
-    count(result.counts, exact.STAGE, len(unique), dup_rejected)
+        )
+    exact_kept = len(unique) + len(rejected[near.STAGE])
+    count(result.counts, exact.STAGE, exact_kept, rejected[exact.STAGE])
+    count(result.counts, near.STAGE, len(unique), rejected[near.STAGE])
     lang_rejected: list[Rejection] = []
     for out in filter_language(unique, identifier, config.language):
         if isinstance(out, Rejection):
@@ -85,8 +90,58 @@ def filter_step(
         else:
             result.documents.append(out)
     count(result.counts, "language", len(result.documents), lang_rejected)
-    result.rejections = dup_rejected + lang_rejected
+    result.rejections = rejected[exact.STAGE] + rejected[near.STAGE] + lang_rejected
     return result
+
+
+@dataclass(frozen=True)
+class NearDedupKeys:
+    """What one file contributes to near dedup: keys for the shuffle, payload for verification."""
+
+    records: list[tuple[tuple[int, int], tuple[near.Node, tuple[int, ...]]]]
+    """((file index, position), (node, band keys)) for every document with at least one shingle."""
+    payload: bytes
+    """An .npz of per-document shingle sets (``verify = exact``) or signatures (``estimate``)."""
+
+
+def near_dedup_keys(docs: Sequence[Document], config: PipelineConfig, file_index: int) -> NearDedupKeys:
+    """Signatures and LSH band keys of one file's documents, computed in batches."""
+    nd = config.near_dedup
+    bands, rows = nd.lsh_shape()
+    hashes, offsets = shingle_hashes([d.text for d in docs], nd.ngram, nd.shingle)
+    sigs = minhash.signatures(hashes, offsets, nd.num_perm, nd.seed)
+    # 63 bits, so a key travels as a plain int64 through Beam's coders.
+    keys = minhash.band_keys(sigs, bands, rows) >> np.uint64(1)
+    present = np.diff(offsets) > 0
+    records = [
+        (
+            (file_index, i),
+            (near.make_node(nd.keep, d.id, d.text, d.date, file_index, i), tuple(keys[i].tolist())),
+        )
+        for i, d in enumerate(docs)
+        if present[i]
+    ]
+    buffer = io.BytesIO()
+    if nd.verify == "exact":
+        sets, set_offsets = unique_per_document(hashes, offsets)
+        np.savez(buffer, sets=sets, offsets=set_offsets)
+    else:
+        np.savez(buffer, sigs=sigs)
+    return NearDedupKeys(records, buffer.getvalue())
+
+
+def near_dedup_payload(payload: bytes, positions: Iterable[int]) -> dict[int, np.ndarray]:
+    """Position -> shingle set (or signature) of the requested documents of one file."""
+    with np.load(io.BytesIO(payload)) as z:
+        if "sigs" in z:
+            sigs = z["sigs"]
+            return {p: sigs[p] for p in positions}
+        sets, offsets = z["sets"], z["offsets"]
+        return {p: sets[offsets[p] : offsets[p + 1]] for p in positions}
+
+
+def similarity(x: np.ndarray, y: np.ndarray, verify: str) -> float:
+    return minhash.exact_jaccard(x, y) if verify == "exact" else minhash.estimated_jaccard(x, y)
 
 
 @dataclass(frozen=True)
@@ -126,7 +181,7 @@ def shard_step(
     return shards
 
 
-def duplicate_decisions(members: Iterable[exact.Member]) -> list[tuple[tuple[int, int], str]]:
-    """((file index, position) of each dropped occurrence, kept id) for one group of identical texts."""
+def duplicate_decisions(members: Iterable[exact.Member]) -> list[tuple[int, Drop]]:
+    """(file index, drop) for each dropped occurrence of one group of identical texts."""
     kept, dropped = exact.choose_keeper(members)
-    return [((m[2], m[3]), kept[1]) for m in dropped]
+    return [(m[2], (m[3], exact.STAGE, kept[1])) for m in dropped]

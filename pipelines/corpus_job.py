@@ -1,4 +1,4 @@
-"""The corpus job: input files -> extracted text -> exact dedup -> language ID -> tokens -> shards.
+"""The corpus job: input files -> text -> exact dedup -> near dedup -> language ID -> tokens -> shards.
 
     python -m pipelines.corpus_job --input 'data/sample/*.warc.gz' --output out --name sample
 
@@ -28,6 +28,7 @@ from pipelines.stages.commit import CommitRun
 from pipelines.stages.dedup import FindExactDuplicates
 from pipelines.stages.extract import ExtractFiles
 from pipelines.stages.filter import FilterFiles
+from pipelines.stages.near_dedup import FindNearDuplicates
 from pipelines.stages.shard import WriteShards
 from pipelines.stages.tokenizer import BuildTokenizer
 
@@ -82,13 +83,13 @@ def prepare_output(out_dir: str, force: bool) -> bool:
     if FileSystems.exists(out_dir):
         stale = [
             m.path
-            for pattern in ("train_*", "val_*", "*.tmp", "work/*", "rejected/*", "docs/*")
+            for pattern in ("train_*", "val_*", "*.tmp", "work/*", "rejected/*", "docs/*", "clusters/*")
             for r in FileSystems.match([files.join(out_dir, pattern)])
             for m in r.metadata_list
         ]
         if stale:
             FileSystems.delete(stale)
-    for sub in ("", "work", "work/shards", "docs", "rejected"):
+    for sub in ("", "work", "work/shards", "docs", "rejected", "clusters"):
         files.makedirs(files.join(out_dir, sub) if sub else out_dir)
     return True
 
@@ -98,9 +99,16 @@ def build(pipeline: beam.Pipeline, inputs: list[str], config: PipelineConfig, ou
     rejected = files.join(out_dir, "rejected")
     input_files = pipeline | "ListInputs" >> beam.Create(list(enumerate(inputs)))
     extracted = input_files | "Extract" >> ExtractFiles(config, work, rejected)
-    duplicates = extracted.keys | "ExactDedup" >> FindExactDuplicates()
+    exact_drops = extracted.keys | "ExactDedup" >> FindExactDuplicates()
+    drops = [exact_drops]
+    if config.near_dedup.enabled:
+        near_drops = extracted.minhash | "NearDedup" >> FindNearDuplicates(
+            config.near_dedup, work, files.join(out_dir, "clusters"), exact_drops
+        )
+        drops.append(near_drops)
+    all_drops = drops | "AllDrops" >> beam.Flatten()
     filtered = extracted.files | "Filter" >> FilterFiles(
-        config, files.join(out_dir, "docs"), rejected, duplicates
+        config, files.join(out_dir, "docs"), rejected, all_drops
     )
     tokenizer = filtered | "Tokenizer" >> BuildTokenizer(
         config.tokenizer, files.join(out_dir, "tokenizer.json")
@@ -155,7 +163,7 @@ def print_summary(summary: dict, out_dir: str, seconds: float) -> None:
         print(f"  {split}: {t['tokens']} tokens in {t['documents']} documents, {t['shards']} shard(s)")
     print(
         f"outputs: {out_dir}/ (manifest.json, summary.json, tokenizer.json, train_*/val_* shards, "
-        "docs/, rejected/)"
+        "docs/, rejected/, clusters/)"
     )
 
 

@@ -8,8 +8,8 @@ from corpus.steps import duplicate_decisions
 
 
 class FindExactDuplicates(beam.PTransform):
-    """(text_hash, (id_hash, id, file index, position)) -> ((file index, position), kept id)
-    for every dropped occurrence."""
+    """(text_hash, (id_hash, id, file index, position)) -> (file index, (position, ``exact_dedup``,
+    kept id)) for every dropped occurrence."""
 
     def expand(self, keys: beam.PCollection) -> beam.PCollection:
         return (

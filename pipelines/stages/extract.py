@@ -10,10 +10,11 @@ from apache_beam.metrics import Metrics
 from corpus.config import PipelineConfig
 from corpus.readers.detect import input_format, read_documents_of
 from corpus.records import documents_table, rejections_table, write_parquet
-from corpus.steps import extract_step
+from corpus.steps import extract_step, near_dedup_keys
 from pipelines import files
 
 KEYS = "keys"
+MINHASH = "minhash"
 
 
 class ExtractFileFn(beam.DoFn):
@@ -38,15 +39,22 @@ class ExtractFileFn(beam.DoFn):
         self.rejected.inc(len(result.rejections))
         for position, doc in enumerate(result.documents):
             yield beam.pvalue.TaggedOutput(KEYS, (doc.text_hash, (doc.id_hash, doc.id, index, position)))
+        if self.config.near_dedup.enabled:
+            keys = near_dedup_keys(result.documents, self.config, index)
+            payload = files.join(self.work_dir, f"minhash-{index:06d}.npz")
+            files.write_atomic(payload, lambda f: f.write(keys.payload))
+            for record in keys.records:
+                yield beam.pvalue.TaggedOutput(MINHASH, record)
         yield {"index": index, "path": out, "counts": result.counts, "skipped": skipped}
 
 
 class ExtractFiles(beam.PTransform):
-    """(index, path) of input files -> per-file results; tagged ``keys`` for exact dedup."""
+    """(index, path) of input files -> per-file results; tagged ``keys`` for exact dedup and
+    ``minhash`` (band keys) for near dedup."""
 
     def __init__(self, config: PipelineConfig, work_dir: str, rejected_dir: str) -> None:
         super().__init__()
         self.fn = ExtractFileFn(config, work_dir, rejected_dir)
 
     def expand(self, inputs: beam.PCollection) -> Any:
-        return inputs | beam.ParDo(self.fn).with_outputs(KEYS, main="files")
+        return inputs | beam.ParDo(self.fn).with_outputs(KEYS, MINHASH, main="files")

@@ -1,4 +1,4 @@
-"""Drop exact duplicates by the global decision, then identify languages (lid.176)."""
+"""Drop exact and near duplicates by the global decisions, then identify languages (lid.176)."""
 
 from __future__ import annotations
 
@@ -24,11 +24,12 @@ class FilterFileFn(beam.DoFn):
         # The model loads once per worker, not per file.
         self.identifier = LanguageIdentifier(self.config.language.model_path or None)
 
-    def process(self, element: dict, duplicates: dict[tuple[int, int], str]):
-        index = element["index"]
-        with files.open_input(element["path"], decompress=False) as f:
+    def process(self, element: tuple[int, dict]):
+        index, grouped = element
+        (extracted,) = grouped["file"]
+        with files.open_input(extracted["path"], decompress=False) as f:
             docs = read_documents(f)
-        result = filter_step(docs, duplicates, self.identifier, self.config, index)
+        result = filter_step(docs, grouped["drops"], self.identifier, self.config)
         out = files.join(self.docs_dir, f"{index:06d}.parquet")
         files.write_atomic(out, lambda f: write_parquet(documents_table(result.documents), f))
         rejected = files.join(self.rejected_dir, f"filter-{index:06d}.parquet")
@@ -39,14 +40,20 @@ class FilterFileFn(beam.DoFn):
 
 
 class FilterFiles(beam.PTransform):
-    """Per-file extraction results -> per-file Parquet of kept documents (``docs/``)."""
+    """Per-file extraction results -> per-file Parquet of kept documents (``docs/``).
 
-    def __init__(
-        self, config: PipelineConfig, docs_dir: str, rejected_dir: str, duplicates: beam.PCollection
-    ):
+    ``drops`` are (file index, (position, stage, kept id)); they meet their file in a
+    ``CoGroupByKey``, so a worker holds one file's decisions, never all of them."""
+
+    def __init__(self, config: PipelineConfig, docs_dir: str, rejected_dir: str, drops: beam.PCollection):
         super().__init__()
         self.fn = FilterFileFn(config, docs_dir, rejected_dir)
-        self.duplicates = duplicates
+        self.drops = drops
 
     def expand(self, extracted: beam.PCollection) -> beam.PCollection:
-        return extracted | beam.ParDo(self.fn, duplicates=beam.pvalue.AsDict(self.duplicates))
+        by_index = extracted | "ByIndex" >> beam.Map(lambda r: (r["index"], r))
+        return (
+            {"file": by_index, "drops": self.drops}
+            | "JoinDrops" >> beam.CoGroupByKey()
+            | "FilterFile" >> beam.ParDo(self.fn)
+        )

@@ -52,7 +52,8 @@ def test_the_three_copies_have_one_text(copies: list[Document]) -> None:
 def test_duplicate_decisions_independent_of_input_order(copies: list[Document]) -> None:
     keeper = "<urn:uuid:dbc4f123-b8af-599f-97a2-9dd258aff202>"  # lowest id hash of the three
     assert min(copies, key=lambda d: d.id_hash).id == keeper
-    expected = [((0, 0), keeper), ((0, 1), keeper)]  # (file index, position) of the dropped copies
+    # (file index, (position, stage, kept id)) of the dropped copies
+    expected = [(0, (0, STAGE, keeper)), (0, (1, STAGE, keeper))]
     members = [(d.id_hash, d.id, 0, i) for i, d in enumerate(copies)]
     for perm in itertools.permutations(members):
         assert sorted(duplicate_decisions(perm)) == expected
@@ -85,8 +86,8 @@ def test_filter_step_drops_duplicates_then_identifies_languages(
     mixed = extract_document(pages["ch10.ja.html#_interactive_merge"], PipelineConfig().extract)
     german = extract_document(pages["ch01.de.html#_console_basics"], PipelineConfig().extract)
     docs = [*copies, mixed, german]
-    duplicates = dict(duplicate_decisions((d.id_hash, d.id, 0, i) for i, d in enumerate(copies)))
-    result = filter_step(docs, duplicates, identifier, PipelineConfig())
+    drops = [drop for _, drop in duplicate_decisions((d.id_hash, d.id, 0, i) for i, d in enumerate(copies))]
+    result = filter_step(docs, drops, identifier, PipelineConfig())
     assert [(d.id, d.language) for d in result.documents] == [(copies[2].id, "en"), (german.id, "de")]
     assert [(r.id, r.stage, r.reason, r.detail) for r in result.rejections] == [
         (copies[0].id, STAGE, REASON, f"duplicate of {copies[2].id}"),
@@ -96,14 +97,30 @@ def test_filter_step_drops_duplicates_then_identifies_languages(
     assert result.rejections[0].text == copies[0].text  # kept for inspection in rejected/
     assert result.counts == {
         "exact_dedup": {"in": 5, "kept": 3, "rejected": {"exact_duplicate": 2}},
+        "near_dedup": {"in": 3, "kept": 3, "rejected": {}},
         "language": {"in": 3, "kept": 2, "rejected": {"lang_below_threshold": 1}},
     }
 
 
+def test_filter_step_applies_near_dedup_drops_after_exact(copies: list[Document], pages, identifier) -> None:
+    german = extract_document(pages["ch01.de.html#_console_basics"], PipelineConfig().extract)
+    docs = [*copies, german]
+    drops = [(0, STAGE, copies[2].id), (1, STAGE, copies[2].id), (3, "near_dedup", copies[2].id)]
+    result = filter_step(docs, drops, identifier, PipelineConfig())
+    assert [d.id for d in result.documents] == [copies[2].id]
+    assert [(r.id, r.stage, r.reason) for r in result.rejections] == [
+        (copies[0].id, STAGE, REASON),
+        (copies[1].id, STAGE, REASON),
+        (german.id, "near_dedup", "minhash_duplicate"),
+    ]
+    assert result.counts["exact_dedup"] == {"in": 4, "kept": 2, "rejected": {"exact_duplicate": 2}}
+    assert result.counts["near_dedup"] == {"in": 2, "kept": 1, "rejected": {"minhash_duplicate": 1}}
+
+
 def test_filter_step_with_exact_dedup_off_keeps_duplicates(copies: list[Document], identifier) -> None:
-    duplicates = dict(duplicate_decisions((d.id_hash, d.id, 0, i) for i, d in enumerate(copies)))
+    drops = [drop for _, drop in duplicate_decisions((d.id_hash, d.id, 0, i) for i, d in enumerate(copies))]
     config = PipelineConfig.from_dict({"dedup": {"exact": False}})
-    result = filter_step(copies, duplicates, identifier, config)
+    result = filter_step(copies, drops, identifier, config)
     assert len(result.documents) == 3
     assert result.counts["exact_dedup"] == {"in": 3, "kept": 3, "rejected": {}}
 
@@ -112,8 +129,8 @@ def test_same_text_twice_under_one_derived_id_keeps_one(paragraphs, identifier) 
     text = paragraphs["fr"]
     doc_id = content_id(None, text)  # what the JSONL reader derives for both lines
     docs = [Document(doc_id, None, "a.jsonl", None, text, text_hash(text))] * 2
-    duplicates = dict(duplicate_decisions((d.id_hash, d.id, 0, i) for i, d in enumerate(docs)))
-    result = filter_step(docs, duplicates, identifier, PipelineConfig())
+    drops = [drop for _, drop in duplicate_decisions((d.id_hash, d.id, 0, i) for i, d in enumerate(docs))]
+    result = filter_step(docs, drops, identifier, PipelineConfig())
     assert len(result.documents) == 1
 
 

@@ -4,8 +4,10 @@ JSONL of real text. Each run takes seconds, so runs are shared by module-scoped 
 Expected numbers, reasoned from data/sample/README.md: 521 HTTP responses in (the warcinfo record is
 skipped, not a document); the stylesheet and the image are ``not_html`` (2), ``index.html`` is the
 ``301``; ``ch01.html`` and its re-crawl (whose changed footer is not main content) are exact
-duplicates of ``ch01.en.html#_console_basics`` (2); of the 516 distinct section pages, 8 mix
-translated text with untranslated English so that lid.176's top score is below 0.5, which leaves 508.
+duplicates of ``ch01.en.html#_console_basics`` (2); of the 516 distinct section pages, 9 are near
+duplicates (a French page left untranslated, so nearly equal to its English original, or an
+English section repeated with small changes); of the other 507, 8 mix translated text with
+untranslated English so that lid.176's top score is below 0.5, which leaves 499.
 """
 
 from __future__ import annotations
@@ -83,8 +85,9 @@ def outputs(sample_run) -> tuple[dict, dict]:
 def test_exit_code_and_printed_summary(sample_run) -> None:
     run, rc, stdout = sample_run
     assert rc == 0
-    assert "521 documents in, 508 kept, 13 rejected" in stdout
+    assert "521 documents in, 499 kept, 22 rejected" in stdout
     assert sorted(p.name for p in run.iterdir()) == [
+        "clusters",
         "docs",
         "manifest.json",
         "rejected",
@@ -101,18 +104,20 @@ def test_exit_code_and_printed_summary(sample_run) -> None:
 
 def test_summary_counts_are_exact(outputs) -> None:
     summary, _ = outputs
-    assert summary["documents"] == {"in": 521, "kept": 508, "rejected": 13}
+    assert summary["documents"] == {"in": 521, "kept": 499, "rejected": 22}
     assert [(s["stage"], s["in"], s["kept"], s["rejected"]) for s in summary["stages"]] == [
         ("read", 521, 521, 0),
         ("extract", 521, 518, 3),
         ("exact_dedup", 518, 516, 2),
-        ("language", 516, 508, 8),
-        ("shard", 508, 508, 0),
+        ("near_dedup", 516, 507, 9),
+        ("language", 507, 499, 8),
+        ("shard", 499, 499, 0),
     ]
     assert reasons(summary) == {
         "read": {},
         "extract": {"http_status_301": 1, "not_html": 2},
         "exact_dedup": {"exact_duplicate": 2},
+        "near_dedup": {"minhash_duplicate": 9},
         "language": {"lang_below_threshold": 8},
         "shard": {},
     }
@@ -162,9 +167,9 @@ def test_documents_in_shards_equal_kept(sample_run, outputs) -> None:
     run, _, _ = sample_run
     summary, manifest = outputs
     ids = shard_ids(run, manifest)
-    assert len(ids) == len(set(ids)) == summary["documents"]["kept"] == 508
-    assert sum(s["documents"] for s in manifest["shards"]) == 508
-    assert [s["documents"] for s in manifest["shards"]] == [474, 34]
+    assert len(ids) == len(set(ids)) == summary["documents"]["kept"] == 499
+    assert sum(s["documents"] for s in manifest["shards"]) == 499
+    assert [s["documents"] for s in manifest["shards"]] == [465, 34]
     for shard in manifest["shards"]:
         shard_order = pq.read_table(run / shard["docs"]).column("id").to_pylist()
         assert shard_order == sorted(shard_order, key=id_hash)  # order by id hash, not arrival
@@ -174,12 +179,13 @@ def test_rejected_parquet_holds_every_rejection(sample_run, outputs, sample_memb
     run, _, _ = sample_run
     summary, manifest = outputs
     rows = rejected_rows(run)
-    assert len(rows) == summary["documents"]["rejected"] == 13
+    assert len(rows) == summary["documents"]["rejected"] == 22
     assert Counter((r["stage"], r["reason"]) for r in rows) == Counter(
         {
             ("extract", "not_html"): 2,
             ("extract", "http_status_301"): 1,
             ("exact_dedup", "exact_duplicate"): 2,
+            ("near_dedup", "minhash_duplicate"): 9,
             ("language", "lang_below_threshold"): 8,
         }
     )
@@ -221,10 +227,10 @@ def test_schema_refuses_a_manifest_with_a_bad_config(outputs) -> None:
 def test_docs_parquet_and_no_leftovers(sample_run, outputs) -> None:
     run, _, _ = sample_run
     docs = pq.read_table(run / "docs" / "000000.parquet")
-    assert docs.num_rows == 508
+    assert docs.num_rows == 499
     # Untranslated sections of the fr/es/ja editions are identified as English.
     assert Counter(docs.column("language").to_pylist()) == Counter(
-        {"en": 109, "de": 86, "it": 86, "es": 81, "ja": 79, "fr": 67}
+        {"en": 100, "de": 86, "it": 86, "es": 81, "ja": 79, "fr": 67}
     )
     assert not (run / "work").exists()
     assert not list(run.rglob("*.tmp"))
@@ -249,7 +255,7 @@ def test_forced_rerun_is_byte_identical(sample_run) -> None:
     rc, stdout, _ = run_job(
         "--input", str(SAMPLE_WARC), "--output", str(run.parent), "--config", SAMPLE_CONFIG, "--force"
     )
-    assert rc == 0 and "521 documents in, 508 kept, 13 rejected" in stdout
+    assert rc == 0 and "521 documents in, 499 kept, 22 rejected" in stdout
     assert sorted(p.name for p in run.iterdir() if p.is_file()) == names
     for name in names:
         assert (run / name).read_bytes() == before[name], name
@@ -306,7 +312,7 @@ def test_damaged_record_is_rejected_and_counts_add_up(damaged_run) -> None:
 def test_copy_of_a_warc_adds_no_documents(damaged_run) -> None:
     ids = shard_ids(damaged_run["run"], damaged_run["manifest"])
     assert len(ids) == len(set(ids))
-    assert damaged_run["summary"]["documents"]["kept"] == 508
+    assert damaged_run["summary"]["documents"]["kept"] == 499
 
 
 # --- JSONL of real text -------------------------------------------------------------------------
@@ -338,6 +344,7 @@ def test_jsonl_input_end_to_end(tmp_path: Path, page_text) -> None:
         "read": {"jsonl_invalid_json": 1, "missing_text_field": 1},
         "extract": {},
         "exact_dedup": {"exact_duplicate": 1},
+        "near_dedup": {},
         "language": {"lang_not_kept": 1},
         "shard": {},
     }

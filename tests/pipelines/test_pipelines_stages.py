@@ -62,7 +62,13 @@ def test_find_exact_duplicates_on_literal_keys() -> None:
         out = p | beam.Create(keys) | FindExactDuplicates()
         assert_that(
             out,
-            equal_to([((0, 0), "<urn:uuid:a>"), ((1, 5), "<urn:uuid:a>"), ((0, 2), "<urn:uuid:a>")]),
+            equal_to(
+                [
+                    (0, (0, "exact_dedup", "<urn:uuid:a>")),
+                    (1, (5, "exact_dedup", "<urn:uuid:a>")),
+                    (0, (2, "exact_dedup", "<urn:uuid:a>")),
+                ]
+            ),
         )
 
 
@@ -77,8 +83,8 @@ def test_find_exact_duplicates_on_the_three_copies(pages) -> None:
             out,
             equal_to(
                 [
-                    ((0, 0), KEEPER),  # <urn:uuid:a06247a2-7c32-573d-a711-bfe01e768a66>
-                    ((0, 1), KEEPER),  # <urn:uuid:79da2dd2-e82a-5d09-8130-9c98754f530b>
+                    (0, (0, "exact_dedup", KEEPER)),  # <urn:uuid:a06247a2-7c32-573d-a711-bfe01e768a66>
+                    (0, (1, "exact_dedup", KEEPER)),  # <urn:uuid:79da2dd2-e82a-5d09-8130-9c98754f530b>
                 ]
             ),
         )
@@ -145,21 +151,26 @@ def test_extract_files_on_the_sample_and_a_jsonl(tmp_path: Path, paragraphs: dic
     reasons = pq.read_table(rejected / "extract-000000.parquet").column("reason").to_pylist()
     assert reasons == ["http_status_301", "not_html", "not_html"]
     assert pq.read_table(rejected / "extract-000001.parquet").column("id").to_pylist() == ["ja"]
-    assert sorted(p.name for p in work.iterdir()) == ["extracted-000000.parquet", "extracted-000001.parquet"]
+    assert sorted(p.name for p in work.iterdir()) == [
+        "extracted-000000.parquet",
+        "extracted-000001.parquet",
+        "minhash-000000.npz",
+        "minhash-000001.npz",
+    ]
 
 
-def test_filter_files_with_a_duplicates_side_input(tmp_path: Path, pages) -> None:
+def test_filter_files_joins_each_file_with_its_drops(tmp_path: Path, pages) -> None:
     docs = extracted(pages, [*COPIES, "ch10.ja.html#_interactive_merge", "ch01.de.html#_console_basics"])
     path = write_docs(tmp_path / "extracted-000003.parquet", docs)
     (tmp_path / "docs").mkdir()
     (tmp_path / "rejected").mkdir()
     with in_process() as p:
-        duplicates = p | "Duplicates" >> beam.Create([((3, 0), KEEPER), ((3, 1), KEEPER)])
+        drops = p | "Drops" >> beam.Create([(3, (0, "exact_dedup", KEEPER)), (3, (1, "exact_dedup", KEEPER))])
         element = {"index": 3, "path": path, "counts": {}, "skipped": {}}
         out = (
             p
             | "Files" >> beam.Create([element])
-            | FilterFiles(PipelineConfig(), str(tmp_path / "docs"), str(tmp_path / "rejected"), duplicates)
+            | FilterFiles(PipelineConfig(), str(tmp_path / "docs"), str(tmp_path / "rejected"), drops)
         )
         assert_that(
             out,
@@ -170,6 +181,7 @@ def test_filter_files_with_a_duplicates_side_input(tmp_path: Path, pages) -> Non
                         "path": str(tmp_path / "docs" / "000003.parquet"),
                         "counts": {
                             "exact_dedup": {"in": 5, "kept": 3, "rejected": {"exact_duplicate": 2}},
+                            "near_dedup": {"in": 3, "kept": 3, "rejected": {}},
                             "language": {"in": 3, "kept": 2, "rejected": {"lang_below_threshold": 1}},
                         },
                         "skipped": {},
