@@ -1,0 +1,109 @@
+"""Near dedup in the Beam job: the sample's real near-duplicates, the cluster Parquet, and the same
+decisions whatever the input order, the number of workers, or the path to connected components.
+
+The sample's near-duplicates are real: French sections left untranslated (so nearly equal to the
+English ones) and English sections that repeat with small changes. 9 documents go, in 7 clusters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from corpus_helpers import BASE_URL, SAMPLE_WARC
+
+from pipelines import corpus_job
+
+NEAR_DUPLICATES = [
+    "ch03.en.html#_system_management_operations",
+    "ch07.en.html#listofnotablefondrelatedpackages",
+    "ch07.fr.html#_gui_communication_protocol",
+    "ch07.fr.html#_gui_desktops",
+    "ch07.fr.html#listofnotableguiapplications",
+    "ch09.en.html#_scanning_the_source_code_tree",
+    "ch09.fr.html#_scanning_the_source_code_tree",
+    "ch12.en.html#_scripting_in_interpreted_languages",
+    "ch12.fr.html#_scripting_in_interpreted_languages",
+]
+
+
+def run_job(*args: str) -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = corpus_job.run(list(args))
+    assert rc == 0, out.getvalue()
+
+
+def rows(run: Path, folder: str) -> list[dict]:
+    return [r for p in sorted((run / folder).glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+
+
+def kept_ids(run: Path) -> set[str]:
+    return {i for p in run.glob("*.docs.parquet") for i in pq.read_table(p).column("id").to_pylist()}
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("near")
+    run_job("--input", str(SAMPLE_WARC), "--output", str(out), "--name", "near")
+    return out / "near"
+
+
+def test_sample_near_duplicates_are_removed_with_the_kept_id(default_run: Path) -> None:
+    near = [r for r in rows(default_run, "rejected") if r["stage"] == "near_dedup"]
+    assert sorted(r["url"].removeprefix(BASE_URL) for r in near) == NEAR_DUPLICATES
+    assert {r["reason"] for r in near} == {"minhash_duplicate"}
+    kept = kept_ids(default_run)
+    for r in near:
+        kept_id = r["detail"].removeprefix("duplicate of ")
+        assert kept_id in kept and r["id"] not in kept
+
+
+def test_cluster_parquet_has_one_kept_document_per_cluster(default_run: Path) -> None:
+    clusters = rows(default_run, "clusters")
+    by_cluster: dict[str, list[dict]] = {}
+    for r in clusters:
+        by_cluster.setdefault(r["cluster_id"], []).append(r)
+    assert len(by_cluster) == 7 and len(clusters) == 16
+    for cluster_id, members in by_cluster.items():
+        assert [m["id"] for m in members if m["kept"]] == [cluster_id]
+    removed = {r["id"] for r in clusters if not r["kept"]}
+    assert removed == {r["id"] for r in rows(default_run, "rejected") if r["stage"] == "near_dedup"}
+
+
+def test_same_decisions_for_split_reversed_input_two_workers_and_the_iterative_path(
+    default_run: Path, tmp_path: Path, sample_members
+) -> None:
+    # The sample cut in two WARC files, given in reverse order, two worker processes, and clusters
+    # found by large-star/small-star rounds instead of one worker's union-find.
+    half = len(sample_members) // 2
+    data = SAMPLE_WARC.read_bytes()
+    cut = sample_members[half].offset
+    (tmp_path / "a.warc.gz").write_bytes(data[:cut])
+    (tmp_path / "b.warc.gz").write_bytes(data[cut:])
+    config = tmp_path / "iterative.toml"
+    config.write_text('name = "split"\n\n[near_dedup]\nsingle_worker_max_edges = 0\n', "utf-8")
+    run_job(
+        "--input", str(tmp_path / "b.warc.gz"), "--input", str(tmp_path / "a.warc.gz"),
+        "--output", str(tmp_path / "out"), "--config", str(config),
+        "--direct_num_workers=2", "--direct_running_mode=multi_processing",
+    )  # fmt: skip
+    split = tmp_path / "out" / "split"
+    assert kept_ids(split) == kept_ids(default_run)
+
+    def removed(run: Path) -> set[tuple[str, str]]:
+        return {(r["id"], r["detail"]) for r in rows(run, "rejected") if r["stage"] == "near_dedup"}
+
+    assert removed(split) == removed(default_run)
+    assert len(rows(split, "clusters")) == 16
+
+
+def test_near_dedup_can_be_switched_off(tmp_path: Path) -> None:
+    config = tmp_path / "off.toml"
+    config.write_text('name = "off"\n\n[near_dedup]\nenabled = false\n', "utf-8")
+    run_job("--input", str(SAMPLE_WARC), "--output", str(tmp_path), "--config", str(config))
+    assert len(kept_ids(tmp_path / "off")) == 508
+    assert not list((tmp_path / "off" / "clusters").glob("*"))
