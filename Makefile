@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
 OUT ?= out
 RUNS ?= runs
 NAME ?= sample
@@ -43,7 +45,14 @@ format: setup
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-bench: setup
+# datatrove (the peer) gets its own venv: it cannot be installed beside fasttext-predict.
+$(BENCH_STAMP): bench/peer-requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q -r bench/peer-requirements.txt
+	touch $(BENCH_STAMP)
+
+bench: setup $(BENCH_STAMP)
 	$(PY) -m bench.run $(if $(QUICK),--quick,)
 
 # Rebuild the bundled sample (needs: apt-get install debian-reference-{en,de,fr,es,it,ja}).

