@@ -128,6 +128,29 @@ class Peer:
         kept_ids = {d.id for d in kept}
         return {"removed": [d.id for d in self.planted if d.id not in kept_ids]}
 
+    def minhash_lsh(self) -> float:
+        """Buckets + clusters alone (datatrove's steps 2 and 3), timed after untimed signatures."""
+        from datatrove.pipeline.dedup.minhash import (
+            MinhashDedupBuckets,
+            MinhashDedupCluster,
+            MinhashDedupSignature,
+        )
+
+        config = self._minhash_config()
+        with tempfile.TemporaryDirectory(prefix="dt-lsh-") as tmp:
+            MinhashDedupSignature(output_folder=f"{tmp}/sigs", config=config, language="en").run(
+                iter(self._fresh(self.planted)), rank=0, world_size=1
+            )
+            start = time.perf_counter()
+            for b in range(config.num_buckets):
+                MinhashDedupBuckets(
+                    input_folder=f"{tmp}/sigs", output_folder=f"{tmp}/buckets", config=config
+                ).run(rank=b, world_size=config.num_buckets)
+            MinhashDedupCluster(
+                input_folder=f"{tmp}/buckets", output_folder=f"{tmp}/remove", config=config
+            ).run()
+            return time.perf_counter() - start
+
     def language(self) -> int:
         from datatrove.pipeline.filters import LanguageFilter
 

@@ -18,7 +18,6 @@ The pieces are pure functions over keys, so the Beam stage runs them inside a sh
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,10 +66,6 @@ def bucket_edges(members: Iterable[Node]) -> list[Edge]:
     """Edges from the smallest member of one LSH bucket to each other member."""
     ranked = sorted(set(members))
     return [(ranked[0], other) for other in ranked[1:]]
-
-
-def passes(similarity: float, threshold: float) -> bool:
-    return similarity >= threshold
 
 
 def union_find(edges: Iterable[Edge]) -> dict[Node, Node]:
@@ -172,6 +167,37 @@ class NearDedupResult:
         return {i: r for i, r in self.root.items() if i != r}
 
 
+@dataclass
+class BandKeys:
+    """Pass 1 of ``find_near_duplicates``: what is kept per document (no text)."""
+
+    keys: np.ndarray
+    """uint64[docs, bands]."""
+    has_shingles: np.ndarray
+    signatures: np.ndarray | None
+    """uint32[docs, num_perm], only for ``verify = "estimate"``."""
+
+
+def band_keys_of(texts: Sequence[str], config: NearDedupConfig, batch_size: int = 2048) -> BandKeys:
+    """Signatures and LSH band keys of every text, a batch at a time."""
+    n = len(texts)
+    bands, rows = config.lsh_shape()
+    out = BandKeys(
+        np.zeros((n, bands), dtype=np.uint64),
+        np.zeros(n, dtype=bool),
+        np.zeros((n, config.num_perm), dtype=np.uint32) if config.verify == "estimate" else None,
+    )
+    for start in range(0, n, batch_size):
+        chunk = [texts[i] for i in range(start, min(n, start + batch_size))]
+        hashes, offsets = shingle_hashes(chunk, config.ngram, config.shingle)
+        s = minhash.signatures(hashes, offsets, config.num_perm, config.seed)
+        out.keys[start : start + len(chunk)] = minhash.band_keys(s, bands, rows)
+        out.has_shingles[start : start + len(chunk)] = np.diff(offsets) > 0
+        if out.signatures is not None:
+            out.signatures[start : start + len(chunk)] = s
+    return out
+
+
 def find_near_duplicates(
     texts: Sequence[str],
     config: NearDedupConfig,
@@ -184,29 +210,28 @@ def find_near_duplicates(
     Pass 1 keeps only band keys (8 bytes x bands per document); pass 2 re-shingles just the
     documents on candidate edges, a chunk of edges at a time, so memory follows the number of
     documents, never their text."""
+    return clusters_from_keys(texts, band_keys_of(texts, config, batch_size), config, order, batch_size)
+
+
+def clusters_from_keys(
+    texts: Sequence[str],
+    pass1: BandKeys,
+    config: NearDedupConfig,
+    order: Callable[[int], tuple] | None = None,
+    batch_size: int = 2048,
+) -> NearDedupResult:
+    """Pass 2: LSH candidates from the band keys, verification, connected components."""
     n = len(texts)
-    bands, rows = config.lsh_shape()
-    keys = np.zeros((n, bands), dtype=np.uint64)
-    has = np.zeros(n, dtype=bool)
-    sigs = np.zeros((n, config.num_perm), dtype=np.uint32) if config.verify == "estimate" else None
-    for start in range(0, n, batch_size):
-        chunk = [texts[i] for i in range(start, min(n, start + batch_size))]
-        hashes, offsets = shingle_hashes(chunk, config.ngram, config.shingle)
-        s = minhash.signatures(hashes, offsets, config.num_perm, config.seed)
-        keys[start : start + len(chunk)] = minhash.band_keys(s, bands, rows)
-        has[start : start + len(chunk)] = np.diff(offsets) > 0
-        if sigs is not None:
-            sigs[start : start + len(chunk)] = s
-    result = NearDedupResult(no_shingles=int(n - has.sum()))
+    result = NearDedupResult(no_shingles=int(n - pass1.has_shingles.sum()))
     rank = _ranks(n, order)
-    edges = _candidate_edges(keys, has, rank)
+    edges = _candidate_edges(pass1.keys, pass1.has_shingles, rank)
     result.candidate_pairs = len(edges)
     verified: list[tuple[int, int]] = []
     # At most batch_size / 2 edges at a time: never more documents re-shingled at once than in pass 1.
     step = max(1, batch_size // 2)
     for lo in range(0, len(edges), step):
         chunk_edges = edges[lo : lo + step]
-        sims = _similarities(texts, chunk_edges, config, sigs)
+        sims = _similarities(texts, chunk_edges, config, pass1.signatures)
         verified.extend(
             (int(u), int(v)) for (u, v), s in zip(chunk_edges, sims, strict=True) if s >= config.threshold
         )
@@ -260,8 +285,3 @@ def _similarities(
         return sets[set_offsets[j] : set_offsets[j + 1]]
 
     return [minhash.exact_jaccard(of(int(u)), of(int(v))) for u, v in edges]
-
-
-def rounds_needed(nodes: int) -> int:
-    """A generous bound on large-star/small-star rounds for a component of ``nodes`` nodes."""
-    return max(4, 2 * math.ceil(math.log2(max(2, nodes))))
