@@ -59,7 +59,7 @@ class Peer:
     """datatrove in its own interpreter, one JSON command per line."""
 
     def __init__(self, data_dir: Path, lid_model: str) -> None:
-        env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
+        env = {**os.environ, "PYTHONPATH": str(Path.cwd()), "TQDM_DISABLE": "1"}
         self.proc = subprocess.Popen(
             [str(PEER_PYTHON), "-m", "bench.peer_datatrove"],
             stdin=subprocess.PIPE,

@@ -150,6 +150,114 @@ class LanguageConfig:
 
 
 @dataclass(frozen=True)
+class QualityConfig:
+    """Quality rule sets (corpus/filters/quality.py). ``preset`` switches sets on; any field given
+    beside it overrides the preset."""
+
+    preset: str = "minimal"
+    """``minimal`` (Gopher quality), ``c4-like``, ``fineweb-like``, or ``none``."""
+    gopher_quality: bool = True
+    gopher_repetition: bool = False
+    c4: bool = False
+    fineweb: bool = False
+    gopher_min_words: int = 50
+    gopher_max_words: int = 100_000
+    gopher_min_mean_word_length: float = 3.0
+    gopher_max_mean_word_length: float = 10.0
+    gopher_max_symbol_word_ratio: float = 0.1
+    """'#' and ellipses per word."""
+    gopher_max_bullet_lines_ratio: float = 0.9
+    gopher_max_ellipsis_lines_ratio: float = 0.3
+    gopher_min_alpha_words_ratio: float = 0.8
+    gopher_min_stop_words: int = 2
+    """At least this many stop words (English per the paper; other languages via stop_words_dir)."""
+    stop_words_dir: str = ""
+    """A folder of ``<lang>.txt`` stop-word lists (one word per line) for the Gopher stop-word rule."""
+    gopher_max_dup_line_fraction: float = 0.3
+    gopher_max_dup_para_fraction: float = 0.3
+    gopher_max_dup_line_char_fraction: float = 0.2
+    gopher_max_dup_para_char_fraction: float = 0.2
+    gopher_top_ngram_char_fractions: tuple[float, ...] = (0.20, 0.18, 0.16)
+    """Most frequent 2-, 3- and 4-gram: largest share of characters."""
+    gopher_dup_ngram_char_fractions: tuple[float, ...] = (0.15, 0.14, 0.13, 0.12, 0.11, 0.10)
+    """Duplicated 5- to 10-grams: largest share of characters."""
+    c4_terminal_punctuation: bool = True
+    """Remove lines that do not end in terminal punctuation."""
+    c4_min_words_per_line: int = 3
+    c4_max_word_length: int = 1000
+    c4_javascript: bool = True
+    c4_policy: bool = True
+    c4_lorem_ipsum: bool = True
+    c4_curly_bracket: bool = True
+    c4_min_sentences: int = 5
+    fineweb_min_line_punct_ratio: float = 0.12
+    fineweb_short_line_length: int = 30
+    fineweb_max_short_line_ratio: float = 0.67
+    fineweb_max_dup_line_char_ratio: float = 0.01
+    fineweb_max_newline_word_ratio: float = 0.3
+
+    def validate(self) -> None:
+        if self.preset not in QUALITY_PRESETS:
+            raise ValueError(f"quality.preset: {self.preset!r} is not one of {', '.join(QUALITY_PRESETS)}")
+        _positive(self, "quality", "gopher_min_words", "gopher_max_words", "c4_max_word_length")
+        _fraction(
+            self,
+            "quality",
+            "gopher_max_symbol_word_ratio",
+            "gopher_max_bullet_lines_ratio",
+            "gopher_max_ellipsis_lines_ratio",
+            "gopher_min_alpha_words_ratio",
+            "gopher_max_dup_line_fraction",
+            "gopher_max_dup_para_fraction",
+            "gopher_max_dup_line_char_fraction",
+            "gopher_max_dup_para_char_fraction",
+            "fineweb_min_line_punct_ratio",
+            "fineweb_max_short_line_ratio",
+            "fineweb_max_dup_line_char_ratio",
+        )
+        if len(self.gopher_top_ngram_char_fractions) != 3:
+            raise ValueError("quality.gopher_top_ngram_char_fractions: three values (2-, 3-, 4-grams)")
+        if len(self.gopher_dup_ngram_char_fractions) != 6:
+            raise ValueError("quality.gopher_dup_ngram_char_fractions: six values (5- to 10-grams)")
+        if self.gopher_min_mean_word_length > self.gopher_max_mean_word_length:
+            raise ValueError("quality.gopher_min_mean_word_length: above gopher_max_mean_word_length")
+
+
+QUALITY_PRESETS: dict[str, dict[str, Any]] = {
+    "none": {"gopher_quality": False, "gopher_repetition": False, "c4": False, "fineweb": False},
+    "minimal": {"gopher_quality": True, "gopher_repetition": False, "c4": False, "fineweb": False},
+    # C4: line-level cleaning with every C4 rule (bad words are the safety stage's).
+    "c4-like": {"gopher_quality": False, "gopher_repetition": False, "c4": True, "fineweb": False},
+    # FineWeb: Gopher quality + repetition, C4 without its terminal-punctuation line rule, FineWeb's own.
+    "fineweb-like": {
+        "gopher_quality": True,
+        "gopher_repetition": True,
+        "c4": True,
+        "c4_terminal_punctuation": False,
+        "fineweb": True,
+    },
+}
+"""What each preset sets; fields the user gives beside ``preset`` win."""
+
+
+@dataclass(frozen=True)
+class PiiConfig:
+    enabled: bool = True
+    """Replace personal data in kept documents with typed placeholders (corpus/filters/pii.py)."""
+    emails: bool = True
+    """E-mail addresses -> ``<EMAIL>`` (not inside URLs)."""
+    ip_addresses: bool = True
+    """Globally routable IPv4/IPv6 addresses -> ``<IP>`` (private and loopback ones stay)."""
+    phones: bool = True
+    """Phone numbers (8 to 15 digits in a phone's shape) -> ``<PHONE>``."""
+    cards: bool = False
+    """Payment card numbers (13 to 19 digits passing the Luhn check) -> ``<CARD>``."""
+
+    def validate(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
 class TokenizerConfig:
     path: str = ""
     """An existing tokenizer.json; empty trains a byte-level BPE on the kept documents."""
@@ -174,6 +282,8 @@ class ShardConfig:
     """Share of documents (chosen by a hash of their id) that go to the val split."""
     max_tokens_per_shard: int = 100_000_000
     """A shard is closed when the next document would take it past this many tokens."""
+    by_language: bool = False
+    """Route documents to shards per language (``train_de_000000.bin``, ...), e.g. to mix later."""
 
     def validate(self) -> None:
         _fraction(self, "shard", "val_fraction")
@@ -189,6 +299,8 @@ class PipelineConfig:
     dedup: DedupConfig = field(default_factory=DedupConfig)
     near_dedup: NearDedupConfig = field(default_factory=NearDedupConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     shard: ShardConfig = field(default_factory=ShardConfig)
 
@@ -203,6 +315,8 @@ class PipelineConfig:
             self.dedup,
             self.near_dedup,
             self.language,
+            self.quality,
+            self.pii,
             self.tokenizer,
             self.shard,
         ):
@@ -225,6 +339,11 @@ class PipelineConfig:
             stage_cls = type(getattr(cls(), f.name))
             if not isinstance(value, dict):
                 raise ValueError(f"{f.name}: expected a table, got {type(value).__name__}")
+            if f.name == "quality":
+                preset = value.get("preset", QualityConfig.preset)
+                if preset not in QUALITY_PRESETS:
+                    raise ValueError(f"quality.preset: {preset!r} is not one of {', '.join(QUALITY_PRESETS)}")
+                value = {**QUALITY_PRESETS[preset], **value}
             kwargs[f.name] = _stage_from_dict(stage_cls, f.name, value)
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -15,10 +15,13 @@ from corpus.config import PipelineConfig
 from corpus.dedup import exact, minhash, near
 from corpus.dedup.shingles import shingle_hashes, unique_per_document
 from corpus.extract import extract_document
+from corpus.filters import pii, quality
 from corpus.filters.language import LanguageIdentifier, filter_language
+from corpus.filters.quality import check_quality
+from corpus.hashing import text_hash
 from corpus.records import Document, RawDocument, Rejection
 from corpus.sharding import cut_shards, order_by_id_hash, split_of
-from corpus.summary import StageCounts, count
+from corpus.summary import StageCounts, count, modify
 from corpus.tokenize import DocumentEncoder
 
 
@@ -62,8 +65,10 @@ def filter_step(
     drops: Iterable[Drop],
     identifier: LanguageIdentifier,
     config: PipelineConfig,
+    stop_words: dict[str, frozenset[str]] | None = None,
 ) -> StepResult:
-    """Apply the global dedup decisions for this file (exact, then near), then language ID.
+    """Apply the global dedup decisions for this file (exact, then near), then language ID, then
+    the quality rules (which may also clean lines out of a kept document).
 
     ``docs`` are in the order their keys were made; ``drops`` name them by position."""
     dropped = {position: (stage, kept) for position, stage, kept in drops}
@@ -90,7 +95,48 @@ def filter_step(
         else:
             result.documents.append(out)
     count(result.counts, "language", len(result.documents), lang_rejected)
-    result.rejections = rejected[exact.STAGE] + rejected[near.STAGE] + lang_rejected
+    quality_rejected: list[Rejection] = []
+    kept: list[Document] = []
+    lines_removed = changed = 0
+    for doc in result.documents:
+        verdict = check_quality(doc.text, doc.language, config.quality, stop_words)
+        if verdict.finding:
+            quality_rejected.append(
+                Rejection(
+                    doc.id,
+                    doc.url,
+                    doc.source,
+                    quality.STAGE,
+                    verdict.finding.reason,
+                    verdict.finding.detail,
+                    doc.text,
+                )
+            )
+            continue
+        if verdict.lines_removed:
+            lines_removed += verdict.lines_removed
+            changed += 1
+            doc = replace(doc, text=verdict.text, text_hash=text_hash(verdict.text))
+        kept.append(doc)
+    count(result.counts, quality.STAGE, len(kept), quality_rejected)
+    if lines_removed:
+        modify(
+            result.counts, quality.STAGE, {"c4_lines_removed": lines_removed, "documents_cleaned": changed}
+        )
+    if config.pii.enabled:
+        redactions: dict[str, int] = {}
+        for i, doc in enumerate(kept):
+            out = pii.redact(doc.text, config.pii)
+            if out.counts:
+                kept[i] = replace(doc, text=out.text, text_hash=text_hash(out.text))
+                for kind, n in out.counts.items():
+                    redactions[kind] = redactions.get(kind, 0) + n
+                redactions["documents_redacted"] = redactions.get("documents_redacted", 0) + 1
+        if redactions:
+            modify(result.counts, pii.STAGE, redactions)
+    count(result.counts, pii.STAGE, len(kept))
+    result.documents = kept
+    result.rejections = rejected[exact.STAGE] + rejected[near.STAGE] + lang_rejected + quality_rejected
     return result
 
 
@@ -147,6 +193,8 @@ def similarity(x: np.ndarray, y: np.ndarray, verify: str) -> float:
 @dataclass(frozen=True)
 class PlannedShard:
     split: str
+    language: str | None
+    """Set when shards are routed by language (``shard.by_language``)."""
     part: int
     ids: list[str]
     urls: list[str | None]
@@ -164,20 +212,28 @@ def shard_step(
     for start in range(0, len(ordered), batch):
         tokens.extend(encoder.encode([d.text for d in ordered[start : start + batch]]))
     shards: list[PlannedShard] = []
+    routes = sorted({d.language or "und" for d in ordered}) if config.shard.by_language else [None]
     for split in ("train", "val"):
-        members = [i for i, d in enumerate(ordered) if split_of(d.id, config.shard.val_fraction) == split]
-        lengths = [len(tokens[i]) for i in members]
-        for part, (a, b) in enumerate(cut_shards(lengths, config.shard.max_tokens_per_shard)):
-            chosen = members[a:b]
-            shards.append(
-                PlannedShard(
-                    split,
-                    part,
-                    [ordered[i].id for i in chosen],
-                    [ordered[i].url for i in chosen],
-                    [tokens[i] for i in chosen],
+        for language in routes:
+            members = [
+                i
+                for i, d in enumerate(ordered)
+                if split_of(d.id, config.shard.val_fraction) == split
+                and (language is None or (d.language or "und") == language)
+            ]
+            lengths = [len(tokens[i]) for i in members]
+            for part, (a, b) in enumerate(cut_shards(lengths, config.shard.max_tokens_per_shard)):
+                chosen = members[a:b]
+                shards.append(
+                    PlannedShard(
+                        split,
+                        language,
+                        part,
+                        [ordered[i].id for i in chosen],
+                        [ordered[i].url for i in chosen],
+                        [tokens[i] for i in chosen],
+                    )
                 )
-            )
     return shards
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from corpus.records import Rejection
 
-STAGES = ("read", "extract", "exact_dedup", "near_dedup", "language", "shard")
+STAGES = ("read", "extract", "exact_dedup", "near_dedup", "language", "quality", "pii", "shard")
 
 StageCounts = dict[str, dict[str, Any]]
 """{stage: {"in": int, "kept": int, "rejected": {reason: int}}}, plus "_skipped": {kind: int}."""
@@ -27,6 +27,14 @@ def count(counts: StageCounts, stage: str, kept: int = 0, rejected: Iterable[Rej
         entry["rejected"][reason] = entry["rejected"].get(reason, 0) + n
 
 
+def modify(counts: StageCounts, stage: str, changes: dict[str, int]) -> None:
+    """Count changes a stage made to documents it kept (e.g. lines removed by C4 cleaning)."""
+    entry = counts.setdefault(stage, {"in": 0, "kept": 0, "rejected": {}})
+    into = entry.setdefault("modified", {})
+    for name, n in changes.items():
+        into[name] = into.get(name, 0) + n
+
+
 def merge(parts: Iterable[StageCounts]) -> StageCounts:
     total: StageCounts = {}
     for part in parts:
@@ -36,6 +44,8 @@ def merge(parts: Iterable[StageCounts]) -> StageCounts:
             into["kept"] += entry["kept"]
             for reason, n in entry["rejected"].items():
                 into["rejected"][reason] = into["rejected"].get(reason, 0) + n
+            if "modified" in entry:
+                modify(total, stage, entry["modified"])
     return total
 
 
@@ -61,6 +71,7 @@ def build_summary(counts: StageCounts, skipped: dict[str, int], extra: dict[str,
                 "kept": entry["kept"],
                 "rejected": rejected,
                 "rejected_by_reason": dict(sorted(entry["rejected"].items())),
+                **({"modified": dict(sorted(entry["modified"].items()))} if entry.get("modified") else {}),
             }
         )
     total_in = stages[0]["in"]

@@ -155,9 +155,12 @@ def print_summary(summary: dict, out_dir: str, seconds: float) -> None:
     )
     for stage in summary["stages"]:
         reasons = ", ".join(f"{k} {v}" for k, v in stage["rejected_by_reason"].items())
+        modified = ", ".join(f"{k} {v}" for k, v in stage.get("modified", {}).items())
         print(
             f"  {stage['stage']:<12} in {stage['in']:>6}  kept {stage['kept']:>6}"
-            f"  rejected {stage['rejected']:>5}" + (f"  ({reasons})" if reasons else "")
+            f"  rejected {stage['rejected']:>5}"
+            + (f"  ({reasons})" if reasons else "")
+            + (f"  [changed: {modified}]" if modified else "")
         )
     for split, t in summary["tokens"].items():
         print(f"  {split}: {t['tokens']} tokens in {t['documents']} documents, {t['shards']} shard(s)")

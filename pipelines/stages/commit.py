@@ -24,13 +24,17 @@ def commit(results: list[dict], tokenizer_json: str, out_dir: str, config: dict,
     for r in results:
         for kind, n in r["skipped"].items():
             skipped[kind] = skipped.get(kind, 0) + n
-    parts = sorted((s for r in results for s in r.get("shards", [])), key=lambda s: (s["split"], s["order"]))
+    parts = sorted(
+        (s for r in results for s in r.get("shards", [])),
+        key=lambda s: (s["split"], s.get("language") or "", s["order"]),
+    )
     entries = []
-    numbers: dict[str, int] = {}
+    numbers: dict[tuple[str, str], int] = {}
     for part in parts:
-        n = numbers.get(part["split"], 0)
-        numbers[part["split"]] = n + 1
-        name = f"{part['split']}_{n:06d}"
+        language = part.get("language")
+        n = numbers.get((part["split"], language or ""), 0)
+        numbers[(part["split"], language or "")] = n + 1
+        name = f"{part['split']}_{language}_{n:06d}" if language else f"{part['split']}_{n:06d}"
         for suffix in (".docs.parquet", ".idx", ".bin"):
             target = files.join(out_dir, name + suffix)
             if FileSystems.exists(target):
@@ -46,6 +50,7 @@ def commit(results: list[dict], tokenizer_json: str, out_dir: str, config: dict,
                 "idx": name + ".idx",
                 "docs": name + ".docs.parquet",
                 **entry,
+                **({"language": language} if language else {}),
             }
         )
     identity = tokenizer_identity(tokenizer_json, bos_token)

@@ -36,7 +36,8 @@ class ShardFileFn(beam.DoFn):
             docs = read_documents(f)
         shards = []
         for planned in shard_step(docs, self.encoder, self.config):
-            stem = files.join(self.shard_dir, f"{planned.split}-{index:06d}-{planned.part:04d}")
+            route = f"{planned.language}-" if planned.language else ""
+            stem = files.join(self.shard_dir, f"{planned.split}-{route}{index:06d}-{planned.part:04d}")
             bin_buf, idx_buf = io.BytesIO(), io.BytesIO()
             stats = write_shard(bin_buf, idx_buf, planned.tokens, self.encoder.dtype)
             for suffix, buf in ((".bin", bin_buf), (".idx", idx_buf)):
@@ -55,6 +56,7 @@ class ShardFileFn(beam.DoFn):
                 {
                     "stem": stem,
                     "split": planned.split,
+                    "language": planned.language,
                     "order": (index, planned.part),
                     "tokens": stats.num_tokens,
                     "documents": stats.num_docs,

@@ -29,7 +29,15 @@ def sample_counts() -> dict:
     count(counts, "exact_dedup", 516, rejections("exact_duplicate", 2, "exact_dedup"))
     count(counts, "near_dedup", 507, rejections("minhash_duplicate", 9, "near_dedup"))
     count(counts, "language", 499, rejections("lang_below_threshold", 8, "language"))
-    count(counts, "shard", 499)
+    count(
+        counts,
+        "quality",
+        477,
+        rejections("gopher_below_alpha_threshold", 12, "quality")
+        + rejections("gopher_short_doc", 10, "quality"),
+    )
+    count(counts, "pii", 477)
+    count(counts, "shard", 477)
     return counts
 
 
@@ -60,7 +68,7 @@ def test_merge_sums_per_file_counts() -> None:
 
 def test_build_summary_of_the_sample_counts() -> None:
     summary = build_summary(sample_counts(), {"warc_warcinfo": 1}, {"tokens": {}, "shards": 2})
-    assert summary["documents"] == {"in": 521, "kept": 499, "rejected": 22}
+    assert summary["documents"] == {"in": 521, "kept": 477, "rejected": 44}
     assert [s["stage"] for s in summary["stages"]] == list(STAGES)
     assert summary["stages"][1] == {
         "stage": "extract",
@@ -85,12 +93,12 @@ def test_stage_input_differs_from_previous_kept() -> None:
     counts = sample_counts()
     counts["language"]["kept"] -= 1
     counts["language"]["rejected"]["lang_below_threshold"] += 1
-    with pytest.raises(SummaryError, match=r"^shard: in 499 != kept 498 of the stage before$"):
+    with pytest.raises(SummaryError, match=r"^quality: in 499 != kept 498 of the stage before$"):
         build_summary(counts, {}, {})
 
 
 def test_missing_stage_is_caught() -> None:
     counts = copy.deepcopy(sample_counts())
     del counts["shard"]  # the shard results never arrived
-    with pytest.raises(SummaryError, match=r"^shard: in 0 != kept 499 of the stage before$"):
+    with pytest.raises(SummaryError, match=r"^shard: in 0 != kept 477 of the stage before$"):
         build_summary(counts, {}, {})

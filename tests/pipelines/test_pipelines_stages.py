@@ -183,6 +183,8 @@ def test_filter_files_joins_each_file_with_its_drops(tmp_path: Path, pages) -> N
                             "exact_dedup": {"in": 5, "kept": 3, "rejected": {"exact_duplicate": 2}},
                             "near_dedup": {"in": 3, "kept": 3, "rejected": {}},
                             "language": {"in": 3, "kept": 2, "rejected": {"lang_below_threshold": 1}},
+                            "quality": {"in": 2, "kept": 2, "rejected": {}},
+                            "pii": {"in": 2, "kept": 2, "rejected": {}},
                         },
                         "skipped": {},
                     }
@@ -276,6 +278,7 @@ def test_write_shards(tmp_path: Path, filtered_files: list[dict]) -> None:
                 {
                     "stem": stem,
                     "split": s.split,
+                    "language": None,
                     "order": (element["index"], s.part),
                     "tokens": stats.num_tokens,
                     "documents": stats.num_docs,

@@ -1,0 +1,101 @@
+"""PII redaction: e-mail addresses, public IP addresses, phone numbers and (optionally) payment
+card numbers become typed placeholders (``<EMAIL>``, ``<IP>``, ``<PHONE>``, ``<CARD>``).
+
+- URLs are left alone (``https://host/path``, ``www.host``): the text needs them and a
+  ``user@host`` inside a URL is not an address to hide. ``mailto:`` links are addresses and go.
+- Only globally routable unicast IP addresses are personal; ``127.0.0.1``, ``192.168.1.1``,
+  ``::1``, multicast and documentation ranges stay, as does anything ``ipaddress`` rejects, and
+  dotted quads of numbers up to 20 (section and version numbers).
+- A phone number needs 8 to 15 digits and a phone's shape: international (``+49 30 1234567``),
+  a bracketed area code (``(030) 123 4567``) or ``555-123-4567``. Bare groups of digits (file
+  sizes and times in ``ls -l`` output, dates) are not phone numbers.
+- A card number is 13 to 19 digits that pass the Luhn check.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from corpus.config import PiiConfig
+
+STAGE = "pii"
+
+_URL = re.compile(r"(?:https?|ftp)://[^\s<>\"']+|\bwww\.[^\s<>\"']+", re.IGNORECASE)
+_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+_PHONE = re.compile(
+    r"(?<![\w+:./-])(?:\+\d{1,3}[\s.-]?(?:\(\d{1,5}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{1,8}){1,5}"
+    r"|\(\d{2,5}\)[\s.-]?\d{2,5}(?:[\s.-]\d{2,5}){1,3}"
+    r"|\d{3}-\d{3}-\d{4})(?![\w:/-]|\.\d)"
+)
+_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+
+
+@dataclass(frozen=True)
+class Redacted:
+    text: str
+    counts: Counter
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _public_ip(candidate: str) -> bool:
+    try:
+        address = ipaddress.ip_address(candidate)
+    except ValueError:
+        return False
+    if not address.is_global or address.is_multicast:
+        return False
+    # Dotted quads of small numbers are section or version numbers ("Section 5.2.3.1") far more
+    # often than hosts; the hosts among them (1.1.1.1, 8.8.8.8) are public services, not people.
+    return not (address.version == 4 and all(int(p) <= 20 for p in candidate.split(".")))
+
+
+def _phone(candidate: str) -> bool:
+    digits = sum(ch.isdigit() for ch in candidate)
+    return 8 <= digits <= 15
+
+
+def redact(text: str, config: PiiConfig) -> Redacted:
+    counts: Counter = Counter()
+    protected = [m.span() for m in _URL.finditer(text)]
+
+    def outside_urls(start: int, end: int) -> bool:
+        return not any(a <= start and end <= b for a, b in protected)
+
+    def sub(pattern: re.Pattern, accept, label: str, text: str) -> str:
+        def repl(m: re.Match) -> str:
+            if outside_urls(*m.span()) and accept(m.group(0)):
+                counts[label.strip("<>").lower()] += 1
+                return label
+            return m.group(0)
+
+        return pattern.sub(repl, text)
+
+    # Order matters: spans change length, so URL protection is computed per pass.
+    if config.emails:
+        text = sub(_EMAIL, lambda s: True, "<EMAIL>", text)
+        protected = [m.span() for m in _URL.finditer(text)]
+    if config.cards:
+        text = sub(_CARD, lambda s: _luhn(re.sub(r"\D", "", s)), "<CARD>", text)
+        protected = [m.span() for m in _URL.finditer(text)]
+    if config.ip_addresses:
+        text = sub(_IPV4, _public_ip, "<IP>", text)
+        protected = [m.span() for m in _URL.finditer(text)]
+        text = sub(_IPV6, _public_ip, "<IP>", text)
+        protected = [m.span() for m in _URL.finditer(text)]
+    if config.phones:
+        text = sub(_PHONE, _phone, "<PHONE>", text)
+    return Redacted(text, counts)
