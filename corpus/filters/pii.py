@@ -28,7 +28,7 @@ _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 _PHONE = re.compile(
-    r"(?<![\w+:./-])(?:\+\d{1,3}[\s.-]?(?:\(\d{1,5}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{1,8}){1,5}"
+    r"(?<![\w+./-])(?:\+\d{1,3}[\s.-]?(?:\(\d{1,5}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{1,8}){1,5}"
     r"|\(\d{2,5}\)[\s.-]?\d{2,5}(?:[\s.-]\d{2,5}){1,3}"
     r"|\d{3}-\d{3}-\d{4})(?![\w:/-]|\.\d)"
 )
@@ -63,9 +63,12 @@ def _public_ip(candidate: str) -> bool:
     return not (address.version == 4 and all(int(p) <= 20 for p in candidate.split(".")))
 
 
+_ISO_DATE = re.compile(r"^\+?\d{4}-\d{2}-\d{2}$")
+
+
 def _phone(candidate: str) -> bool:
     digits = sum(ch.isdigit() for ch in candidate)
-    return 8 <= digits <= 15
+    return 8 <= digits <= 15 and not _ISO_DATE.match(candidate)
 
 
 def redact(text: str, config: PiiConfig) -> Redacted:
