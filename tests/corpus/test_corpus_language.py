@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.config import LanguageConfig
+from corpus.config import LanguageConfig, PipelineConfig
 from corpus.filters.language import LanguageIdentifier, bundled_model_path, filter_language
 from corpus.hashing import text_hash
 from corpus.records import Document, Rejection
@@ -99,3 +99,15 @@ def test_empty_keep_list_keeps_every_language(
 def test_missing_model_is_an_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="lid.218.bin: language ID model not found"):
         LanguageIdentifier(tmp_path / "lid.218.bin")
+
+
+def test_per_language_thresholds(identifier: LanguageIdentifier, paragraphs: dict[str, str]) -> None:
+    docs = [doc("de", paragraphs["de"]), doc("fr", paragraphs["fr"])]
+    config = LanguageConfig(min_score=0.5, min_score_by_language=("de=0.999",))
+    out = filter_language(docs, identifier, config)
+    assert (out[0].reason, out[0].detail) == ("lang_below_threshold", "de 0.998 < 0.999")
+    assert out[1].language == "fr"  # French keeps the general threshold
+    with pytest.raises(ValueError, match="language.min_score_by_language: 'de:0.9' is not 'lang=score'"):
+        PipelineConfig.from_dict({"language": {"min_score_by_language": ["de:0.9"]}})
+    with pytest.raises(ValueError, match="de=1.5 is not within"):
+        PipelineConfig.from_dict({"language": {"min_score_by_language": ["de=1.5"]}})

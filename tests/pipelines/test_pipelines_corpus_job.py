@@ -431,3 +431,36 @@ def test_schema_ref_resolves_by_id(outputs) -> None:
     registry = Registry().with_resources([(s["$id"], Resource.from_contents(s)) for s in schemas])
     _, manifest = outputs
     jsonschema.Draft202012Validator(schemas[0], registry=registry).validate(manifest)
+
+
+# --- filters preset and language routing ------------------------------------------------------
+
+
+def test_fineweb_preset_and_shards_per_language(tmp_path: Path) -> None:
+    config = tmp_path / "routed.toml"
+    config.write_text(
+        'name = "routed"\n\n[quality]\npreset = "fineweb-like"\n\n[shard]\nby_language = true\n', "utf-8"
+    )
+    rc, stdout, _ = run_job("--input", str(SAMPLE_WARC), "--output", str(tmp_path), "--config", str(config))
+    assert rc == 0, stdout
+    run = tmp_path / "routed"
+    summary, manifest = validate_outputs(run)
+    quality = next(s for s in summary["stages"] if s["stage"] == "quality")
+    # Each rule set drops pages of the sample (code with braces, tables, repeated lines) ...
+    assert {"c4_curly_bracket", "fineweb_char_dup_ratio", "gopher_short_doc"} <= set(quality["rejected_by_reason"])
+    # ... and C4's line rules clean the pages that stay.
+    assert quality["modified"]["c4_lines_removed"] > 0 and quality["modified"]["documents_cleaned"] > 0
+    assert quality["in"] == quality["kept"] + quality["rejected"]
+    # One set of shards per language, named by it; each holds only documents of that language.
+    languages = {s["language"] for s in manifest["shards"]}
+    assert languages == {"de", "en", "es", "fr", "it", "ja"}
+    kept = {}
+    for p in (run / "docs").glob("*.parquet"):
+        for row in pq.read_table(p, columns=["id", "language"]).to_pylist():
+            kept[row["id"]] = row["language"]
+    for shard in manifest["shards"]:
+        assert shard["name"] == f"{shard['split']}_{shard['language']}_{shard['name'][-6:]}"
+        ids = pq.read_table(run / shard["docs"]).column("id").to_pylist()
+        assert {kept[i] for i in ids} == {shard["language"]}
+    assert sum(s["documents"] for s in manifest["shards"]) == summary["documents"]["kept"] == len(kept)
+    verify_shards(run, manifest)
