@@ -259,6 +259,36 @@ QUALITY_PRESETS: dict[str, dict[str, Any]] = {
 
 
 @dataclass(frozen=True)
+class SafetyConfig:
+    url_blocklists: tuple[str, ...] = ()
+    """Blocklist files: a domain per line blocks it and its subdomains; an entry with '/' or '*'
+    blocks URLs containing it (``url_blocklisted``)."""
+    badwords: bool = True
+    """Drop documents whose share of bad words is above ``max_badword_ratio`` (``badwords_ratio``)."""
+    default_badwords: bool = True
+    """Use better-profanity's English list for ``en`` (files in ``badwords_dir`` override it)."""
+    badwords_dir: str = ""
+    """A folder of ``<lang>.txt`` bad-word lists, one word or phrase per line."""
+    max_badword_ratio: float = 0.005
+    """Largest share of bad words a kept document may have (0 drops at the first, as C4 did)."""
+    classifiers: tuple[str, ...] = ()
+    """fastText classifiers as ``"path:label:threshold"``: drop when P(label) >= threshold."""
+
+    def validate(self) -> None:
+        _fraction(self, "safety", "max_badword_ratio")
+        for spec in self.classifiers:
+            path, _, rest = str(spec).rpartition(":")
+            if not path or ":" not in path:
+                raise ValueError(f"safety.classifiers: {spec!r} is not 'path:label:threshold'")
+            try:
+                value = float(rest)
+            except ValueError:
+                raise ValueError(f"safety.classifiers: {spec!r}: threshold is not a number") from None
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"safety.classifiers: {spec!r}: threshold must be within [0, 1]")
+
+
+@dataclass(frozen=True)
 class PiiConfig:
     enabled: bool = True
     """Replace personal data in kept documents with typed placeholders (corpus/filters/pii.py)."""
@@ -317,6 +347,7 @@ class PipelineConfig:
     dedup: DedupConfig = field(default_factory=DedupConfig)
     near_dedup: NearDedupConfig = field(default_factory=NearDedupConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     pii: PiiConfig = field(default_factory=PiiConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
@@ -333,6 +364,7 @@ class PipelineConfig:
             self.dedup,
             self.near_dedup,
             self.language,
+            self.safety,
             self.quality,
             self.pii,
             self.tokenizer,

@@ -18,6 +18,8 @@ from corpus.extract import extract_document
 from corpus.filters import pii, quality
 from corpus.filters.language import LanguageIdentifier, filter_language
 from corpus.filters.quality import check_quality
+from corpus.filters.safety import STAGE as SAFETY
+from corpus.filters.safety import SafetyChecker
 from corpus.hashing import text_hash
 from corpus.records import Document, RawDocument, Rejection
 from corpus.sharding import cut_shards, order_by_id_hash, split_of
@@ -66,9 +68,11 @@ def filter_step(
     identifier: LanguageIdentifier,
     config: PipelineConfig,
     stop_words: dict[str, frozenset[str]] | None = None,
+    safety: SafetyChecker | None = None,
 ) -> StepResult:
-    """Apply the global dedup decisions for this file (exact, then near), then language ID, then
-    the quality rules (which may also clean lines out of a kept document).
+    """Apply the global dedup decisions for this file (exact, then near), then language ID, the
+    safety filters (when a ``SafetyChecker`` is given), the quality rules (which may also clean
+    lines out of a kept document) and PII redaction.
 
     ``docs`` are in the order their keys were made; ``drops`` name them by position."""
     dropped = {position: (stage, kept) for position, stage, kept in drops}
@@ -95,10 +99,21 @@ def filter_step(
         else:
             result.documents.append(out)
     count(result.counts, "language", len(result.documents), lang_rejected)
+    safety_rejected: list[Rejection] = []
+    safe: list[Document] = []
+    for doc in result.documents:
+        finding = safety.check(doc.text, doc.url, doc.language) if safety else None
+        if finding:
+            safety_rejected.append(
+                Rejection(doc.id, doc.url, doc.source, SAFETY, finding.reason, finding.detail, doc.text)
+            )
+        else:
+            safe.append(doc)
+    count(result.counts, SAFETY, len(safe), safety_rejected)
     quality_rejected: list[Rejection] = []
     kept: list[Document] = []
     lines_removed = changed = 0
-    for doc in result.documents:
+    for doc in safe:
         verdict = check_quality(doc.text, doc.language, config.quality, stop_words)
         if verdict.finding:
             quality_rejected.append(
@@ -136,7 +151,9 @@ def filter_step(
             modify(result.counts, pii.STAGE, redactions)
     count(result.counts, pii.STAGE, len(kept))
     result.documents = kept
-    result.rejections = rejected[exact.STAGE] + rejected[near.STAGE] + lang_rejected + quality_rejected
+    result.rejections = (
+        rejected[exact.STAGE] + rejected[near.STAGE] + lang_rejected + safety_rejected + quality_rejected
+    )
     return result
 
 

@@ -9,6 +9,7 @@ from apache_beam.metrics import Metrics
 from corpus.config import PipelineConfig
 from corpus.filters.language import LanguageIdentifier
 from corpus.filters.quality import load_stop_words
+from corpus.filters.safety import SafetyChecker
 from corpus.records import documents_table, read_documents, rejections_table, write_parquet
 from corpus.steps import filter_step
 from pipelines import files
@@ -26,13 +27,16 @@ class FilterFileFn(beam.DoFn):
         # The model loads once per worker, not per file.
         self.identifier = LanguageIdentifier(self.config.language.model_path or None)
         self.stop_words = load_stop_words(self.config.quality.stop_words_dir)
+        self.safety = SafetyChecker(self.config.safety)
 
     def process(self, element: tuple[int, dict]):
         index, grouped = element
         (extracted,) = grouped["file"]
         with files.open_input(extracted["path"], decompress=False) as f:
             docs = read_documents(f)
-        result = filter_step(docs, grouped["drops"], self.identifier, self.config, self.stop_words)
+        result = filter_step(
+            docs, grouped["drops"], self.identifier, self.config, self.stop_words, self.safety
+        )
         out = files.join(self.docs_dir, f"{index:06d}.parquet")
         files.write_atomic(out, lambda f: write_parquet(documents_table(result.documents), f))
         rejected = files.join(self.rejected_dir, f"filter-{index:06d}.parquet")

@@ -99,6 +99,7 @@ def test_filter_step_drops_duplicates_then_identifies_languages(
         "exact_dedup": {"in": 5, "kept": 3, "rejected": {"exact_duplicate": 2}},
         "near_dedup": {"in": 3, "kept": 3, "rejected": {}},
         "language": {"in": 3, "kept": 2, "rejected": {"lang_below_threshold": 1}},
+        "safety": {"in": 2, "kept": 2, "rejected": {}},
         "quality": {"in": 2, "kept": 2, "rejected": {}},
         "pii": {"in": 2, "kept": 2, "rejected": {}},
     }

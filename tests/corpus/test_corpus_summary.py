@@ -29,6 +29,7 @@ def sample_counts() -> dict:
     count(counts, "exact_dedup", 516, rejections("exact_duplicate", 2, "exact_dedup"))
     count(counts, "near_dedup", 507, rejections("minhash_duplicate", 9, "near_dedup"))
     count(counts, "language", 499, rejections("lang_below_threshold", 8, "language"))
+    count(counts, "safety", 499)
     count(
         counts,
         "quality",
@@ -93,7 +94,7 @@ def test_stage_input_differs_from_previous_kept() -> None:
     counts = sample_counts()
     counts["language"]["kept"] -= 1
     counts["language"]["rejected"]["lang_below_threshold"] += 1
-    with pytest.raises(SummaryError, match=r"^quality: in 499 != kept 498 of the stage before$"):
+    with pytest.raises(SummaryError, match=r"^safety: in 499 != kept 498 of the stage before$"):
         build_summary(counts, {}, {})
 
 

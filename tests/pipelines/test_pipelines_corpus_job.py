@@ -113,6 +113,7 @@ def test_summary_counts_are_exact(outputs) -> None:
         ("exact_dedup", 518, 516, 2),
         ("near_dedup", 516, 507, 9),
         ("language", 507, 499, 8),
+        ("safety", 499, 499, 0),
         ("quality", 499, 477, 22),
         ("pii", 477, 477, 0),
         ("shard", 477, 477, 0),
@@ -123,13 +124,14 @@ def test_summary_counts_are_exact(outputs) -> None:
         "exact_dedup": {"exact_duplicate": 2},
         "near_dedup": {"minhash_duplicate": 9},
         "language": {"lang_below_threshold": 8},
+        "safety": {},
         "quality": {"gopher_below_alpha_threshold": 12, "gopher_short_doc": 10},
         "pii": {},
         "shard": {},
     }
     # Line-level and PII changes to kept documents are counted too (the sample has e-mail
     # addresses in its examples and the address of www.debian.org in a ping transcript).
-    assert summary["stages"][6]["modified"] == {"documents_redacted": 38, "email": 75, "ip": 36}
+    assert summary["stages"][7]["modified"] == {"documents_redacted": 38, "email": 75, "ip": 36}
     assert summary["records_skipped"] == {"warc_warcinfo": 1}
     assert summary["shards"] == 2
 
@@ -357,6 +359,7 @@ def test_jsonl_input_end_to_end(tmp_path: Path, page_text) -> None:
         "exact_dedup": {"exact_duplicate": 1},
         "near_dedup": {},
         "language": {"lang_not_kept": 1},
+        "safety": {},
         "quality": {},
         "pii": {},
         "shard": {},
@@ -447,7 +450,9 @@ def test_fineweb_preset_and_shards_per_language(tmp_path: Path) -> None:
     summary, manifest = validate_outputs(run)
     quality = next(s for s in summary["stages"] if s["stage"] == "quality")
     # Each rule set drops pages of the sample (code with braces, tables, repeated lines) ...
-    assert {"c4_curly_bracket", "fineweb_char_dup_ratio", "gopher_short_doc"} <= set(quality["rejected_by_reason"])
+    assert {"c4_curly_bracket", "fineweb_char_dup_ratio", "gopher_short_doc"} <= set(
+        quality["rejected_by_reason"]
+    )
     # ... and C4's line rules clean the pages that stay.
     assert quality["modified"]["c4_lines_removed"] > 0 and quality["modified"]["documents_cleaned"] > 0
     assert quality["in"] == quality["kept"] + quality["rejected"]

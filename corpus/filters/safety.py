@@ -1,0 +1,163 @@
+"""Safety filters: URL blocklists, a bad-word ratio, and fastText classifiers the user supplies.
+
+- URL blocklist files (one entry per line, ``#`` comments): a bare domain (``example.com``)
+  blocks the domain and its subdomains; an entry with ``/`` or ``*`` (``/adult/``,
+  ``*casino*``) blocks URLs containing it. Reason ``url_blocklisted``, detail the entry.
+- Bad words: per-language lists from ``<lang>.txt`` files in a folder; English defaults to the
+  list shipped in the ``better-profanity`` package (MIT, github.com/snguyenthanh/better_profanity;
+  916 words and phrases). Words are matched whole (phrases and scripts without spaces as
+  substrings); a document whose share of bad words is above ``max_badword_ratio`` is dropped
+  (``badwords_ratio``). C4 drops a page at the first bad word: that is ratio 0.
+- Classifiers: fastText models (``.bin``/``.ftz``) given by path with a label and a threshold;
+  a document whose probability for that label reaches the threshold is dropped
+  (``classifier_<label>``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from corpus.config import SafetyConfig
+from corpus.filters.quality import Finding
+from corpus.filters.text_units import UNSEGMENTED, words
+
+STAGE = "safety"
+
+
+class UrlBlocklist:
+    def __init__(self, files: tuple[str, ...] | list[str]) -> None:
+        self.domains: set[str] = set()
+        self.substrings: list[str] = []
+        for name in files:
+            path = Path(name)
+            if not path.is_file():
+                raise FileNotFoundError(f"{name}: safety.url_blocklists entry is not a file")
+            for line in path.read_text("utf-8").splitlines():
+                entry = line.split("#", 1)[0].strip().lower()
+                if not entry:
+                    continue
+                if "/" in entry or "*" in entry:
+                    self.substrings.append(entry.strip("*"))
+                else:
+                    self.domains.add(entry.lstrip("."))
+
+    def __len__(self) -> int:
+        return len(self.domains) + len(self.substrings)
+
+    def match(self, url: str | None) -> str | None:
+        """The entry that blocks ``url``, or None."""
+        if not url or not len(self):
+            return None
+        lowered = url.lower()
+        host = (urlsplit(lowered).hostname or "").rstrip(".")
+        parts = host.split(".")
+        for i in range(len(parts)):
+            candidate = ".".join(parts[i:])
+            if candidate in self.domains:
+                return candidate
+        for s in self.substrings:
+            if s in lowered:
+                return s
+        return None
+
+
+def default_badwords_path() -> Path:
+    spec = importlib.util.find_spec("better_profanity")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("better-profanity is not installed; it ships the default English bad-word list")
+    return Path(spec.origin).parent / "profanity_wordlist.txt"
+
+
+@dataclass(frozen=True)
+class BadWords:
+    words: frozenset[str]
+    phrases: tuple[str, ...]
+    """Entries with a space or punctuation, matched as substrings of the lower-cased text."""
+
+
+def load_badwords(folder: str, use_default: bool) -> dict[str, BadWords]:
+    lists: dict[str, Path] = {}
+    if use_default:
+        lists["en"] = default_badwords_path()
+    if folder:
+        path = Path(folder)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{folder}: safety.badwords_dir is not a folder")
+        lists.update({f.stem: f for f in sorted(path.glob("*.txt"))})
+    out = {}
+    for lang, file in lists.items():
+        entries = {e.strip().lower() for e in file.read_text("utf-8").splitlines() if e.strip()}
+        single = frozenset(e for e in entries if words(e) == [e])
+        out[lang] = BadWords(single, tuple(sorted(entries - single)))
+    return out
+
+
+def badword_count(text: str, language: str | None, lists: dict[str, BadWords]) -> tuple[int, int]:
+    """(bad words found, words in the text) for the text's language (0 if it has no list)."""
+    bad = lists.get(language or "")
+    ws = words(text)
+    if bad is None or not ws:
+        return 0, len(ws)
+    lowered = text.lower()
+    if language in UNSEGMENTED:
+        found = sum(lowered.count(w) for w in bad.words)
+    else:
+        found = sum(1 for w in ws if w.lower() in bad.words)
+    found += sum(len(re.findall(rf"(?<!\w){re.escape(p)}(?!\w)", lowered)) for p in bad.phrases)
+    return found, len(ws)
+
+
+class Classifier:
+    """A fastText model given by the user: drop documents it labels ``label`` with ``threshold``."""
+
+    def __init__(self, spec: str) -> None:
+        path, sep, rest = spec.rpartition(":")
+        path, sep2, label = path.rpartition(":")
+        if not (sep and sep2 and path and label):
+            raise ValueError(f"safety.classifiers: {spec!r} is not 'path:label:threshold'")
+        try:
+            self.threshold = float(rest)
+        except ValueError:
+            raise ValueError(f"safety.classifiers: {spec!r}: threshold {rest!r} is not a number") from None
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: safety.classifiers model not found")
+        import fasttext  # fasttext-predict
+
+        self.model = fasttext.load_model(path)
+        self.label = label if label.startswith("__label__") else f"__label__{label}"
+        self.name = self.label.removeprefix("__label__")
+
+    def score(self, text: str) -> float:
+        labels, probs = self.model.predict(" ".join(text.split()), k=-1)
+        return next((float(p) for lab, p in zip(labels, probs, strict=True) if lab == self.label), 0.0)
+
+
+class SafetyChecker:
+    """Everything the safety stage needs, loaded once per worker."""
+
+    def __init__(self, config: SafetyConfig) -> None:
+        self.config = config
+        self.blocklist = UrlBlocklist(config.url_blocklists)
+        self.badwords = load_badwords(config.badwords_dir, config.default_badwords) if config.badwords else {}
+        self.classifiers = [Classifier(spec) for spec in config.classifiers]
+
+    def check(self, text: str, url: str | None, language: str | None) -> Finding | None:
+        entry = self.blocklist.match(url)
+        if entry:
+            return Finding("url_blocklisted", entry)
+        if self.config.badwords:
+            found, n = badword_count(text, language, self.badwords)
+            if found and found / max(1, n) > self.config.max_badword_ratio:
+                ratio = found / max(1, n)
+                return Finding(
+                    "badwords_ratio", f"{found} of {n} words, {ratio:.4f} > {self.config.max_badword_ratio}"
+                )
+        for c in self.classifiers:
+            p = c.score(text)
+            if p >= c.threshold:
+                return Finding(f"classifier_{c.name}", f"{p:.3f} >= {c.threshold}")
+        return None

@@ -1,0 +1,80 @@
+"""corpus/filters/safety.py: URL blocklists and the bad-word ratio, on the sample's real pages and
+URLs and on Python's own pty.py (whose 'master'/'slave' vocabulary is on better-profanity's list)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from corpus_helpers import BASE_URL, STDLIB
+
+from corpus.config import PipelineConfig, SafetyConfig
+from corpus.filters.quality import Finding
+from corpus.filters.safety import SafetyChecker, UrlBlocklist, badword_count, load_badwords
+
+
+def blocklist(tmp_path: Path, *lines: str) -> str:
+    path = tmp_path / "blocklist.txt"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return str(path)
+
+
+def test_domains_block_their_subdomains_and_entries_with_a_slash_block_substrings(tmp_path: Path) -> None:
+    lists = UrlBlocklist([blocklist(tmp_path, "# domains", "debian.org", "/ch07.", "*casino*")])
+    assert lists.match(BASE_URL + "ch01.en.html") == "debian.org"  # www.debian.org is a subdomain
+    assert lists.match("https://DEBIAN.ORG./x") == "debian.org"
+    assert lists.match("https://notdebian.org/") is None  # a suffix of the name is not a subdomain
+    only_ch07 = UrlBlocklist([blocklist(tmp_path, "/ch07.")])
+    assert only_ch07.match(BASE_URL + "ch07.fr.html#_gui_desktops") == "/ch07."
+    assert only_ch07.match(BASE_URL + "ch01.fr.html") is None and only_ch07.match(None) is None
+    with pytest.raises(FileNotFoundError, match="safety.url_blocklists"):
+        UrlBlocklist([str(tmp_path / "missing.txt")])
+
+
+def test_blocklisted_sample_page(tmp_path: Path, page_text) -> None:
+    checker = SafetyChecker(SafetyConfig(url_blocklists=(blocklist(tmp_path, "/ch07."),)))
+    url = BASE_URL + "ch07.en.html#_x_server_connection"
+    assert checker.check(page_text("ch07.en.html#_x_server_connection"), url, "en") == Finding(
+        "url_blocklisted", "/ch07."
+    )
+
+
+def test_badword_ratio_on_real_text(page_text) -> None:
+    lists = load_badwords("", use_default=True)
+    pty = (STDLIB / "pty.py").read_text("utf-8")
+    found, n = badword_count(pty, "en", lists)
+    assert found >= 20 and found / n > 0.005  # master/slave terminals, throughout
+    checker = SafetyChecker(SafetyConfig())
+    finding = checker.check(pty, None, "en")
+    assert finding is not None and finding.reason == "badwords_ratio"
+    assert finding.detail == f"{found} of {n} words, {found / n:.4f} > 0.005"
+    # A Debian Reference page with a few hits ("FAT" file systems) stays under the ratio ...
+    page = page_text("ch10.en.html#_sharing_copying_and_archiving")
+    assert badword_count(page, "en", lists)[0] > 0 and checker.check(page, None, "en") is None
+    # ... and goes at C4's rule: any bad word.
+    assert (
+        SafetyChecker(SafetyConfig(max_badword_ratio=0.0)).check(page, None, "en").reason == "badwords_ratio"
+    )
+    # The English list is not applied to German text.
+    assert badword_count(pty, "de", lists)[0] == 0
+
+
+def test_word_lists_from_files_per_language(tmp_path: Path, page_text) -> None:
+    (tmp_path / "de.txt").write_text("Konsole\n", "utf-8")
+    lists = load_badwords(str(tmp_path), use_default=False)
+    assert set(lists) == {"de"}
+    text = page_text("ch01.de.html#_console_basics")
+    assert badword_count(text, "de", lists)[0] == sum(
+        1 for w in text.split() if w.strip(".,:;()") == "Konsole"
+    )
+    with pytest.raises(FileNotFoundError, match="safety.badwords_dir"):
+        load_badwords(str(tmp_path / "missing"), use_default=False)
+
+
+def test_classifier_specs_are_checked() -> None:
+    with pytest.raises(ValueError, match="safety.classifiers: 'model.bin' is not 'path:label:threshold'"):
+        PipelineConfig.from_dict({"safety": {"classifiers": ["model.bin"]}})
+    with pytest.raises(ValueError, match="threshold must be within"):
+        PipelineConfig.from_dict({"safety": {"classifiers": ["model.bin:nsfw:2"]}})
+    with pytest.raises(FileNotFoundError, match="safety.classifiers model not found"):
+        SafetyChecker(SafetyConfig(classifiers=("missing.bin:nsfw:0.5",)))
