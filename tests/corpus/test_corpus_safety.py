@@ -78,3 +78,40 @@ def test_classifier_specs_are_checked() -> None:
         PipelineConfig.from_dict({"safety": {"classifiers": ["model.bin:nsfw:2"]}})
     with pytest.raises(FileNotFoundError, match="safety.classifiers model not found"):
         SafetyChecker(SafetyConfig(classifiers=("missing.bin:nsfw:0.5",)))
+
+
+def _code_chunks() -> list[str]:
+    """Python's own source, 40 lines at a time: real text of the label ``code``."""
+    chunks = []
+    for path in sorted(STDLIB.glob("*.py"))[:80]:
+        lines = path.read_text("utf-8").splitlines()
+        for i in range(0, min(len(lines), 200), 40):
+            chunk = "\n".join(lines[i : i + 40]).strip()
+            if len(chunk) > 200:
+                chunks.append(chunk)
+    return chunks
+
+
+def test_fasttext_classifier_trained_here_on_real_labelled_text(tmp_path: Path, sample_raw) -> None:
+    from fasttext_model import save, train
+
+    from corpus.extract import extract_document
+    from corpus.records import Document
+
+    prose = []
+    for raw in sample_raw:
+        if ".en.html" in (raw.url or ""):
+            doc = extract_document(raw, PipelineConfig().extract)
+            if isinstance(doc, Document) and len(doc.text) > 500:
+                prose.append(doc.text)
+    code = _code_chunks()
+    assert len(code) >= 200 and len(prose) >= 80
+    texts = [" ".join(t.split()) for t in code[:150] + prose[:50]]
+    model = tmp_path / "code-vs-prose.bin"
+    save(model, *train(texts, ["code"] * 150 + ["prose"] * 50))
+    checker = SafetyChecker(SafetyConfig(badwords=False, classifiers=(f"{model}:code:0.5",)))
+    held_out_code = [checker.check(t, None, "en") for t in code[150:200]]
+    held_out_prose = [checker.check(t, None, "en") for t in prose[50:80]]
+    dropped = [f for f in held_out_code if f is not None]
+    assert len(dropped) >= 45 and {f.reason for f in dropped} == {"classifier_code"}
+    assert sum(f is not None for f in held_out_prose) <= 2
