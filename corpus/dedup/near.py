@@ -176,6 +176,13 @@ class BandKeys:
     has_shingles: np.ndarray
     signatures: np.ndarray | None
     """uint32[docs, num_perm], only for ``verify = "estimate"``."""
+    sets: list[np.ndarray] | None = None
+    """Each document's sorted shingle-hash set, kept from pass 1 while they fit ``SET_CACHE``
+    hashes (small inputs); else None and verification re-shingles the candidates."""
+
+
+SET_CACHE = 16_000_000
+"""Shingle hashes (8 bytes each) pass 1 may keep for verification: 128 MB."""
 
 
 def band_keys_of(texts: Sequence[str], config: NearDedupConfig, batch_size: int = 2048) -> BandKeys:
@@ -186,7 +193,9 @@ def band_keys_of(texts: Sequence[str], config: NearDedupConfig, batch_size: int 
         np.zeros((n, bands), dtype=np.uint64),
         np.zeros(n, dtype=bool),
         np.zeros((n, config.num_perm), dtype=np.uint32) if config.verify == "estimate" else None,
+        [] if config.verify == "exact" else None,
     )
+    cached = 0
     for start in range(0, n, batch_size):
         chunk = [texts[i] for i in range(start, min(n, start + batch_size))]
         hashes, offsets = shingle_hashes(chunk, config.ngram, config.shingle)
@@ -195,6 +204,13 @@ def band_keys_of(texts: Sequence[str], config: NearDedupConfig, batch_size: int 
         out.has_shingles[start : start + len(chunk)] = np.diff(offsets) > 0
         if out.signatures is not None:
             out.signatures[start : start + len(chunk)] = s
+        if out.sets is not None:
+            cached += len(hashes)
+            if cached > SET_CACHE:
+                out.sets = None  # too big to keep: verification will re-shingle candidates
+            else:
+                sets, set_offsets = unique_per_document(hashes, offsets)
+                out.sets.extend(sets[set_offsets[i] : set_offsets[i + 1]] for i in range(len(chunk)))
     return out
 
 
@@ -207,9 +223,10 @@ def find_near_duplicates(
     """Near-duplicate clusters among ``texts`` in one process.
 
     ``order(i)`` gives document i's keep preference (smaller is kept; default: its index).
-    Pass 1 keeps only band keys (8 bytes x bands per document); pass 2 re-shingles just the
-    documents on candidate edges, a chunk of edges at a time, so memory follows the number of
-    documents, never their text."""
+    Pass 1 keeps band keys (8 bytes x bands per document), and the shingle sets only while they
+    are small (``SET_CACHE``); otherwise pass 2 re-shingles just the documents on candidate
+    edges, a chunk of edges at a time, so memory follows the number of documents, never their
+    text."""
     return clusters_from_keys(texts, band_keys_of(texts, config, batch_size), config, order, batch_size)
 
 
@@ -231,7 +248,7 @@ def clusters_from_keys(
     step = max(1, batch_size // 2)
     for lo in range(0, len(edges), step):
         chunk_edges = edges[lo : lo + step]
-        sims = _similarities(texts, chunk_edges, config, pass1.signatures)
+        sims = _similarities(texts, chunk_edges, config, pass1.signatures, pass1.sets)
         verified.extend(
             (int(u), int(v)) for (u, v), s in zip(chunk_edges, sims, strict=True) if s >= config.threshold
         )
@@ -271,10 +288,16 @@ def _candidate_edges(keys: np.ndarray, has: np.ndarray, rank: np.ndarray) -> np.
 
 
 def _similarities(
-    texts: Sequence[str], edges: np.ndarray, config: NearDedupConfig, sigs: np.ndarray | None
+    texts: Sequence[str],
+    edges: np.ndarray,
+    config: NearDedupConfig,
+    sigs: np.ndarray | None,
+    cached: list[np.ndarray] | None = None,
 ) -> list[float]:
     if sigs is not None:
         return [minhash.estimated_jaccard(sigs[u], sigs[v]) for u, v in edges]
+    if cached is not None:
+        return [minhash.exact_jaccard(cached[int(u)], cached[int(v)]) for u, v in edges]
     involved = np.unique(edges)
     hashes, offsets = shingle_hashes([texts[int(i)] for i in involved], config.ngram, config.shingle)
     sets, set_offsets = unique_per_document(hashes, offsets)

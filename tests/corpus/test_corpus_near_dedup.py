@@ -270,3 +270,12 @@ def test_combinations_of_shingle_sizes_keep_signatures_distinct(texts) -> None:
     sizes = {n: shingle_hashes(texts[:3], n)[0][:5].tolist() for n in (2, 3, 5)}
     for a, b in itertools.combinations(sizes.values(), 2):
         assert a != b
+
+
+def test_re_shingling_path_gives_the_same_clusters(planted, monkeypatch) -> None:
+    cached = near.find_near_duplicates(planted.texts, NearDedupConfig())
+    monkeypatch.setattr(near, "SET_CACHE", 0)  # as for a corpus too big to keep its sets
+    pass1 = near.band_keys_of(planted.texts, NearDedupConfig())
+    assert pass1.sets is None
+    again = near.find_near_duplicates(planted.texts, NearDedupConfig(), batch_size=64)
+    assert again.root == cached.root and again.verified_pairs == cached.verified_pairs
