@@ -110,3 +110,22 @@ def test_wrong_type_names_the_field(data: dict, field: str) -> None:
 def test_dot_dot_is_not_a_run_name() -> None:
     with pytest.raises(ValueError, match="^name: "):
         PipelineConfig.from_dict({"name": ".."})
+
+
+@pytest.mark.parametrize("preset", ["fineweb-like", "c4-like", "minimal"])
+def test_filter_preset_files_validate_and_load(validator, preset: str) -> None:
+    path = REPO / "configs" / "filters" / f"{preset}.toml"
+    validator.validate(tomllib.loads(path.read_text("utf-8")))
+    config = PipelineConfig.from_toml(path)
+    assert config.quality.preset == preset and config.name == preset
+    validator.validate(json.loads(json.dumps(config.to_dict())))
+    expected = {"fineweb-like": (True, True, True, True), "c4-like": (False, False, True, False),
+                "minimal": (True, False, False, False)}[preset]  # fmt: skip
+    q = config.quality
+    assert (q.gopher_quality, q.gopher_repetition, q.c4, q.fineweb) == expected
+
+
+def test_schema_refuses_a_bad_filter_config(validator) -> None:
+    bad = {"quality": {"preset": "strict"}, "safety": {"classifiers": ["model.bin"]}}
+    errors = sorted(list(e.absolute_path) for e in validator.iter_errors(bad))
+    assert errors == [["quality", "preset"], ["safety", "classifiers", 0]]
