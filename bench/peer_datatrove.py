@@ -99,27 +99,32 @@ class Peer:
                 n += 1
         return n
 
-    def minhash_dedup(self) -> dict[str, int]:
-        """The whole MinHash dedup as datatrove runs it: signatures, buckets, clusters, filter."""
-        from datatrove.pipeline.dedup.minhash import (
-            MinhashDedupBuckets,
-            MinhashDedupCluster,
-            MinhashDedupFilter,
-            MinhashDedupSignature,
+    def _signatures_to(self, folder: str, config) -> None:
+        from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
+
+        MinhashDedupSignature(output_folder=f"{folder}/sigs", config=config, language="en").run(
+            iter(self._fresh(self.planted)), rank=0, world_size=1
         )
+
+    def _buckets_and_clusters(self, folder: str, config) -> None:
+        from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster
+
+        for b in range(config.num_buckets):
+            MinhashDedupBuckets(
+                input_folder=f"{folder}/sigs", output_folder=f"{folder}/buckets", config=config
+            ).run(rank=b, world_size=config.num_buckets)
+        MinhashDedupCluster(
+            input_folder=f"{folder}/buckets", output_folder=f"{folder}/remove", config=config
+        ).run()
+
+    def minhash_dedup(self) -> dict[str, list[str]]:
+        """The whole MinHash dedup as datatrove runs it: signatures, buckets, clusters, filter."""
+        from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
 
         config = self._minhash_config()
         with tempfile.TemporaryDirectory(prefix="dt-minhash-") as tmp:
-            MinhashDedupSignature(output_folder=f"{tmp}/sigs", config=config, language="en").run(
-                iter(self._fresh(self.planted)), rank=0, world_size=1
-            )
-            for b in range(config.num_buckets):
-                MinhashDedupBuckets(
-                    input_folder=f"{tmp}/sigs", output_folder=f"{tmp}/buckets", config=config
-                ).run(rank=b, world_size=config.num_buckets)
-            MinhashDedupCluster(
-                input_folder=f"{tmp}/buckets", output_folder=f"{tmp}/remove", config=config
-            ).run()
+            self._signatures_to(tmp, config)
+            self._buckets_and_clusters(tmp, config)
             kept = list(
                 MinhashDedupFilter(input_folder=f"{tmp}/remove").run(
                     iter(self._fresh(self.planted)), rank=0, world_size=1
@@ -130,25 +135,11 @@ class Peer:
 
     def minhash_lsh(self) -> float:
         """Buckets + clusters alone (datatrove's steps 2 and 3), timed after untimed signatures."""
-        from datatrove.pipeline.dedup.minhash import (
-            MinhashDedupBuckets,
-            MinhashDedupCluster,
-            MinhashDedupSignature,
-        )
-
         config = self._minhash_config()
         with tempfile.TemporaryDirectory(prefix="dt-lsh-") as tmp:
-            MinhashDedupSignature(output_folder=f"{tmp}/sigs", config=config, language="en").run(
-                iter(self._fresh(self.planted)), rank=0, world_size=1
-            )
+            self._signatures_to(tmp, config)
             start = time.perf_counter()
-            for b in range(config.num_buckets):
-                MinhashDedupBuckets(
-                    input_folder=f"{tmp}/sigs", output_folder=f"{tmp}/buckets", config=config
-                ).run(rank=b, world_size=config.num_buckets)
-            MinhashDedupCluster(
-                input_folder=f"{tmp}/buckets", output_folder=f"{tmp}/remove", config=config
-            ).run()
+            self._buckets_and_clusters(tmp, config)
             return time.perf_counter() - start
 
     def language(self) -> int:

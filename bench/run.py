@@ -17,6 +17,7 @@ import io
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -355,8 +356,8 @@ def main(argv: list[str] | None = None) -> int:
             p,
             "—",
             None,
-            "after signatures; ours re-shingles candidate documents for exact Jaccard, datatrove does "
-            "no verification but reads and writes its bucket files",
+            "after signatures; ours verifies candidates by exact Jaccard on the shingle sets kept from "
+            "pass 1, datatrove does no verification but reads and writes its bucket files",
         )
     )
     quality = score(ours_result["r"].removed(), truth, len(planted.texts))
@@ -475,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if peer:
         peer.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
     # 9. Whole pipeline end to end (Beam in-process, incl. start-up).
     with tempfile.TemporaryDirectory() as out:

@@ -175,30 +175,14 @@ def shingle_hashes(texts: Sequence[str], ngram: int = 5, kind: str = "word") -> 
         raise ValueError(f"ngram must be within [1, {MAX_NGRAM}], got {ngram}")
     if not texts:
         return np.zeros(0, dtype=_U64), np.zeros(1, dtype=np.int64)
-    if kind == "word":
-        values, doc_of = word_hashes(texts)
-        full, full_doc = _combine(values, doc_of, ngram)
-        short, short_doc = (
-            _short_documents(values, doc_of, len(texts), ngram)
-            if ngram > 1
-            else (
-                np.zeros(0, dtype=_U64),
-                np.zeros(0, dtype=np.int64),
-            )
-        )
-    elif kind == "char":
-        values, doc_of = _collapsed_chars(texts)
-        full, full_doc = _combine(values, doc_of, ngram)
-        short, short_doc = (
-            _short_documents(values, doc_of, len(texts), ngram)
-            if ngram > 1
-            else (
-                np.zeros(0, dtype=_U64),
-                np.zeros(0, dtype=np.int64),
-            )
-        )
-    else:
+    if kind not in ("word", "char"):
         raise ValueError(f"shingle kind must be 'word' or 'char', got {kind!r}")
+    values, doc_of = word_hashes(texts) if kind == "word" else _collapsed_chars(texts)
+    full, full_doc = _combine(values, doc_of, ngram)
+    if ngram > 1:
+        short, short_doc = _short_documents(values, doc_of, len(texts), ngram)
+    else:
+        short, short_doc = np.zeros(0, dtype=_U64), np.zeros(0, dtype=np.int64)
     hashes = np.concatenate([full, short])
     doc = np.concatenate([full_doc, short_doc])
     order = np.argsort(doc, kind="stable")

@@ -139,25 +139,19 @@ def _ngram_codes(ids: np.ndarray, n: int) -> np.ndarray:
 
 
 def gopher_repetition(text: str, language: str | None, c: QualityConfig) -> Finding | None:
-    ls = [line.strip() for line in text.split("\n") if line.strip()]
     total_chars = len(text)
-    if ls:
-        dup, dup_chars = _duplicates(ls)
-        if dup / len(ls) > c.gopher_max_dup_line_fraction:
-            return _over("gopher_dup_line_fraction", dup / len(ls), c.gopher_max_dup_line_fraction)
-        if total_chars and dup_chars / total_chars > c.gopher_max_dup_line_char_fraction:
-            return _over(
-                "gopher_dup_line_char_fraction", dup_chars / total_chars, c.gopher_max_dup_line_char_fraction
-            )
-    ps = paragraphs(text)
-    if ps:
-        dup, dup_chars = _duplicates(ps)
-        if dup / len(ps) > c.gopher_max_dup_para_fraction:
-            return _over("gopher_dup_para_fraction", dup / len(ps), c.gopher_max_dup_para_fraction)
-        if total_chars and dup_chars / total_chars > c.gopher_max_dup_para_char_fraction:
-            return _over(
-                "gopher_dup_para_char_fraction", dup_chars / total_chars, c.gopher_max_dup_para_char_fraction
-            )
+    units = (
+        ("line", lines(text), c.gopher_max_dup_line_fraction, c.gopher_max_dup_line_char_fraction),
+        ("para", paragraphs(text), c.gopher_max_dup_para_fraction, c.gopher_max_dup_para_char_fraction),
+    )
+    for unit, items, max_fraction, max_char_fraction in units:
+        if not items:
+            continue
+        dup, dup_chars = _duplicates(items)
+        if dup / len(items) > max_fraction:
+            return _over(f"gopher_dup_{unit}_fraction", dup / len(items), max_fraction)
+        if total_chars and dup_chars / total_chars > max_char_fraction:
+            return _over(f"gopher_dup_{unit}_char_fraction", dup_chars / total_chars, max_char_fraction)
     ws = words(text)
     if len(ws) < 2 or language in UNSEGMENTED:
         # Word n-grams of one-character words (Chinese, Japanese) repeat by nature: the
