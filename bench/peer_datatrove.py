@@ -13,8 +13,10 @@ tokenizer is spaCy's blank ``en`` pipeline (no model download).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -134,10 +136,13 @@ class Peer:
         return {"removed": [d.id for d in self.planted if d.id not in kept_ids]}
 
     def minhash_lsh(self) -> float:
-        """Buckets + clusters alone (datatrove's steps 2 and 3), timed after untimed signatures."""
+        """Buckets + clusters alone (datatrove's steps 2 and 3) from signatures made once, untimed."""
         config = self._minhash_config()
-        with tempfile.TemporaryDirectory(prefix="dt-lsh-") as tmp:
-            self._signatures_to(tmp, config)
+        sigs = self._once("lsh-signatures", _temporary_folder)
+        if not Path(sigs, "sigs").exists():
+            self._signatures_to(sigs, config)
+        with tempfile.TemporaryDirectory(prefix="dt-lsh-run-") as tmp:
+            Path(tmp, "sigs").symlink_to(Path(sigs, "sigs"))
             start = time.perf_counter()
             self._buckets_and_clusters(tmp, config)
             return time.perf_counter() - start
@@ -180,6 +185,13 @@ class Peer:
             )
             step.run(iter(self._fresh(self.docs)), rank=0, world_size=1)
             return sum(p.stat().st_size for p in Path(tmp).rglob("*.ds"))
+
+
+def _temporary_folder() -> str:
+    """A folder that lives as long as this process."""
+    folder = tempfile.mkdtemp(prefix="dt-lsh-")
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 class OurWords:
