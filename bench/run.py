@@ -160,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     reps = 3 if args.quick else 7
     started = time.perf_counter()
+
+    def progress(label: str) -> None:
+        print(f"bench: {time.perf_counter() - started:6.1f} s  {label}", file=sys.stderr, flush=True)
+
     config = PipelineConfig()
     raw_bytes = SAMPLE.read_bytes()
     mb = len(raw_bytes) / 1e6
@@ -187,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     write_jsonl(tmp / "planted.jsonl", [{"id": str(i), "text": t} for i, t in enumerate(planted.texts)])
 
+    progress("documents ready")
     peer: Peer | None = None
     if not args.no_peer:
         if not PEER_PYTHON.exists():
@@ -198,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def peer_op(op: str, **kwargs) -> Callable[[], float] | None:
         return peer.timer(op, **kwargs) if peer else None
+
+    progress("WARC read")
 
     # 1. WARC read (digest checked, HTTP parsed) vs gzip inflate of the same bytes.
     def inflate() -> None:
@@ -222,11 +229,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
+    progress("HTML extraction")
     # 2. HTML extraction: Resiliparse main content vs datatrove's Trafilatura (FineWeb's choice).
     from resiliparse.parse.html import HTMLTree
 
+    # Trafilatura takes ~12 s a run here: one repetition in quick mode.
     a, p, f = measure(
-        reps,
+        1 if args.quick else reps,
         lambda: [extract_document(r, config.extract) for r in html],
         peer_op("extract"),
         lambda: [HTMLTree.parse_from_bytes(r.html or b"", "utf-8") for r in html],
@@ -245,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
+    progress("exact-dedup hash")
     # 3. Exact-dedup hashing: ours xxh3 of normalised text; datatrove simplify_text + xxhash64.
     from corpus.hashing import text_hash
 
@@ -268,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
+    progress("MinHash signatures")
     # 4. MinHash signatures, 126 hashes, word 5-grams.
     nd = NearDedupConfig(num_perm=BANDS * ROWS, bands=BANDS, rows=ROWS)
     hashes, offsets = shingle_hashes(texts, nd.ngram)
@@ -310,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
+    progress("near dedup")
     # 5. Whole near dedup on the planted set: signatures, LSH, clusters, verification (ours).
     truth = true_clusters(planted, 0.8)
     ours_result: dict = {}
@@ -368,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         len(planted.texts),
     )
 
+    progress("language ID")
     # 6. Language ID: lid.176 on every document.
     identifier = LanguageIdentifier()
     lines = [" ".join(t[:10_000].split()) for t in texts]
@@ -393,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lid_accuracy = language_accuracy(docs, identifier)
 
+    progress("quality rules")
     # 7. Quality rule sets, ours vs datatrove's, at the papers' thresholds (our fineweb-like preset:
     # C4 without its terminal-punctuation line rule, as FineWeb ran it and as the peer is set up).
     from corpus.filters import quality as q
@@ -449,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
     )
 
+    progress("tokenize + shard")
     # 8. Tokenize + order + shard bytes vs encode_batch alone; datatrove's DocumentTokenizer.
     encoder = DocumentEncoder(tokenizer_json, "<|endoftext|>")
 
@@ -479,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         peer.close()
     shutil.rmtree(tmp, ignore_errors=True)
 
+    progress("end to end + trainer")
     # 9. Whole pipeline end to end (Beam in-process, incl. start-up).
     with tempfile.TemporaryDirectory() as out:
         cmd = [
@@ -510,7 +526,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         rows.extend(trainer_rows(Path(out, "sample"), reps))
 
+    progress("memory runs")
     memory = memory_rows([10_000, 40_000] if args.quick else [100_000, 400_000])
+    progress("report")
     write_report(
         args,
         reps,

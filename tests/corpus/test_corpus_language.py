@@ -111,3 +111,28 @@ def test_per_language_thresholds(identifier: LanguageIdentifier, paragraphs: dic
         PipelineConfig.from_dict({"language": {"min_score_by_language": ["de:0.9"]}})
     with pytest.raises(ValueError, match="de=1.5 is not within"):
         PipelineConfig.from_dict({"language": {"min_score_by_language": ["de=1.5"]}})
+
+
+def test_a_user_supplied_bin_model(tmp_path: Path, sample_raw) -> None:
+    """model_path takes any fastText model, e.g. the full lid.176.bin or GlotLID; here a small one
+    trained in this test on the sample's German and French pages (real labelled text)."""
+    from fasttext_model import save, train
+
+    from corpus.config import ExtractConfig
+    from corpus.extract import extract_document
+
+    texts: dict[str, list[str]] = {"de": [], "fr": []}
+    for raw in sample_raw:
+        for lang in texts:
+            if f".{lang}.html" in (raw.url or ""):
+                doc = extract_document(raw, ExtractConfig())
+                if isinstance(doc, Document) and len(doc.text) > 300:
+                    texts[lang].append(" ".join(doc.text.split()))
+    train_texts = texts["de"][:40] + texts["fr"][:40]
+    model = tmp_path / "de-fr.bin"
+    save(model, *train(train_texts, ["de"] * 40 + ["fr"] * 40))
+    identifier = LanguageIdentifier(model)
+    held_out = texts["de"][40:60] + texts["fr"][40:60]
+    predicted = [lang for lang, _ in identifier.predict(held_out)]
+    truth = ["de"] * len(texts["de"][40:60]) + ["fr"] * len(texts["fr"][40:60])
+    assert sum(p == t for p, t in zip(predicted, truth, strict=True)) >= 0.9 * len(truth)

@@ -109,3 +109,17 @@ def test_near_dedup_can_be_switched_off(tmp_path: Path) -> None:
     run_job("--input", str(SAMPLE_WARC), "--output", str(tmp_path), "--config", str(config))
     assert len(kept_ids(tmp_path / "off")) == 508  # as before near dedup existed
     assert not list((tmp_path / "off" / "clusters").glob("*"))
+
+
+def test_estimated_verification_and_keeping_the_longest(tmp_path: Path) -> None:
+    config = tmp_path / "estimate.toml"
+    config.write_text('name = "est"\n\n[near_dedup]\nverify = "estimate"\nkeep = "longest"\n', "utf-8")
+    run_job("--input", str(SAMPLE_WARC), "--output", str(tmp_path), "--config", str(config))
+    run = tmp_path / "est"
+    removed = [r for r in rows(run, "rejected") if r["stage"] == "near_dedup"]
+    # The signatures' estimate takes one more pair over 0.8 than exact verification does.
+    assert len(removed) == 10
+    kept_text = {r["id"]: r["text"] for r in rows(run, "docs")}
+    for r in removed:
+        kept_id = r["detail"].removeprefix("duplicate of ")
+        assert len(kept_text[kept_id]) >= len(r["text"])  # the longest of each cluster stays
