@@ -160,7 +160,7 @@ class Peer:
         f = self._once("lid", make)
         return sum(1 for d in self._fresh(self.docs) if f.filter(d) is True)
 
-    def quality(self, which: str) -> int:
+    def quality(self, which: str, limit: int | None = None) -> int:
         from datatrove.pipeline import filters
 
         make = {
@@ -170,7 +170,7 @@ class Peer:
             "fineweb": lambda: filters.FineWebQualityFilter(),
         }[which]
         f = self._once(which, make)
-        return sum(1 for d in self._fresh(self.docs) if f.filter(d) is True)
+        return sum(1 for d in self._fresh(self.docs[:limit]) if f.filter(d) is True)
 
     def tokenize(self, tokenizer: str) -> int:
         from datatrove.pipeline.tokens import DocumentTokenizer
