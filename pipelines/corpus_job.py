@@ -102,8 +102,11 @@ def build(pipeline: beam.Pipeline, inputs: list[str], config: PipelineConfig, ou
     exact_drops = extracted.keys | "ExactDedup" >> FindExactDuplicates()
     drops = [exact_drops]
     if config.near_dedup.enabled:
+        # Exact duplicates stay out of the near-dedup graph, unless exact dedup is off: then
+        # identical texts are near duplicates at Jaccard 1 and one of them still goes.
+        exclude = exact_drops if config.dedup.exact else pipeline | "NoExactDrops" >> beam.Create([])
         near_drops = extracted.minhash | "NearDedup" >> FindNearDuplicates(
-            config.near_dedup, work, files.join(out_dir, "clusters"), exact_drops
+            config.near_dedup, work, files.join(out_dir, "clusters"), exclude
         )
         drops.append(near_drops)
     all_drops = drops | "AllDrops" >> beam.Flatten()

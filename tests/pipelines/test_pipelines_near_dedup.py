@@ -123,3 +123,17 @@ def test_estimated_verification_and_keeping_the_longest(tmp_path: Path) -> None:
     for r in removed:
         kept_id = r["detail"].removeprefix("duplicate of ")
         assert len(kept_text[kept_id]) >= len(r["text"])  # the longest of each cluster stays
+
+
+def test_with_exact_dedup_off_identical_pages_are_near_duplicates(tmp_path: Path) -> None:
+    config = tmp_path / "noexact.toml"
+    config.write_text('name = "noexact"\n\n[dedup]\nexact = false\n', "utf-8")
+    run_job("--input", str(SAMPLE_WARC), "--output", str(tmp_path), "--config", str(config))
+    run = tmp_path / "noexact"
+    rejected = rows(run, "rejected")
+    assert not [r for r in rejected if r["stage"] == "exact_dedup"]
+    near = [r for r in rejected if r["stage"] == "near_dedup"]
+    # The 9 near duplicates, plus the 2 copies of ch01.en.html#_console_basics exact dedup would take.
+    assert len(near) == 11
+    copies = {BASE_URL + "ch01.html#_console_basics", BASE_URL + "ch01.en.html#_console_basics"}
+    assert copies <= {r["url"] for r in near} | {None}
