@@ -28,9 +28,19 @@ from corpus.filters.text_units import UNSEGMENTED, words
 STAGE = "safety"
 
 
+_HOST_PATH = re.compile(r"^[a-z0-9.-]+\.[a-z0-9-]+/")
+
+
 class UrlBlocklist:
+    """Domains (with subdomains), ``host/path`` prefixes (UT1's ``urls`` files), and substrings.
+
+    Domains and host/path entries are looked up by host, so millions of entries cost one dict
+    lookup per parent domain of a URL; only free substrings (with ``*`` or a leading ``/``) are
+    searched one by one."""
+
     def __init__(self, files: tuple[str, ...] | list[str]) -> None:
         self.domains: set[str] = set()
+        self.paths: dict[str, list[str]] = {}
         self.substrings: list[str] = []
         for name in files:
             path = Path(name)
@@ -40,25 +50,33 @@ class UrlBlocklist:
                 entry = line.split("#", 1)[0].strip().lower()
                 if not entry:
                     continue
-                if "/" in entry or "*" in entry:
+                if "*" not in entry and _HOST_PATH.match(entry):
+                    host, _, rest = entry.partition("/")
+                    self.paths.setdefault(host, []).append("/" + rest)
+                elif "/" in entry or "*" in entry:
                     self.substrings.append(entry.strip("*"))
                 else:
                     self.domains.add(entry.lstrip("."))
 
     def __len__(self) -> int:
-        return len(self.domains) + len(self.substrings)
+        return len(self.domains) + sum(len(p) for p in self.paths.values()) + len(self.substrings)
 
     def match(self, url: str | None) -> str | None:
         """The entry that blocks ``url``, or None."""
         if not url or not len(self):
             return None
         lowered = url.lower()
-        host = (urlsplit(lowered).hostname or "").rstrip(".")
+        parts_of_url = urlsplit(lowered)
+        host = (parts_of_url.hostname or "").rstrip(".")
         parts = host.split(".")
         for i in range(len(parts)):
             candidate = ".".join(parts[i:])
             if candidate in self.domains:
                 return candidate
+        for h in dict.fromkeys((host, host.removeprefix("www."))):
+            for prefix in self.paths.get(h, []):
+                if parts_of_url.path.startswith(prefix):
+                    return h + prefix
         for s in self.substrings:
             if s in lowered:
                 return s

@@ -31,6 +31,17 @@ def test_domains_block_their_subdomains_and_entries_with_a_slash_block_substring
         UrlBlocklist([str(tmp_path / "missing.txt")])
 
 
+def test_host_path_entries_as_in_ut1_urls_files(tmp_path: Path) -> None:
+    # UT1's "urls" files list host/path prefixes without a scheme.
+    lists = UrlBlocklist([blocklist(tmp_path, "debian.org/doc/manuals/debian-reference/ch07")])
+    assert lists.paths == {"debian.org": ["/doc/manuals/debian-reference/ch07"]}
+    assert (
+        lists.match(BASE_URL + "ch07.en.html#_gui_desktops") == "debian.org/doc/manuals/debian-reference/ch07"
+    )
+    assert lists.match(BASE_URL + "ch01.en.html") is None
+    assert lists.match("https://debian.org/doc/other/debian-reference/ch07.html") is None  # a prefix only
+
+
 def test_blocklisted_sample_page(tmp_path: Path, page_text) -> None:
     checker = SafetyChecker(SafetyConfig(url_blocklists=(blocklist(tmp_path, "/ch07."),)))
     url = BASE_URL + "ch07.en.html#_x_server_connection"
