@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+_LANG_SCORE = re.compile(r"([A-Za-z0-9_]+)=([0-9]+(?:\.[0-9]+)?)")
 
 
 @dataclass(frozen=True)
@@ -157,20 +158,17 @@ class LanguageConfig:
         """``min_score_by_language`` as a dict."""
         out: dict[str, float] = {}
         for item in self.min_score_by_language:
-            lang, sep, value = str(item).partition("=")
-            try:
-                out[lang.strip()] = float(value)
-            except ValueError:
-                sep = ""
-            if not sep or not lang.strip():
+            match = _LANG_SCORE.fullmatch(str(item))
+            if not match:
                 raise ValueError(f"language.min_score_by_language: {item!r} is not 'lang=score'")
+            out[match[1]] = float(match[2])
         return out
 
 
 @dataclass(frozen=True)
 class QualityConfig:
-    """Quality rule sets (corpus/filters/quality.py). ``preset`` switches sets on; any field given
-    beside it overrides the preset."""
+    """Quality rule sets (corpus/filters/quality.py). In a config file, ``preset`` switches sets on
+    and any field given beside it overrides the preset; in Python, use ``from_preset``."""
 
     preset: str = "minimal"
     """``minimal`` (Gopher quality), ``c4-like``, ``fineweb-like``, or ``none``."""
@@ -239,6 +237,26 @@ class QualityConfig:
             raise ValueError("quality.gopher_dup_ngram_char_fractions: six values (5- to 10-grams)")
         if self.gopher_min_mean_word_length > self.gopher_max_mean_word_length:
             raise ValueError("quality.gopher_min_mean_word_length: above gopher_max_mean_word_length")
+        for name in ("gopher_top_ngram_char_fractions", "gopher_dup_ngram_char_fractions"):
+            if not all(0.0 <= v <= 1.0 for v in getattr(self, name)):
+                raise ValueError(f"quality.{name}: values must be within [0, 1]")
+        for name in (
+            "gopher_min_stop_words",
+            "c4_min_words_per_line",
+            "c4_min_sentences",
+            "fineweb_short_line_length",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"quality.{name}: must not be negative, got {getattr(self, name)}")
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides: Any) -> QualityConfig:
+        """The preset's rule sets, with ``overrides`` on top (what a config file's section does)."""
+        if preset not in QUALITY_PRESETS:
+            raise ValueError(f"quality.preset: {preset!r} is not one of {', '.join(QUALITY_PRESETS)}")
+        config = cls(preset=preset, **{**QUALITY_PRESETS[preset], **overrides})
+        config.validate()
+        return config
 
 
 QUALITY_PRESETS: dict[str, dict[str, Any]] = {

@@ -75,13 +75,19 @@ def filter_step(
     lines out of a kept document) and PII redaction.
 
     ``docs`` are in the order their keys were made; ``drops`` name them by position."""
-    dropped = {position: (stage, kept) for position, stage, kept in drops}
+    # With exact dedup off, its decisions are ignored: identical texts are then near duplicates,
+    # and the near-dedup decision for the same position must not be shadowed by an exact one.
+    dropped = {
+        position: (stage, kept)
+        for position, stage, kept in drops
+        if stage != exact.STAGE or config.dedup.exact
+    }
     result = StepResult([], [])
     rejected: dict[str, list[Rejection]] = {exact.STAGE: [], near.STAGE: []}
     unique: list[Document] = []
     for position, doc in enumerate(docs):
         stage, kept_id = dropped.get(position, (None, None))
-        if stage is None or (stage == exact.STAGE and not config.dedup.exact):
+        if stage is None:
             unique.append(doc)
             continue
         rejected[stage].append(
@@ -171,11 +177,16 @@ def near_dedup_keys(docs: Sequence[Document], config: PipelineConfig, file_index
     """Signatures and LSH band keys of one file's documents, computed in batches."""
     nd = config.near_dedup
     bands, rows = nd.lsh_shape()
-    hashes, offsets = shingle_hashes([d.text for d in docs], nd.ngram, nd.shingle)
-    sigs = minhash.signatures(hashes, offsets, nd.num_perm, nd.seed)
+    batch = 2048  # bounds the numpy work arrays (about 60 bytes per character of a batch)
+    parts = [
+        shingle_hashes([d.text for d in docs[lo : lo + batch]], nd.ngram, nd.shingle)
+        for lo in range(0, len(docs), batch)
+    ]
+    sig_parts = [minhash.signatures(h, o, nd.num_perm, nd.seed) for h, o in parts]
+    sigs = np.concatenate(sig_parts) if sig_parts else np.zeros((0, nd.num_perm), dtype=np.uint32)
     # 63 bits, so a key travels as a plain int64 through Beam's coders.
     keys = minhash.band_keys(sigs, bands, rows) >> np.uint64(1)
-    present = np.diff(offsets) > 0
+    present = np.concatenate([np.diff(o) > 0 for _, o in parts]) if parts else np.zeros(0, dtype=bool)
     records = [
         (
             (file_index, i),
@@ -186,7 +197,10 @@ def near_dedup_keys(docs: Sequence[Document], config: PipelineConfig, file_index
     ]
     buffer = io.BytesIO()
     if nd.verify == "exact":
-        sets, set_offsets = unique_per_document(hashes, offsets)
+        unique = [unique_per_document(h, o) for h, o in parts]
+        sets = np.concatenate([u[0] for u in unique]) if unique else np.zeros(0, dtype=np.uint64)
+        set_offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+        np.cumsum(np.concatenate([np.diff(u[1]) for u in unique]) if unique else [], out=set_offsets[1:])
         np.savez(buffer, sets=sets, offsets=set_offsets)
     else:
         np.savez(buffer, sigs=sigs)

@@ -100,7 +100,7 @@ def build(pipeline: beam.Pipeline, inputs: list[str], config: PipelineConfig, ou
     input_files = pipeline | "ListInputs" >> beam.Create(list(enumerate(inputs)))
     extracted = input_files | "Extract" >> ExtractFiles(config, work, rejected)
     exact_drops = extracted.keys | "ExactDedup" >> FindExactDuplicates()
-    drops = [exact_drops]
+    drops = [exact_drops] if config.dedup.exact else []
     if config.near_dedup.enabled:
         # Exact duplicates stay out of the near-dedup graph, unless exact dedup is off: then
         # identical texts are near duplicates at Jaccard 1 and one of them still goes.
@@ -109,7 +109,7 @@ def build(pipeline: beam.Pipeline, inputs: list[str], config: PipelineConfig, ou
             config.near_dedup, work, files.join(out_dir, "clusters"), exclude
         )
         drops.append(near_drops)
-    all_drops = drops | "AllDrops" >> beam.Flatten()
+    all_drops = (drops or [pipeline | "NoDrops" >> beam.Create([])]) | "AllDrops" >> beam.Flatten()
     filtered = extracted.files | "Filter" >> FilterFiles(
         config, files.join(out_dir, "docs"), rejected, all_drops
     )

@@ -9,8 +9,10 @@ batch against it (and against itself) and add what survives::
     index.save("corpus.lsh")   # NearDuplicateIndex.load("corpus.lsh") later
 
 The signatures are the pipeline's own (``corpus.dedup.minhash``, equal to datasketch's
-``MinHash``), so an index built here agrees with the Beam stage on the same config. Candidates from
-the LSH are decided by the signatures' estimated Jaccard at ``config.threshold``. ``storage_config``
+``MinHash``) and the LSH bands the same. Decisions differ from the Beam stage in two ways:
+candidates are decided by the signatures' estimated Jaccard at ``config.threshold`` (the index
+keeps no shingle sets), and a new document is checked against what is already indexed, first
+come first kept, rather than clusters choosing by ``keep``. ``storage_config``
 is passed to ``MinHashLSH`` (e.g. ``{"type": "redis", ...}``); the signatures kept for verification
 live in this object and are saved with it.
 """
@@ -42,9 +44,11 @@ class NearDuplicateIndex:
             storage_config=storage_config or {"type": "dict"},
         )
         self.signatures: dict[str, np.ndarray] = {}
+        self.keys: set[str] = set()
+        """Every key added, including documents without a word (never candidates)."""
 
     def __len__(self) -> int:
-        return len(self.signatures)
+        return len(self.keys)
 
     def minhashes(self, texts: Sequence[str]) -> list[LeanMinHash | None]:
         """datasketch ``LeanMinHash`` per text (None for a text without a single word)."""
@@ -60,8 +64,9 @@ class NearDuplicateIndex:
         """Index documents as they are (no dedup); keys must be new."""
         with self.lsh.insertion_session() as session:
             for key, m in zip(keys, self.minhashes(texts), strict=True):
-                if key in self.signatures:
+                if key in self.keys:
                     raise ValueError(f"key {key!r} is already in the index")
+                self.keys.add(key)
                 if m is not None:
                     session.insert(key, m)
                     self.signatures[key] = m.hashvalues
@@ -86,13 +91,14 @@ class NearDuplicateIndex:
         kept: list[str] = []
         removed: dict[str, str] = {}
         for key, m in zip(keys, self.minhashes(texts), strict=True):
-            if key in self.signatures:
+            if key in self.keys:
                 raise ValueError(f"key {key!r} is already in the index")
             matches = [] if m is None else self._matches(m)
             if matches:
                 removed[key] = matches[0][0]
                 continue
             kept.append(key)
+            self.keys.add(key)
             if m is not None:
                 self.lsh.insert(key, m)
                 self.signatures[key] = m.hashvalues

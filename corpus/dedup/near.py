@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -53,8 +53,11 @@ def _epoch(date: str | None) -> int:
     if not date:
         return 0
     try:
-        return int(datetime.fromisoformat(date.replace("Z", "+00:00")).timestamp())
-    except ValueError:
+        parsed = datetime.fromisoformat(date.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:  # a date without an offset is UTC, not this machine's zone
+            parsed = parsed.replace(tzinfo=UTC)
+        return int(parsed.timestamp())
+    except (ValueError, OverflowError, OSError):
         return 0
 
 

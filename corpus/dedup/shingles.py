@@ -75,7 +75,7 @@ def char_classes() -> np.ndarray:
     return table
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=2)
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     """BASE^i and BASE^-i mod 2^64 for i < n (numpy's uint64 arithmetic wraps, which is the modulo)."""
     with np.errstate(over="ignore"):

@@ -52,18 +52,19 @@ class UrlBlocklist:
                     continue
                 if "*" not in entry and _HOST_PATH.match(entry):
                     host, _, rest = entry.partition("/")
-                    self.paths.setdefault(host, []).append("/" + rest)
+                    self.paths.setdefault(host.removeprefix("www."), []).append("/" + rest)
                 elif "/" in entry or "*" in entry:
                     self.substrings.append(entry.strip("*"))
                 else:
-                    self.domains.add(entry.lstrip("."))
+                    self.domains.add(entry.lstrip(".").removeprefix("www."))
+        self.size = len(self.domains) + sum(len(p) for p in self.paths.values()) + len(self.substrings)
 
     def __len__(self) -> int:
-        return len(self.domains) + sum(len(p) for p in self.paths.values()) + len(self.substrings)
+        return self.size
 
     def match(self, url: str | None) -> str | None:
         """The entry that blocks ``url``, or None."""
-        if not url or not len(self):
+        if not url or not self.size:
             return None
         lowered = url.lower()
         parts_of_url = urlsplit(lowered)
@@ -73,10 +74,10 @@ class UrlBlocklist:
             candidate = ".".join(parts[i:])
             if candidate in self.domains:
                 return candidate
-        for h in dict.fromkeys((host, host.removeprefix("www."))):
-            for prefix in self.paths.get(h, []):
-                if parts_of_url.path.startswith(prefix):
-                    return h + prefix
+        bare = host.removeprefix("www.")
+        for prefix in self.paths.get(bare, ()):
+            if parts_of_url.path.startswith(prefix):
+                return bare + prefix
         for s in self.substrings:
             if s in lowered:
                 return s
@@ -147,7 +148,8 @@ class Classifier:
 
         self.model = fasttext.load_model(path)
         self.label = label if label.startswith("__label__") else f"__label__{label}"
-        self.name = self.label.removeprefix("__label__")
+        # The reason must be snake_case (summary.schema.json): "hate-speech" -> "hate_speech".
+        self.name = re.sub(r"[^a-z0-9_]", "_", self.label.removeprefix("__label__").lower())
 
     def score(self, text: str) -> float:
         labels, probs = self.model.predict(" ".join(text.split()), k=-1)

@@ -11,9 +11,27 @@ skipped for languages written without spaces (``UNSEGMENTED``).
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9d"
-_WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’\-.][^\W_{_CJK}]+)*")
+
+
+def _mark_ranges() -> str:
+    """Combining marks (Unicode M*) as a regex class body: Python's ``\\w`` leaves them out, which
+    would cut Hindi, Tamil or vowelled Arabic words at every vowel sign."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x110000):
+        if unicodedata.category(chr(cp)).startswith("M"):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    return "".join(f"\\U{a:08x}-\\U{b:08x}" if a != b else f"\\U{a:08x}" for a, b in ranges)
+
+
+_MARKS = _mark_ranges()
+_LETTER = rf"(?:[^\W_{_CJK}]|[{_MARKS}])"
+_WORD = re.compile(rf"[{_CJK}]|{_LETTER}+(?:['’\-.]{_LETTER}+)*")
 
 UNSEGMENTED = frozenset({"ja", "zh", "th", "lo", "km", "my", "bo", "wuu", "yue"})
 """Languages written without spaces between words (lid.176 codes)."""

@@ -279,3 +279,24 @@ def test_re_shingling_path_gives_the_same_clusters(planted, monkeypatch) -> None
     assert pass1.sets is None
     again = near.find_near_duplicates(planted.texts, NearDedupConfig(), batch_size=64)
     assert again.root == cached.root and again.verified_pairs == cached.verified_pairs
+
+
+def test_newest_reads_dates_without_an_offset_as_utc(monkeypatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert near.preference("newest", "", "2024-01-01") == -1704067200
+        assert near.preference("newest", "", "2024-01-01T00:00:00+09:00") == -1704034800
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_index_remembers_keys_of_documents_without_words() -> None:
+    index = NearDuplicateIndex(NearDedupConfig())
+    index.add(["empty"], ["— … —"])
+    assert len(index) == 1
+    with pytest.raises(ValueError, match="already in the index"):
+        index.deduplicate(["empty"], [""])

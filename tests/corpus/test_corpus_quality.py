@@ -253,3 +253,21 @@ def test_check_quality_cleans_then_judges(page_text) -> None:
     assert q.check_quality(page_text("ch01.en.html#_command_alias"), "en", FINEWEB).finding.reason == (
         "c4_curly_bracket"
     )
+
+
+def test_words_keep_combining_marks() -> None:
+    # Hindi and Tamil vowel signs are combining marks; a word must not be cut at them.
+    assert words("हिन्दी भाषा") == ["हिन्दी", "भाषा"]
+    assert words("தமிழ் மொழி") == ["தமிழ்", "மொழி"]
+
+
+def test_presets_from_python() -> None:
+    config = QualityConfig.from_preset("fineweb-like", gopher_min_words=10)
+    assert (config.gopher_repetition, config.c4, config.fineweb, config.gopher_min_words) == (
+        True,
+        True,
+        True,
+        10,
+    )
+    with pytest.raises(ValueError, match="quality.c4_min_sentences: must not be negative"):
+        QualityConfig.from_preset("c4-like", c4_min_sentences=-1)

@@ -126,3 +126,19 @@ def test_fasttext_classifier_trained_here_on_real_labelled_text(tmp_path: Path, 
     dropped = [f for f in held_out_code if f is not None]
     assert len(dropped) >= 45 and {f.reason for f in dropped} == {"classifier_code"}
     assert sum(f is not None for f in held_out_prose) <= 2
+
+
+def test_classifier_reasons_are_snake_case(tmp_path: Path) -> None:
+    from fasttext_model import save, train
+
+    model = tmp_path / "m.bin"
+    save(model, *train(["some words here", "other words there"], ["Hate-Speech", "ok"], epochs=5))
+    checker = SafetyChecker(SafetyConfig(badwords=False, classifiers=(f"{model}:Hate-Speech:0.0",)))
+    finding = checker.check("some words here", None, "en")
+    assert finding is not None and finding.reason == "classifier_hate_speech"
+
+
+def test_www_in_blocklist_entries_is_ignored(tmp_path: Path) -> None:
+    lists = UrlBlocklist([blocklist(tmp_path, "www.example.com/adult", "www.example.org")])
+    assert lists.match("http://example.com/adult/1") == "example.com/adult"
+    assert lists.match("https://sub.example.org/") == "example.org"

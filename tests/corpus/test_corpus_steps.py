@@ -193,3 +193,16 @@ def test_shard_step_independent_of_arrival_order(sample_raw, encoder: DocumentEn
 
 def test_text_hash_equal_for_equal_text(copies: list[Document]) -> None:
     assert copies[0].text_hash == text_hash(copies[1].text)
+
+
+def test_exact_drops_never_shadow_near_drops_when_exact_dedup_is_off(copies, identifier) -> None:
+    # With exact dedup off, both stages may name the same position; the near decision holds
+    # whatever order the drops arrive in.
+    config = PipelineConfig.from_dict({"dedup": {"exact": False}, "quality": {"preset": "none"}})
+    keeper = copies[2].id
+    for drops in (
+        [(0, "near_dedup", keeper), (0, STAGE, keeper)],
+        [(0, STAGE, keeper), (0, "near_dedup", keeper)],
+    ):
+        result = filter_step(copies, drops, identifier, config)
+        assert [(r.id, r.stage) for r in result.rejections] == [(copies[0].id, "near_dedup")]
