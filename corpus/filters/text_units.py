@@ -16,22 +16,28 @@ import unicodedata
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9d"
 
 
-def _mark_ranges() -> str:
-    """Combining marks (Unicode M*) as a regex class body: Python's ``\\w`` leaves them out, which
-    would cut Hindi, Tamil or vowelled Arabic words at every vowel sign."""
+def _bmp_marks() -> str:
+    """Combining marks (Unicode M*) of the Basic Multilingual Plane as a regex class body.
+
+    Python's ``\\w`` leaves marks out, which would cut Hindi or Tamil words at every vowel sign.
+    (Marks of scripts beyond the BMP, such as Brahmi, still split words.)"""
     ranges: list[tuple[int, int]] = []
-    for cp in range(0x110000):
+    for cp in range(0x10000):
         if unicodedata.category(chr(cp)).startswith("M"):
             if ranges and ranges[-1][1] == cp - 1:
                 ranges[-1] = (ranges[-1][0], cp)
             else:
                 ranges.append((cp, cp))
-    return "".join(f"\\U{a:08x}-\\U{b:08x}" if a != b else f"\\U{a:08x}" for a, b in ranges)
+    return "".join(f"\\u{a:04x}-\\u{b:04x}" if a != b else f"\\u{a:04x}" for a, b in ranges)
 
 
-_MARKS = _mark_ranges()
-_LETTER = rf"(?:[^\W_{_CJK}]|[{_MARKS}])"
-_WORD = re.compile(rf"[{_CJK}]|{_LETTER}+(?:['’\-.]{_LETTER}+)*")
+_MARKS = _bmp_marks()
+# A run of word characters (letters, digits, marks, and also _ and CJK, split below); a positive
+# class keeps the regex engine on its fast path.
+_RUN = re.compile(rf"[\w{_MARKS}]+(?:['’\-.][\w{_MARKS}]+)*")
+_SPECIAL = re.compile(rf"[_{_CJK}]")
+_SPLIT = re.compile(rf"[{_CJK}]|[^_{_CJK}]+")
+
 
 UNSEGMENTED = frozenset({"ja", "zh", "th", "lo", "km", "my", "bo", "wuu", "yue"})
 """Languages written without spaces between words (lid.176 codes)."""
@@ -43,7 +49,19 @@ BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "–", "-", "*", "·
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text)
+    runs = _RUN.findall(text)
+    if not _SPECIAL.search(text):
+        return runs
+    out: list[str] = []
+    for run in runs:
+        if not _SPECIAL.search(run):
+            out.append(run)
+            continue
+        for part in _SPLIT.findall(run):
+            part = part.strip("'’-.")
+            if part:
+                out.append(part)
+    return out
 
 
 def lines(text: str) -> list[str]:
