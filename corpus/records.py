@@ -60,6 +60,11 @@ class Rejection:
     detail: str | None = None
     text: str | None = None
 
+    @classmethod
+    def of(cls, doc: Document, stage: str, reason: str, detail: str | None) -> Rejection:
+        """A kept-so-far document dropped by ``stage``; its text goes along for inspection."""
+        return cls(doc.id, doc.url, doc.source, stage, reason, detail, doc.text)
+
 
 def documents_table(docs: Iterable[Document]) -> pa.Table:
     rows = [{**asdict(d), "id_hash": d.id_hash} for d in docs]

@@ -13,7 +13,6 @@ import numpy as np
 
 from corpus.config import PipelineConfig
 from corpus.dedup import exact, minhash, near
-from corpus.dedup.shingles import shingle_hashes, unique_per_document
 from corpus.extract import extract_document
 from corpus.filters import pii, quality
 from corpus.filters.language import LanguageIdentifier, filter_language
@@ -90,11 +89,7 @@ def filter_step(
         if stage is None:
             unique.append(doc)
             continue
-        rejected[stage].append(
-            Rejection(
-                doc.id, doc.url, doc.source, stage, _DEDUP_REASONS[stage], f"duplicate of {kept_id}", doc.text
-            )
-        )
+        rejected[stage].append(Rejection.of(doc, stage, _DEDUP_REASONS[stage], f"duplicate of {kept_id}"))
     exact_kept = len(unique) + len(rejected[near.STAGE])
     count(result.counts, exact.STAGE, exact_kept, rejected[exact.STAGE])
     count(result.counts, near.STAGE, len(unique), rejected[near.STAGE])
@@ -110,9 +105,7 @@ def filter_step(
     for doc in result.documents:
         finding = safety.check(doc.text, doc.url, doc.language) if safety else None
         if finding:
-            safety_rejected.append(
-                Rejection(doc.id, doc.url, doc.source, SAFETY, finding.reason, finding.detail, doc.text)
-            )
+            safety_rejected.append(Rejection.of(doc, SAFETY, finding.reason, finding.detail))
         else:
             safe.append(doc)
     count(result.counts, SAFETY, len(safe), safety_rejected)
@@ -123,15 +116,7 @@ def filter_step(
         verdict = check_quality(doc.text, doc.language, config.quality, stop_words)
         if verdict.finding:
             quality_rejected.append(
-                Rejection(
-                    doc.id,
-                    doc.url,
-                    doc.source,
-                    quality.STAGE,
-                    verdict.finding.reason,
-                    verdict.finding.detail,
-                    doc.text,
-                )
+                Rejection.of(doc, quality.STAGE, verdict.finding.reason, verdict.finding.detail)
             )
             continue
         if verdict.lines_removed:
@@ -176,34 +161,25 @@ class NearDedupKeys:
 def near_dedup_keys(docs: Sequence[Document], config: PipelineConfig, file_index: int) -> NearDedupKeys:
     """Signatures and LSH band keys of one file's documents, computed in batches."""
     nd = config.near_dedup
-    bands, rows = nd.lsh_shape()
-    batch = 2048  # bounds the numpy work arrays (about 60 bytes per character of a batch)
-    parts = [
-        shingle_hashes([d.text for d in docs[lo : lo + batch]], nd.ngram, nd.shingle)
-        for lo in range(0, len(docs), batch)
-    ]
-    sig_parts = [minhash.signatures(h, o, nd.num_perm, nd.seed) for h, o in parts]
-    sigs = np.concatenate(sig_parts) if sig_parts else np.zeros((0, nd.num_perm), dtype=np.uint32)
+    pass1 = near.band_keys_of([d.text for d in docs], nd, keep_all_sets=True)
     # 63 bits, so a key travels as a plain int64 through Beam's coders.
-    keys = minhash.band_keys(sigs, bands, rows) >> np.uint64(1)
-    present = np.concatenate([np.diff(o) > 0 for _, o in parts]) if parts else np.zeros(0, dtype=bool)
+    keys = pass1.keys >> np.uint64(1)
     records = [
         (
             (file_index, i),
             (near.make_node(nd.keep, d.id, d.text, d.date, file_index, i), tuple(keys[i].tolist())),
         )
         for i, d in enumerate(docs)
-        if present[i]
+        if pass1.has_shingles[i]
     ]
     buffer = io.BytesIO()
-    if nd.verify == "exact":
-        unique = [unique_per_document(h, o) for h, o in parts]
-        sets = np.concatenate([u[0] for u in unique]) if unique else np.zeros(0, dtype=np.uint64)
+    if pass1.sets is not None:
+        sets = np.concatenate(pass1.sets) if pass1.sets else np.zeros(0, dtype=np.uint64)
         set_offsets = np.zeros(len(docs) + 1, dtype=np.int64)
-        np.cumsum(np.concatenate([np.diff(u[1]) for u in unique]) if unique else [], out=set_offsets[1:])
+        np.cumsum([len(x) for x in pass1.sets], out=set_offsets[1:])
         np.savez(buffer, sets=sets, offsets=set_offsets)
     else:
-        np.savez(buffer, sigs=sigs)
+        np.savez(buffer, sigs=pass1.signatures)
     return NearDedupKeys(records, buffer.getvalue())
 
 

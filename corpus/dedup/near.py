@@ -139,16 +139,17 @@ def components_by_rounds(edges: Iterable[Edge], rounds: int) -> dict[Node, Node]
     current = {(min(u, v), max(u, v)) for u, v in edges if u != v}
     for _ in range(rounds):
         for step in (large_star, small_star):
-            adjacency: dict[Node, set[Node]] = {}
-            for u, v in current:
-                adjacency.setdefault(u, set()).add(v)
-                adjacency.setdefault(v, set()).add(u)
-            current = {e for n, ns in adjacency.items() for e in step(n, ns) if e[0] != e[1]}
-    adjacency = {}
-    for u, v in current:
+            current = {e for n, ns in _neighbours(current).items() for e in step(n, ns) if e[0] != e[1]}
+    return dict(pair for n, ns in _neighbours(current).items() for pair in star_labels(n, ns, rounds))
+
+
+def _neighbours(edges: Iterable[Edge]) -> dict[Node, set[Node]]:
+    """What a GroupByKey over both directions of every edge gives each node."""
+    adjacency: dict[Node, set[Node]] = {}
+    for u, v in edges:
         adjacency.setdefault(u, set()).add(v)
         adjacency.setdefault(v, set()).add(u)
-    return dict(pair for n, ns in adjacency.items() for pair in star_labels(n, ns, rounds))
+    return adjacency
 
 
 # --- the single-worker path: everything in one process, memory bounded by keys, not text ---
@@ -188,8 +189,13 @@ SET_CACHE = 16_000_000
 """Shingle hashes (8 bytes each) pass 1 may keep for verification: 128 MB."""
 
 
-def band_keys_of(texts: Sequence[str], config: NearDedupConfig, batch_size: int = 2048) -> BandKeys:
-    """Signatures and LSH band keys of every text, a batch at a time."""
+def band_keys_of(
+    texts: Sequence[str], config: NearDedupConfig, batch_size: int = 2048, keep_all_sets: bool = False
+) -> BandKeys:
+    """Signatures and LSH band keys of every text, a batch at a time.
+
+    With ``keep_all_sets`` (and ``verify = "exact"``) every shingle set is kept, whatever
+    ``SET_CACHE`` says: the Beam stage writes them all to its per-file payload."""
     n = len(texts)
     bands, rows = config.lsh_shape()
     out = BandKeys(
@@ -209,7 +215,7 @@ def band_keys_of(texts: Sequence[str], config: NearDedupConfig, batch_size: int 
             out.signatures[start : start + len(chunk)] = s
         if out.sets is not None:
             cached += len(hashes)
-            if cached > SET_CACHE:
+            if cached > SET_CACHE and not keep_all_sets:
                 out.sets = None  # too big to keep: verification will re-shingle candidates
             else:
                 sets, set_offsets = unique_per_document(hashes, offsets)

@@ -71,4 +71,4 @@ def filter_language(
 
 
 def _reject(doc: Document, reason: str, detail: str) -> Rejection:
-    return Rejection(doc.id, doc.url, doc.source, STAGE, reason, detail, doc.text)
+    return Rejection.of(doc, STAGE, reason, detail)

@@ -12,6 +12,7 @@ from corpus.readers.detect import input_format, read_documents_of
 from corpus.records import documents_table, rejections_table, write_parquet
 from corpus.steps import extract_step, near_dedup_keys
 from pipelines import files
+from pipelines.stages.near_dedup import payload_path
 
 KEYS = "keys"
 MINHASH = "minhash"
@@ -41,7 +42,7 @@ class ExtractFileFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(KEYS, (doc.text_hash, (doc.id_hash, doc.id, index, position)))
         if self.config.near_dedup.enabled:
             keys = near_dedup_keys(result.documents, self.config, index)
-            payload = files.join(self.work_dir, f"minhash-{index:06d}.npz")
+            payload = payload_path(self.work_dir, index)
             files.write_atomic(payload, lambda f: f.write(keys.payload))
             for record in keys.records:
                 yield beam.pvalue.TaggedOutput(MINHASH, record)
