@@ -535,25 +535,27 @@ def main(argv: list[str] | None = None) -> int:
     progress("memory runs")
     memory = memory_rows([10_000, 40_000] if args.quick else [100_000, 400_000])
     progress("report")
-    write_report(
-        args,
-        reps,
-        rows,
-        quality,
-        estimate,
-        peer_removed,
-        truth,
-        planted,
-        memory,
-        lid_accuracy,
-        mb,
-        raws,
-        docs,
-        text_mb,
-        planted_mb,
-        peer.version if peer else None,
-        time.perf_counter() - started,
+    scores = [("ours, exact verification (default)", quality), ("ours, estimated verification", estimate)]
+    if peer_removed:
+        # datatrove keeps one document per cluster too, so the same scoring applies.
+        peer_score = score(dict.fromkeys(peer_removed["ids"], -1), truth, len(planted.texts))
+        scores.append(("datatrove (14 x 9 buckets, no verification)", peer_score))
+    report = Report(
+        quick=args.quick,
+        reps=reps,
+        seconds=time.perf_counter() - started,
+        peer_version=peer.version if peer else None,
+        sample=f"{SAMPLE} ({mb:.1f} MB, {len(raws)} responses, {len(docs)} extracted, "
+        f"{text_mb:.1f} MB of text, six languages)",
+        planted=f"{len(planted.texts)} documents ({planted_mb:.1f} MB)",
+        rows=rows,
+        truth_clusters=len(truth),
+        should_remove=quality["should_remove"],
+        dedup_scores=scores,
+        lid_accuracy=lid_accuracy,
+        memory=memory,
     )
+    write_report(report, Path(args.out))
     return 0
 
 
@@ -668,25 +670,25 @@ def memory_rows(sizes: list[int]) -> list[dict]:
     return found
 
 
-def write_report(
-    args,
-    reps,
-    rows,
-    quality,
-    estimate,
-    peer_removed,
-    truth,
-    planted,
-    memory,
-    lid_accuracy,
-    mb,
-    raws,
-    docs,
-    text_mb,
-    planted_mb,
-    peer_version,
-    seconds,
-) -> None:
+@dataclass
+class Report:
+    """Everything BENCHMARKS.md shows, measured by ``main``."""
+
+    quick: bool
+    reps: int
+    seconds: float
+    peer_version: str | None
+    sample: str
+    planted: str
+    rows: list[Row]
+    truth_clusters: int
+    should_remove: int
+    dedup_scores: list[tuple[str, dict]]
+    lid_accuracy: list[dict]
+    memory: list[dict]
+
+
+def write_report(r: Report, path: Path) -> None:
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -698,52 +700,41 @@ def write_report(
     out = [
         "# Benchmarks",
         "",
-        f"`make bench{' QUICK=1' if args.quick else ''}` on {platform.node()}: "
-        f"{os.cpu_count()} cores, {cpu}, "
-        f"Python {platform.python_version()}, datatrove {peer_version or 'not run'}; took {seconds:.0f} s.",
+        f"`make bench{' QUICK=1' if r.quick else ''}` on {platform.node()}: "
+        f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
+        f"datatrove {r.peer_version or 'not run'}; took {r.seconds:.0f} s.",
         "",
-        f"Documents: the bundled sample {SAMPLE} ({mb:.1f} MB, {len(raws)} responses, {len(docs)} extracted, "
-        f"{text_mb:.1f} MB of text, six languages); for near dedup, {len(planted.texts)} documents "
-        f"({planted_mb:.1f} MB): the distinct sample texts plus planted near-copies (bench/families.py).",
+        f"Documents: the bundled sample {r.sample}; for near dedup, {r.planted}: the distinct sample "
+        "texts plus planted near-copies (bench/families.py).",
         "",
-        f"Each figure: median of {reps} repetitions (min–max). **vs datatrove** = datatrove's time / ours "
+        f"Each figure: median of {r.reps} repetitions (min–max). **vs datatrove** = datatrove's time / ours "
         "(above 1 = we are faster), **vs floor** = our time / the floor's (1.00× = at the floor); both "
         "taken repetition by repetition, ours and theirs alternating.",
         "",
         "| stage | ours | datatrove | vs datatrove | floor | floor figure | vs floor | notes |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in rows:
+    for row in r.rows:
         out.append(
-            f"| {r.stage} | {rate(r.ours, r.amount, r.unit)} | {rate(r.peer, r.amount, r.unit)} | "
-            f"{paired(r.peer, r.ours)} | {r.floor_name} | {rate(r.floor, r.amount, r.unit)} | "
-            f"{paired(r.ours, r.floor)} | {r.note} |"
+            f"| {row.stage} | {rate(row.ours, row.amount, row.unit)} | "
+            f"{rate(row.peer, row.amount, row.unit)} | "
+            f"{paired(row.peer, row.ours)} | {row.floor_name} | {rate(row.floor, row.amount, row.unit)} | "
+            f"{paired(row.ours, row.floor)} | {row.note} |"
         )
     out += [
         "",
         "## Near-dedup quality (threshold 0.8, planted near-duplicates)",
         "",
-        f"Truth: exact Jaccard of every pair within a family, brute force: {len(truth)} true clusters, "
-        f"{quality['should_remove']} documents to remove.",
+        f"Truth: exact Jaccard of every pair within a family, brute force: {r.truth_clusters} true clusters, "
+        f"{r.should_remove} documents to remove.",
         "",
         "| method | removed | precision | recall | clusters with no survivor | clusters with one survivor |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for name, s in [
-        ("ours, exact verification (default)", quality),
-        ("ours, estimated verification", estimate),
-    ]:
+    for name, s in r.dedup_scores:
         out.append(
             f"| {name} | {s['removed']} | {s['precision']:.3f} | {s['recall']:.3f} | "
             f"{s['clusters_all_removed']} | {s['clusters_one_survivor']} of {s['clusters']} |"
-        )
-    if peer_removed:
-        # datatrove keeps one document per cluster too, so the same scoring applies.
-        s = score(dict.fromkeys(peer_removed["ids"], -1), truth, len(planted.texts))
-        out.append(
-            f"| datatrove (14 x 9 buckets, no verification) | {s['removed']} | {s['precision']:.3f} | "
-            f"{s['recall']:.3f} | {s['clusters_all_removed']} | "
-            f"{s['clusters_one_survivor']} of {s['clusters']} |"
         )
     out += [
         "",
@@ -754,7 +745,7 @@ def write_report(
         *[
             f"| {a['language']} | {a['paragraphs']} | {a['top1']:.3f} | {a['at_threshold']:.3f} | "
             f"{', '.join(f'{k} {v}' for k, v in a['confused_with'].items()) or '—'} |"
-            for a in lid_accuracy
+            for a in r.lid_accuracy
         ],
         "",
         "## Near-dedup memory (single-worker path, generated real-text documents)",
@@ -762,14 +753,14 @@ def write_report(
         "| documents | text | time | docs/s | peak RSS |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for m in memory:
+    for m in r.memory:
         out.append(
             f"| {m['docs']:,} | {m['text_mb']:,.0f} MB | {m['seconds']:.1f} s | "
             f"{m['docs'] / m['seconds']:,.0f} | "
             f"{m['peak_rss_mb']:,.0f} MB |"
         )
     out.append("")
-    Path(args.out).write_text("\n".join(out), "utf-8")
+    path.write_text("\n".join(out), "utf-8")
     print("\n".join(out))
 
 

@@ -252,11 +252,17 @@ class QualityConfig:
     @classmethod
     def from_preset(cls, preset: str, **overrides: Any) -> QualityConfig:
         """The preset's rule sets, with ``overrides`` on top (what a config file's section does)."""
-        if preset not in QUALITY_PRESETS:
-            raise ValueError(f"quality.preset: {preset!r} is not one of {', '.join(QUALITY_PRESETS)}")
-        config = cls(preset=preset, **{**QUALITY_PRESETS[preset], **overrides})
+        config = cls(**with_preset({"preset": preset, **overrides}))
         config.validate()
         return config
+
+
+def with_preset(section: dict[str, Any]) -> dict[str, Any]:
+    """A ``[quality]`` section's fields over those of its preset (``minimal`` when not named)."""
+    preset = section.get("preset", QualityConfig.preset)
+    if preset not in QUALITY_PRESETS:
+        raise ValueError(f"quality.preset: {preset!r} is not one of {', '.join(QUALITY_PRESETS)}")
+    return {**QUALITY_PRESETS[preset], **section}
 
 
 QUALITY_PRESETS: dict[str, dict[str, Any]] = {
@@ -408,10 +414,7 @@ class PipelineConfig:
             if not isinstance(value, dict):
                 raise ValueError(f"{f.name}: expected a table, got {type(value).__name__}")
             if f.name == "quality":
-                preset = value.get("preset", QualityConfig.preset)
-                if preset not in QUALITY_PRESETS:
-                    raise ValueError(f"quality.preset: {preset!r} is not one of {', '.join(QUALITY_PRESETS)}")
-                value = {**QUALITY_PRESETS[preset], **value}
+                value = with_preset(value)
             kwargs[f.name] = _stage_from_dict(stage_cls, f.name, value)
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:

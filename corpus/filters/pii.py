@@ -73,32 +73,28 @@ def _phone(candidate: str) -> bool:
 
 def redact(text: str, config: PiiConfig) -> Redacted:
     counts: Counter = Counter()
-    protected = [m.span() for m in _URL.finditer(text)]
-
-    def outside_urls(start: int, end: int) -> bool:
-        return not any(a <= start and end <= b for a, b in protected)
 
     def sub(pattern: re.Pattern, accept, label: str, text: str) -> str:
+        # Each pass changes lengths, so the URLs to protect are found again in the text it gets.
+        urls = [m.span() for m in _URL.finditer(text)]
+
         def repl(m: re.Match) -> str:
-            if outside_urls(*m.span()) and accept(m.group(0)):
+            start, end = m.span()
+            inside_url = any(a <= start and end <= b for a, b in urls)
+            if not inside_url and accept(m.group(0)):
                 counts[label.strip("<>").lower()] += 1
                 return label
             return m.group(0)
 
         return pattern.sub(repl, text)
 
-    # Order matters: spans change length, so URL protection is computed per pass.
     if config.emails:
         text = sub(_EMAIL, lambda s: True, "<EMAIL>", text)
-        protected = [m.span() for m in _URL.finditer(text)]
     if config.cards:
         text = sub(_CARD, lambda s: _luhn(re.sub(r"\D", "", s)), "<CARD>", text)
-        protected = [m.span() for m in _URL.finditer(text)]
     if config.ip_addresses:
         text = sub(_IPV4, _public_ip, "<IP>", text)
-        protected = [m.span() for m in _URL.finditer(text)]
         text = sub(_IPV6, _public_ip, "<IP>", text)
-        protected = [m.span() for m in _URL.finditer(text)]
     if config.phones:
         text = sub(_PHONE, _phone, "<PHONE>", text)
     return Redacted(text, counts)

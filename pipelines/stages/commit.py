@@ -32,8 +32,9 @@ def commit(results: list[dict], tokenizer_json: str, out_dir: str, config: dict,
     numbers: dict[tuple[str, str], int] = {}
     for part in parts:
         language = part.get("language")
-        n = numbers.get((part["split"], language or ""), 0)
-        numbers[(part["split"], language or "")] = n + 1
+        route = (part["split"], language or "")
+        n = numbers.get(route, 0)
+        numbers[route] = n + 1
         name = f"{part['split']}_{language}_{n:06d}" if language else f"{part['split']}_{n:06d}"
         for suffix in (".docs.parquet", ".idx", ".bin"):
             target = files.join(out_dir, name + suffix)
