@@ -11,7 +11,7 @@ NAME ?= sample
 INPUT ?= data/sample/*.warc.gz
 STEPS ?= 300
 
-.PHONY: setup demo pipeline train test lint format bench sample clean
+.PHONY: setup demo pipeline train test lint format bench sample blocklists clean
 
 setup: $(STAMP)
 
@@ -54,6 +54,11 @@ $(BENCH_STAMP): bench/peer-requirements.txt
 
 bench: setup $(BENCH_STAMP)
 	$(PY) -m bench.run $(if $(QUICK),--quick,)
+
+# UT1's adult domain blocklist (4.5M entries, CC BY-SA 4.0) into data/blocklists/ut1-adult/, from
+# the datatrove wheel on PyPI; see scripts/fetch_ut1_blocklist.py for using it.
+blocklists: setup
+	$(PY) scripts/fetch_ut1_blocklist.py
 
 # Rebuild the bundled sample (needs: apt-get install debian-reference-{en,de,fr,es,it,ja}).
 sample: setup

@@ -172,6 +172,55 @@ class Peer:
         f = self._once(which, make)
         return sum(1 for d in self._fresh(self.docs[:limit]) if f.filter(d) is True)
 
+    # --- URL filters and PII ------------------------------------------------------------------
+
+    def _url_docs(self) -> list:
+        from datatrove.data import Document
+
+        urls = [d["url"] for d in _load_jsonl(self.dir / "urls.jsonl")]
+        return [Document(text="", id=str(i), metadata={"url": u}) for i, u in enumerate(urls)]
+
+    def _url_filter(self, integrated: bool):
+        from datatrove.pipeline.filters import URLFilter
+        from datatrove.utils._import_utils import ASSETS_PATH
+        from tldextract import TLDExtract
+
+        def lines(name: str) -> list[str]:
+            return [x for x in Path(ASSETS_PATH, name).read_text("utf-8").splitlines() if x.strip()]
+
+        if integrated:  # UT1 + its word lists, as FineWeb ran it
+            f = URLFilter()
+        else:  # the same three word lists, no domains
+            f = URLFilter(
+                banned_words=lines("banned_words.txt"),
+                soft_banned_words=lines("soft_banned_words.txt"),
+                banned_subwords=lines("banned_subwords.txt"),
+                use_integrated_lists=False,
+            )
+        f.tldextractor = TLDExtract(suffix_list_urls=())  # the bundled public suffix list: offline
+        f.download_data()
+        return f
+
+    def url_words(self) -> int:
+        f = self._once("url-words", lambda: self._url_filter(False))
+        docs = self._once("url-docs", self._url_docs)
+        return sum(1 for d in docs if f.filter(d) is True)
+
+    def url_filter_load(self) -> int:
+        f = self._once("url-filter", lambda: self._url_filter(True))
+        return len(f.block_listed_domains)
+
+    def url_filter(self) -> int:
+        f = self._once("url-filter", lambda: self._url_filter(True))
+        docs = self._once("url-docs", self._url_docs)
+        return sum(1 for d in docs if f.filter(d) is True)
+
+    def pii(self) -> int:
+        from datatrove.pipeline.formatters import PIIFormatter
+
+        f = self._once("pii", PIIFormatter)
+        return sum(1 for d in self.docs if f.format(d.text) != d.text)
+
     def tokenize(self, tokenizer: str) -> int:
         from datatrove.pipeline.tokens import DocumentTokenizer
 

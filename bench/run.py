@@ -33,6 +33,7 @@ import numpy as np
 import xxhash
 
 from bench.families import plant, score, true_clusters
+from bench.safety import safety_rows
 from corpus.config import NearDedupConfig, PipelineConfig
 from corpus.dedup import minhash
 from corpus.dedup.near import band_keys_of, clusters_from_keys, find_near_duplicates
@@ -468,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
             "sum of the four rows, repetition by repetition",
         )  # fmt: skip
     )
+
+    progress("safety and PII")
+    rows += safety_rows(Row, reps, peer, tmp, [r.url for r in raws if r.url], docs, langs)
 
     progress("tokenize + shard")
     # 8. Tokenize + order + shard bytes vs encode_batch alone; datatrove's DocumentTokenizer.

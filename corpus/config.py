@@ -287,6 +287,15 @@ class SafetyConfig:
     url_blocklists: tuple[str, ...] = ()
     """Blocklist files: a domain per line blocks it and its subdomains; an entry with '/' or '*'
     blocks URLs containing it (``url_blocklisted``)."""
+    url_words: bool = True
+    """Drop pages whose URL names adult content by the RefinedWeb-style word lists
+    (corpus/filters/url_words.py): ``url_banned_word``, ``url_soft_banned_words``,
+    ``url_banned_subword``."""
+    url_words_dir: str = ""
+    """A folder with ``banned_words.txt``, ``soft_banned_words.txt`` and ``banned_subwords.txt``
+    replacing the shipped lists (corpus/filters/data/url_words/)."""
+    min_soft_banned_words: int = 2
+    """How many different soft-banned words a URL needs to be dropped."""
     badwords: bool = True
     """Drop documents whose share of bad words is above ``max_badword_ratio`` (``badwords_ratio``)."""
     default_badwords: bool = True
@@ -300,6 +309,8 @@ class SafetyConfig:
 
     def validate(self) -> None:
         _fraction(self, "safety", "max_badword_ratio")
+        if self.min_soft_banned_words < 1:
+            raise ValueError(f"safety.min_soft_banned_words must be >= 1, got {self.min_soft_banned_words}")
         for spec in self.classifiers:
             path, _, rest = str(spec).rpartition(":")
             if not path or ":" not in path:

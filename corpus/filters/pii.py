@@ -24,13 +24,20 @@ from corpus.config import PiiConfig
 STAGE = "pii"
 
 _URL = re.compile(r"(?:https?|ftp)://[^\s<>\"']+|\bwww\.[^\s<>\"']+", re.IGNORECASE)
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
-_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
+# Each pattern starts with a single character class, with its look-behind after it: Python's re
+# then skips ahead to candidate characters in C instead of trying the whole pattern at every
+# position (three to five times faster on real text). The guards below skip a pass outright.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9._%+-](?<![\w.+-].)[A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"
+)
+_IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?![\w.]*\d)")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+_IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
 _PHONE = re.compile(
-    r"(?<![\w+./-])(?:\+\d{1,3}[\s.-]?(?:\(\d{1,5}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{1,8}){1,5}"
-    r"|\(\d{2,5}\)[\s.-]?\d{2,5}(?:[\s.-]\d{2,5}){1,3}"
-    r"|\d{3}-\d{3}-\d{4})(?![\w:/-]|\.\d)"
+    r"[+(\d](?<![\w+./-].)"
+    r"(?:(?<=\+)\d{1,3}[\s.-]?(?:\(\d{1,5}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{1,8}){1,5}"
+    r"|(?<=\()\d{2,5}\)[\s.-]?\d{2,5}(?:[\s.-]\d{2,5}){1,3}"
+    r"|(?<=\d)\d{2}-\d{3}-\d{4})(?![\w:/-]|\.\d)"
 )
 _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 
@@ -75,26 +82,32 @@ def redact(text: str, config: PiiConfig) -> Redacted:
     counts: Counter = Counter()
 
     def sub(pattern: re.Pattern, accept, label: str, text: str) -> str:
-        # Each pass changes lengths, so the URLs to protect are found again in the text it gets.
-        urls = [m.span() for m in _URL.finditer(text)]
-
-        def repl(m: re.Match) -> str:
+        pieces: list[str] = []
+        last = 0
+        urls: list[tuple[int, int]] | None = None
+        for m in pattern.finditer(text):
+            if not accept(m.group(0)):
+                continue
             start, end = m.span()
-            inside_url = any(a <= start and end <= b for a, b in urls)
-            if not inside_url and accept(m.group(0)):
-                counts[label.strip("<>").lower()] += 1
-                return label
-            return m.group(0)
+            # URLs are found only in texts with something to redact, and again in each pass's
+            # text (earlier passes changed its lengths).
+            if urls is None:
+                urls = [u.span() for u in _URL.finditer(text)]
+            if any(a <= start and end <= b for a, b in urls):
+                continue
+            pieces += (text[last:start], label)
+            last = end
+            counts[label.strip("<>").lower()] += 1
+        return "".join(pieces) + text[last:] if pieces else text
 
-        return pattern.sub(repl, text)
-
-    if config.emails:
+    if config.emails and "@" in text:
         text = sub(_EMAIL, lambda s: True, "<EMAIL>", text)
     if config.cards:
         text = sub(_CARD, lambda s: _luhn(re.sub(r"\D", "", s)), "<CARD>", text)
     if config.ip_addresses:
         text = sub(_IPV4, _public_ip, "<IP>", text)
-        text = sub(_IPV6, _public_ip, "<IP>", text)
+        if _IPV6_HINT.search(text):
+            text = sub(_IPV6, _public_ip, "<IP>", text)
     if config.phones:
         text = sub(_PHONE, _phone, "<PHONE>", text)
     return Redacted(text, counts)

@@ -3,6 +3,8 @@
 - URL blocklist files (one entry per line, ``#`` comments): a bare domain (``example.com``)
   blocks the domain and its subdomains; an entry with ``/`` or ``*`` (``/adult/``,
   ``*casino*``) blocks URLs containing it. Reason ``url_blocklisted``, detail the entry.
+- URL word lists (corpus/filters/url_words.py, on by default): RefinedWeb-style banned words,
+  soft-banned words and banned subwords in the URL, shipped with their provenance.
 - Bad words: per-language lists from ``<lang>.txt`` files in a folder; English defaults to the
   list shipped in the ``better-profanity`` package (MIT, github.com/snguyenthanh/better_profanity;
   916 words and phrases). Words are matched whole (phrases and scripts without spaces as
@@ -24,6 +26,7 @@ from urllib.parse import urlsplit
 from corpus.config import SafetyConfig
 from corpus.filters.quality import Finding
 from corpus.filters.text_units import UNSEGMENTED, words
+from corpus.filters.url_words import UrlWords
 
 STAGE = "safety"
 
@@ -34,36 +37,45 @@ _HOST_PATH = re.compile(r"^[a-z0-9.-]+\.[a-z0-9-]+/")
 class UrlBlocklist:
     """Domains (with subdomains), ``host/path`` prefixes (UT1's ``urls`` files), and substrings.
 
-    Domains and host/path entries are looked up by host, so millions of entries cost one dict
-    lookup per parent domain of a URL; only free substrings (with ``*`` or a leading ``/``) are
-    searched one by one."""
+    Domains and host/path entries are looked up by host, so millions of entries cost one set
+    lookup per parent domain of a URL, and one per distinct prefix length listed for its host;
+    only free substrings (with ``*`` or a leading ``/``) are searched one by one."""
 
     def __init__(self, files: tuple[str, ...] | list[str]) -> None:
         self.domains: set[str] = set()
-        self.paths: dict[str, list[str]] = {}
+        self.paths: dict[str, set[str]] = {}
         self.substrings: list[str] = []
         for name in files:
-            path = Path(name)
-            if not path.is_file():
-                raise FileNotFoundError(f"{name}: safety.url_blocklists entry is not a file")
-            for line in path.read_text("utf-8").splitlines():
-                entry = line.split("#", 1)[0].strip().lower()
-                if not entry:
-                    continue
-                if "*" not in entry and _HOST_PATH.match(entry):
-                    host, _, rest = entry.partition("/")
-                    self.paths.setdefault(host.removeprefix("www."), []).append("/" + rest)
-                elif "/" in entry or "*" in entry:
-                    self.substrings.append(entry.strip("*"))
-                else:
-                    self.domains.add(entry.lstrip(".").removeprefix("www."))
+            self._add(*_entries(name))
+        self.path_lengths = {host: sorted({len(p) for p in paths}) for host, paths in self.paths.items()}
         self.size = len(self.domains) + sum(len(p) for p in self.paths.values()) + len(self.substrings)
+
+    def _add(self, body: str, entries: set[str]) -> None:
+        # Whole-set passes are skipped when the text shows they find nothing: UT1's 4.5 million
+        # domains then cost one split and one set.
+        special = {e for e in entries if "/" in e or "*" in e} if "/" in body or "*" in body else set()
+        plain = entries - special if special else entries
+        if "\nwww." in body or "\n." in body or body.startswith((".", "www.")):
+            odd = {e for e in plain if e[0] == "." or e.startswith("www.")}
+            plain = (plain - odd) | {e.lstrip(".").removeprefix("www.") for e in odd}
+            plain.discard("")
+        if self.domains:
+            self.domains |= plain
+        else:
+            self.domains = plain
+        for entry in special:
+            if "*" not in entry and _HOST_PATH.match(entry):
+                host, _, rest = entry.partition("/")
+                self.paths.setdefault(host.removeprefix("www."), set()).add("/" + rest)
+            else:
+                self.substrings.append(entry.strip("*"))
+        self.substrings.sort()
 
     def __len__(self) -> int:
         return self.size
 
     def match(self, url: str | None) -> str | None:
-        """The entry that blocks ``url``, or None."""
+        """The entry that blocks ``url`` (the shortest, for host/path prefixes), or None."""
         if not url or not self.size:
             return None
         lowered = url.lower()
@@ -75,13 +87,39 @@ class UrlBlocklist:
             if candidate in self.domains:
                 return candidate
         bare = host.removeprefix("www.")
-        for prefix in self.paths.get(bare, ()):
-            if parts_of_url.path.startswith(prefix):
-                return bare + prefix
+        prefixes = self.paths.get(bare)
+        if prefixes:
+            path = parts_of_url.path
+            for n in self.path_lengths[bare]:
+                if n > len(path):
+                    break
+                if path[:n] in prefixes:
+                    return bare + path[:n]
         for s in self.substrings:
             if s in lowered:
                 return s
         return None
+
+
+def _entries(name: str) -> tuple[str, set[str]]:
+    """A blocklist file's lower-cased text, and its entries without comments and blank lines
+    (split in C where the file allows it)."""
+    path = Path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"{name}: safety.url_blocklists entry is not a file")
+    try:
+        body = path.read_text("utf-8").lower()
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{name}: safety.url_blocklists file is not UTF-8 ({e.reason} at byte {e.start})"
+        ) from None
+    if "#" in body or "\r" in body or " " in body or "\t" in body:
+        lines = (line.split("#", 1)[0].strip() for line in body.splitlines())
+        entries = set(lines)
+    else:
+        entries = set(body.split("\n"))
+    entries.discard("")
+    return body, entries
 
 
 def default_badwords_path() -> Path:
@@ -162,6 +200,9 @@ class SafetyChecker:
     def __init__(self, config: SafetyConfig) -> None:
         self.config = config
         self.blocklist = UrlBlocklist(config.url_blocklists)
+        self.url_words = (
+            UrlWords.load(config.url_words_dir, config.min_soft_banned_words) if config.url_words else None
+        )
         self.badwords = load_badwords(config.badwords_dir, config.default_badwords) if config.badwords else {}
         self.classifiers = [Classifier(spec) for spec in config.classifiers]
 
@@ -169,6 +210,10 @@ class SafetyChecker:
         entry = self.blocklist.match(url)
         if entry:
             return Finding("url_blocklisted", entry)
+        if self.url_words is not None:
+            finding = self.url_words.check(url)
+            if finding:
+                return finding
         if self.config.badwords:
             found, n = badword_count(text, language, self.badwords)
             if found and found / max(1, n) > self.config.max_badword_ratio:

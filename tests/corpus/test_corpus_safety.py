@@ -34,7 +34,7 @@ def test_domains_block_their_subdomains_and_entries_with_a_slash_block_substring
 def test_host_path_entries_as_in_ut1_urls_files(tmp_path: Path) -> None:
     # UT1's "urls" files list host/path prefixes without a scheme.
     lists = UrlBlocklist([blocklist(tmp_path, "debian.org/doc/manuals/debian-reference/ch07")])
-    assert lists.paths == {"debian.org": ["/doc/manuals/debian-reference/ch07"]}
+    assert lists.paths == {"debian.org": {"/doc/manuals/debian-reference/ch07"}}
     assert (
         lists.match(BASE_URL + "ch07.en.html#_gui_desktops") == "debian.org/doc/manuals/debian-reference/ch07"
     )
@@ -142,3 +142,18 @@ def test_www_in_blocklist_entries_is_ignored(tmp_path: Path) -> None:
     lists = UrlBlocklist([blocklist(tmp_path, "www.example.com/adult", "www.example.org")])
     assert lists.match("http://example.com/adult/1") == "example.com/adult"
     assert lists.match("https://sub.example.org/") == "example.org"
+
+
+def test_blocklist_files_with_crlf_dots_and_several_prefixes_per_host(tmp_path: Path) -> None:
+    crlf = tmp_path / "crlf.txt"
+    crlf.write_bytes(b".debian.org\r\nWWW.Example.com/Adult\r\nexample.com/adult/videos\r\n\r\n")
+    lists = UrlBlocklist([str(crlf)])
+    assert len(lists) == 3
+    assert lists.match(BASE_URL + "ch01.en.html") == "debian.org"
+    # Both prefixes match: the shortest is named, whatever the file's order.
+    assert lists.match("http://example.com/adult/videos/1") == "example.com/adult"
+    assert lists.match("http://example.com/adul") is None
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("caf\xe9.example\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.txt: safety.url_blocklists file is not UTF-8"):
+        UrlBlocklist([str(latin1)])
