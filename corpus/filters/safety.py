@@ -132,8 +132,9 @@ def default_badwords_path() -> Path:
 @dataclass(frozen=True)
 class BadWords:
     words: frozenset[str]
-    phrases: tuple[str, ...]
-    """Entries with a space or punctuation, matched as substrings of the lower-cased text."""
+    phrases: tuple[tuple[re.Pattern[str], frozenset[str]], ...]
+    """Entries with a space or punctuation: a pattern matched in the lower-cased text, tried only
+    when the text has all of the phrase's words."""
 
 
 def load_badwords(folder: str, use_default: bool) -> dict[str, BadWords]:
@@ -147,24 +148,39 @@ def load_badwords(folder: str, use_default: bool) -> dict[str, BadWords]:
         lists.update({f.stem: f for f in sorted(path.glob("*.txt"))})
     out = {}
     for lang, file in lists.items():
-        entries = {e.strip().lower() for e in file.read_text("utf-8").splitlines() if e.strip()}
+        try:
+            lines = file.read_text("utf-8").splitlines()
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{file}: bad-word list is not UTF-8 ({e.reason} at byte {e.start})") from None
+        entries = {e.strip().lower() for e in lines if e.strip()}
         single = frozenset(e for e in entries if words(e) == [e])
-        out[lang] = BadWords(single, tuple(sorted(entries - single)))
+        phrases = tuple(
+            (re.compile(rf"(?<!\w){re.escape(p)}(?!\w)"), frozenset(words(p)))
+            for p in sorted(entries - single)
+        )
+        out[lang] = BadWords(single, phrases)
     return out
 
 
 def badword_count(text: str, language: str | None, lists: dict[str, BadWords]) -> tuple[int, int]:
-    """(bad words found, words in the text) for the text's language (0 if it has no list)."""
+    """(bad words found, words in the text) for the text's language; (0, 0) if it has no list."""
     bad = lists.get(language or "")
+    if bad is None:
+        return 0, 0
     ws = words(text)
-    if bad is None or not ws:
-        return 0, len(ws)
+    if not ws:
+        return 0, 0
     lowered = text.lower()
     if language in UNSEGMENTED:
         found = sum(lowered.count(w) for w in bad.words)
+        present: set[str] | None = None
     else:
-        found = sum(1 for w in ws if w.lower() in bad.words)
-    found += sum(len(re.findall(rf"(?<!\w){re.escape(p)}(?!\w)", lowered)) for p in bad.phrases)
+        lowered_words = [w.lower() for w in ws]
+        found = sum(1 for w in lowered_words if w in bad.words)
+        present = set(lowered_words)
+    for pattern, needed in bad.phrases:
+        if present is None or needed <= present:
+            found += len(pattern.findall(lowered))
     return found, len(ws)
 
 

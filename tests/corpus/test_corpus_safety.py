@@ -78,8 +78,12 @@ def test_word_lists_from_files_per_language(tmp_path: Path, page_text) -> None:
     assert badword_count(text, "de", lists)[0] == sum(
         1 for w in text.split() if w.strip(".,:;()") == "Konsole"
     )
+    assert badword_count(text, "fr", lists) == (0, 0)  # no French list: nothing counted
     with pytest.raises(FileNotFoundError, match="safety.badwords_dir"):
         load_badwords(str(tmp_path / "missing"), use_default=False)
+    (tmp_path / "fr.txt").write_bytes("console\n".encode("utf-16"))
+    with pytest.raises(ValueError, match=r"fr.txt: bad-word list is not UTF-8"):
+        load_badwords(str(tmp_path), use_default=False)
 
 
 def test_classifier_specs_are_checked() -> None:
