@@ -339,10 +339,13 @@ def test_jsonl_input_end_to_end(tmp_path: Path, page_text) -> None:
             {"id": f"debian-reference/ch01.{lang}", "url": BASE_URL + f"ch01.{lang}.html", "text": text}
         )
     lines.append({"id": "mirror/ch01.de", "text": page_text("ch01.de.html#_console_basics")})
+    # A real page under a URL from UT1's adult list: the shipped URL word lists drop it.
+    adult = {"id": "ut1", "url": "http://100freesexcams.blogspot.com/2017"}
+    lines.append({**adult, "text": page_text("ch02.de.html#_basic_package_management_operations")})
     license_text = (STDLIB / "LICENSE.txt").read_text("utf-8")
     lines.append({"text": license_text[: license_text.index("B. TERMS AND CONDITIONS")]})
     body = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-    body += '{"id": "cut", "text": "Nach dem Starten\n'  # line 8: cut short
+    body += '{"id": "cut", "text": "Nach dem Starten\n'  # line 9: cut short
     body += json.dumps({"id": "no-text", "body": page_text("ch01.it.html#_console_basics")}) + "\n"
     (tmp_path / "docs.jsonl").write_text(body, "utf-8")
     rc, stdout, _ = run_job(
@@ -352,14 +355,14 @@ def test_jsonl_input_end_to_end(tmp_path: Path, page_text) -> None:
     assert rc == 0, stdout
     run = tmp_path / "out" / "jsonl"
     summary, manifest = validate_outputs(run)
-    assert summary["documents"] == {"in": 9, "kept": 5, "rejected": 4}
+    assert summary["documents"] == {"in": 10, "kept": 5, "rejected": 5}
     assert reasons(summary) == {
         "read": {"jsonl_invalid_json": 1, "missing_text_field": 1},
         "extract": {},
         "exact_dedup": {"exact_duplicate": 1},
         "near_dedup": {},
         "language": {"lang_not_kept": 1},
-        "safety": {},
+        "safety": {"url_banned_subword": 1},
         "quality": {},
         "pii": {},
         "shard": {},
@@ -372,7 +375,10 @@ def test_jsonl_input_end_to_end(tmp_path: Path, page_text) -> None:
     ]
     rows = {(r["id"], r["reason"]) for r in rejected_rows(run)}
     source = str(tmp_path / "docs.jsonl")
-    assert (f"{source}@line 8", "jsonl_invalid_json") in rows
+    assert (f"{source}@line 9", "jsonl_invalid_json") in rows
+    assert [(r["stage"], r["reason"], r["detail"]) for r in rejected_rows(run) if r["id"] == "ut1"] == [
+        ("safety", "url_banned_subword", "freesex")
+    ]
     assert ("no-text", "missing_text_field") in rows
     # The German page twice, under two ids: one of the two is dropped.
     assert (
