@@ -20,7 +20,8 @@ _LANG_SCORE = re.compile(r"([A-Za-z0-9_]+)=([0-9]+(?:\.[0-9]+)?)")
 @dataclass(frozen=True)
 class InputConfig:
     format: str = "auto"
-    """``warc``, ``jsonl``, ``parquet``, or ``auto`` (from the file name: .warc[.gz], .jsonl[.gz])."""
+    """``warc``, ``jsonl``, ``parquet``, ``arrow`` (Hugging Face ``datasets`` files), or ``auto``
+    (from the file name: .warc[.gz], .jsonl[.gz], .parquet, .arrow)."""
     text_field: str = "text"
     """JSONL field / Parquet column holding the plain text."""
     id_field: str = "id"
@@ -31,8 +32,8 @@ class InputConfig:
     """Field holding a date to carry along (optional)."""
 
     def validate(self) -> None:
-        if self.format not in ("auto", "warc", "jsonl", "parquet"):
-            raise ValueError(f"input.format: {self.format!r} is not auto, warc, jsonl or parquet")
+        if self.format not in ("auto", "warc", "jsonl", "parquet", "arrow"):
+            raise ValueError(f"input.format: {self.format!r} is not auto, warc, jsonl, parquet or arrow")
         if not self.text_field:
             raise ValueError("input.text_field: must not be empty")
 

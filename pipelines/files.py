@@ -9,20 +9,34 @@ from typing import BinaryIO
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from corpus.readers import hf_datasets
+
 
 def join(*parts: str) -> str:
     return FileSystems.join(*parts)
 
 
 def list_inputs(patterns: list[str]) -> list[str]:
-    """Expand glob patterns; a pattern that matches nothing is an error naming it."""
+    """Expand glob patterns, ``save_to_disk`` folders and ``hf:`` datasets into input files; a
+    pattern that matches nothing is an error naming it."""
     paths: list[str] = []
     for pattern in patterns:
+        if pattern.startswith(hf_datasets.PREFIX):
+            paths.extend(hf_datasets.dataset_files(pattern.removeprefix(hf_datasets.PREFIX)))
+            continue
+        saved = hf_datasets.saved_dataset_files(pattern, read_if_exists, join)
+        if saved is not None:
+            paths.extend(saved)
+            continue
         matched = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
         if not matched:
             raise FileNotFoundError(f"{pattern}: no input file matches")
         paths.extend(matched)
     return sorted(set(paths))
+
+
+def read_if_exists(path: str) -> bytes | None:
+    return read_bytes(path) if FileSystems.exists(path) else None
 
 
 def open_input(path: str, decompress: bool) -> BinaryIO:

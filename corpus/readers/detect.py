@@ -13,7 +13,14 @@ def input_format(path: str, config: InputConfig) -> str:
     if config.format != "auto":
         return config.format
     name = path.lower().removesuffix(".gz").removesuffix(".zst")
-    for suffix, fmt in ((".warc", "warc"), (".jsonl", "jsonl"), (".json", "jsonl"), (".parquet", "parquet")):
+    suffixes = (
+        (".warc", "warc"),
+        (".jsonl", "jsonl"),
+        (".json", "jsonl"),
+        (".parquet", "parquet"),
+        (".arrow", "arrow"),
+    )
+    for suffix, fmt in suffixes:
         if name.endswith(suffix):
             return fmt
     raise ValueError(f"{path}: cannot tell the input format from the name; set input.format")
@@ -37,6 +44,10 @@ def read_documents_of(
         from corpus.readers.records import read_jsonl
 
         yield from read_jsonl(stream, path, config)
+    elif fmt == "arrow":
+        from corpus.readers.records import read_arrow
+
+        yield from read_arrow(stream, path, config)
     else:
         from corpus.readers.records import read_parquet
 

@@ -1,4 +1,5 @@
-"""Read JSONL and Parquet files of documents that already hold plain text."""
+"""Read JSONL, Parquet and Arrow (Hugging Face ``datasets``) files of documents that already hold
+plain text."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpus.config import InputConfig
@@ -68,18 +70,44 @@ def read_jsonl(stream: BinaryIO, source: str, config: InputConfig) -> Iterator[R
         yield _to_raw(row, where, source, config)
 
 
-def read_parquet(stream: BinaryIO, source: str, config: InputConfig) -> Iterator[RawDocument | Rejection]:
-    parquet = pq.ParquetFile(stream)
-    names = set(parquet.schema_arrow.names)
+def _columns(names: set[str], source: str, config: InputConfig) -> list[str]:
     if config.text_field not in names:
         raise ValueError(f"{source}: no column {config.text_field!r} (columns: {sorted(names)})")
-    columns = [
-        c
-        for c in (config.text_field, config.id_field, config.url_field, config.date_field)
-        if c and c in names
-    ]
+    fields = (config.text_field, config.id_field, config.url_field, config.date_field)
+    return [c for c in dict.fromkeys(fields) if c and c in names]
+
+
+def _rows(
+    batches: Iterator[pa.RecordBatch], source: str, config: InputConfig
+) -> Iterator[RawDocument | Rejection]:
     row_number = 0
-    for batch in parquet.iter_batches(batch_size=1024, columns=columns):
+    for batch in batches:
         for row in batch.to_pylist():
             yield _to_raw(row, f"row {row_number}", source, config)
             row_number += 1
+
+
+def read_parquet(stream: BinaryIO, source: str, config: InputConfig) -> Iterator[RawDocument | Rejection]:
+    parquet = pq.ParquetFile(stream)
+    columns = _columns(set(parquet.schema_arrow.names), source, config)
+    yield from _rows(parquet.iter_batches(batch_size=1024, columns=columns), source, config)
+
+
+def read_arrow(stream: BinaryIO, source: str, config: InputConfig) -> Iterator[RawDocument | Rejection]:
+    """An Arrow IPC file: the stream format ``datasets`` writes (``save_to_disk``, its cache), or
+    the random-access file format."""
+    try:
+        reader: pa.ipc.RecordBatchStreamReader | pa.ipc.RecordBatchFileReader = pa.ipc.open_stream(stream)
+        batches: Iterator[pa.RecordBatch] = iter(reader)
+    except pa.ArrowInvalid:
+        stream.seek(0)
+        try:
+            reader = pa.ipc.open_file(stream)
+        except pa.ArrowInvalid as e:
+            raise ValueError(f"{source}: not an Arrow IPC stream or file ({e})") from None
+        batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
+    columns = _columns(set(reader.schema.names), source, config)
+    try:
+        yield from _rows((b.select(columns) for b in batches), source, config)
+    except (pa.ArrowInvalid, OSError) as e:  # a cut file surfaces as OSError from the reader
+        raise ValueError(f"{source}: damaged Arrow data ({e})") from None

@@ -396,6 +396,45 @@ def test_jsonl_input_end_to_end(tmp_path: Path, page_text) -> None:
     verify_shards(run, manifest)
 
 
+# --- Hugging Face datasets ----------------------------------------------------------------------
+
+
+def test_saved_dataset_and_hf_name_inputs_end_to_end(tmp_path: Path, page_text, monkeypatch) -> None:
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    pages = [f"ch01.{lang}.html#_console_basics" for lang in ("de", "fr", "es", "it")]
+    data = datasets.Dataset.from_dict(
+        {"id": pages, "url": [BASE_URL + p for p in pages], "text": [page_text(p) for p in pages]}
+    )
+    datasets.DatasetDict({"train": data.select([0, 1]), "test": data.select([2])}).save_to_disk(
+        str(tmp_path / "saved")
+    )
+    folder = tmp_path / "pages"  # a local dataset folder, loaded by name through load_dataset
+    folder.mkdir()
+    data.select([3]).to_json(str(folder / "train.jsonl"))
+    rc, stdout, _ = run_job(
+        "--input", str(tmp_path / "saved"), "--input", f"hf:{folder}@train",
+        "--output", str(tmp_path / "out"), "--name", "hf", "--vocab-size", "1000",
+    )  # fmt: skip
+    assert rc == 0, stdout
+    run = tmp_path / "out" / "hf"
+    summary, manifest = validate_outputs(run)
+    assert summary["documents"] == {"in": 4, "kept": 4, "rejected": 0}
+    assert sorted(shard_ids(run, manifest)) == sorted(pages)
+    verify_shards(run, manifest)
+
+
+def test_hf_input_that_cannot_load_exits_2(tmp_path: Path, monkeypatch) -> None:
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    rc, _, stderr = run_job("--input", f"hf:{tmp_path / 'missing'}", "--output", str(tmp_path / "out"))
+    assert rc == 2 and stderr.startswith(f"error: hf:{tmp_path / 'missing'}: datasets.load_dataset failed: ")
+
+
 # --- bad invocations ----------------------------------------------------------------------------
 
 

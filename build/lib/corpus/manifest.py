@@ -1,0 +1,132 @@
+"""``manifest.json``: what a finished pipeline run wrote, and the trainer's check of it.
+
+The manifest is written last and is the commit marker of a run: shards without a manifest are an
+unfinished run. The trainer refuses shards whose checksum or tokenizer does not match it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from corpus import __version__
+from corpus.shards import read_header, read_index
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+class ManifestError(ValueError):
+    """Shards and manifest disagree; the message names the file and the mismatch."""
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shard_entry(directory: str | os.PathLike, name: str, split: str) -> dict[str, Any]:
+    """Describe one finished shard (``name`` without suffix) for the manifest."""
+    directory = Path(directory)
+    bin_path, idx_path = directory / f"{name}.bin", directory / f"{name}.idx"
+    header = read_header(bin_path)
+    return {
+        "name": name,
+        "split": split,
+        "bin": bin_path.name,
+        "idx": idx_path.name,
+        "tokens": header.num_tokens,
+        "documents": header.num_docs,
+        "dtype": header.dtype.name,
+        "bytes": bin_path.stat().st_size,
+        "sha256": sha256_file(bin_path),
+        "idx_sha256": sha256_file(idx_path),
+    }
+
+
+def build_manifest(
+    tokenizer: dict[str, Any], config: dict[str, Any], shards: list[dict[str, Any]]
+) -> dict[str, Any]:
+    totals: dict[str, dict[str, int]] = {}
+    for shard in shards:
+        split = totals.setdefault(shard["split"], {"shards": 0, "tokens": 0, "documents": 0})
+        split["shards"] += 1
+        split["tokens"] += shard["tokens"]
+        split["documents"] += shard["documents"]
+    return {
+        "format_version": FORMAT_VERSION,
+        "created_by": {"package": "corpus-toolkit", "version": __version__},
+        "tokenizer": tokenizer,
+        "config": config,
+        "shards": shards,
+        "totals": totals,
+    }
+
+
+def to_json(data: dict[str, Any]) -> str:
+    """The one serialisation of manifest.json and summary.json (stable key order)."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_json_atomic(path: str | os.PathLike, data: dict[str, Any]) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(to_json(data), "utf-8")
+    os.replace(tmp, path)
+
+
+def load_manifest(directory: str | os.PathLike) -> dict[str, Any]:
+    path = Path(directory) / MANIFEST_NAME
+    if not path.exists():
+        raise ManifestError(f"{path}: no manifest; the pipeline run is missing or did not finish")
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except json.JSONDecodeError as e:
+        raise ManifestError(f"{path}: not valid JSON ({e})") from e
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ManifestError(
+            f"{path}: format_version {manifest.get('format_version')!r}, expected {FORMAT_VERSION}"
+        )
+    return manifest
+
+
+def verify_shards(directory: str | os.PathLike, manifest: dict[str, Any], checksums: bool = True) -> None:
+    """Raise ManifestError unless every shard matches its manifest entry."""
+    directory = Path(directory)
+    for shard in manifest["shards"]:
+        bin_path, idx_path = directory / shard["bin"], directory / shard["idx"]
+        for path in (bin_path, idx_path):
+            if not path.exists():
+                raise ManifestError(f"{path}: listed in the manifest but missing")
+        header = read_header(bin_path)
+        if header.num_tokens != shard["tokens"] or header.num_docs != shard["documents"]:
+            raise ManifestError(
+                f"{bin_path}: header has {header.num_tokens} tokens / {header.num_docs} documents, "
+                f"manifest says {shard['tokens']} / {shard['documents']}"
+            )
+        if len(read_index(idx_path).lengths) != shard["documents"]:
+            raise ManifestError(f"{idx_path}: document count differs from the manifest")
+        if checksums:
+            for path, key in ((bin_path, "sha256"), (idx_path, "idx_sha256")):
+                actual = sha256_file(path)
+                if actual != shard[key]:
+                    raise ManifestError(f"{path}: sha256 {actual} does not match the manifest's {shard[key]}")
+
+
+def verify_tokenizer(directory: str | os.PathLike, manifest: dict[str, Any]) -> Path:
+    """Check the run's tokenizer.json against the manifest; return its path."""
+    path = Path(directory) / manifest["tokenizer"]["file"]
+    if not path.exists():
+        raise ManifestError(f"{path}: tokenizer named by the manifest is missing")
+    actual = sha256_file(path)
+    if actual != manifest["tokenizer"]["sha256"]:
+        raise ManifestError(
+            f"{path}: sha256 {actual} does not match the manifest's {manifest['tokenizer']['sha256']}"
+        )
+    return path

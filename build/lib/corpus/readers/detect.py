@@ -1,0 +1,43 @@
+"""Pick the reader for an input file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from corpus.config import InputConfig
+from corpus.records import RawDocument, Rejection
+
+
+def input_format(path: str, config: InputConfig) -> str:
+    if config.format != "auto":
+        return config.format
+    name = path.lower().removesuffix(".gz").removesuffix(".zst")
+    for suffix, fmt in ((".warc", "warc"), (".jsonl", "jsonl"), (".json", "jsonl"), (".parquet", "parquet")):
+        if name.endswith(suffix):
+            return fmt
+    raise ValueError(f"{path}: cannot tell the input format from the name; set input.format")
+
+
+def read_documents_of(
+    stream: BinaryIO, path: str, config: InputConfig, skipped: dict[str, int]
+) -> Iterator[RawDocument | Rejection]:
+    """Documents of one file; non-document records (WARC requests, ...) are tallied in skipped."""
+    fmt = input_format(path, config)
+    if fmt == "warc":
+        from corpus.readers.warc import WarcReader
+
+        reader = WarcReader(stream, path)
+        yield from reader
+        for key, n in reader.counts.items():
+            kind = key.removeprefix("records_")
+            if key.startswith("records_") and kind not in ("response", "resource"):
+                skipped[f"warc_{kind}"] = skipped.get(f"warc_{kind}", 0) + n
+    elif fmt == "jsonl":
+        from corpus.readers.records import read_jsonl
+
+        yield from read_jsonl(stream, path, config)
+    else:
+        from corpus.readers.records import read_parquet
+
+        yield from read_parquet(stream, path, config)

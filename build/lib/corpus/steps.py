@@ -1,0 +1,250 @@
+"""The work of each pipeline stage on one input file, as plain functions (no Beam).
+
+A Beam DoFn calls one of these per file; tests and notebooks call them directly.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from corpus.config import PipelineConfig
+from corpus.dedup import exact, minhash, near
+from corpus.extract import extract_document
+from corpus.filters import pii, quality
+from corpus.filters.language import LanguageIdentifier, filter_language
+from corpus.filters.quality import check_quality
+from corpus.filters.safety import STAGE as SAFETY
+from corpus.filters.safety import SafetyChecker
+from corpus.hashing import text_hash
+from corpus.records import Document, RawDocument, Rejection
+from corpus.sharding import cut_shards, order_by_id_hash, split_of
+from corpus.summary import StageCounts, count, modify
+from corpus.tokenize import DocumentEncoder
+
+
+@dataclass
+class StepResult:
+    documents: list[Document]
+    rejections: list[Rejection]
+    counts: StageCounts = field(default_factory=dict)
+
+
+def extract_step(items: Iterable[RawDocument | Rejection], config: PipelineConfig) -> StepResult:
+    """Read-stage rejections pass through; each raw document is extracted or rejected."""
+    result = StepResult([], [])
+    read_rejected: list[Rejection] = []
+    extract_rejected: list[Rejection] = []
+    read_kept = 0
+    for item in items:
+        if isinstance(item, Rejection):
+            read_rejected.append(item)
+            continue
+        read_kept += 1
+        out = extract_document(item, config.extract)
+        if isinstance(out, Rejection):
+            extract_rejected.append(out)
+        else:
+            result.documents.append(out)
+    count(result.counts, "read", read_kept, read_rejected)
+    count(result.counts, "extract", len(result.documents), extract_rejected)
+    result.rejections = read_rejected + extract_rejected
+    return result
+
+
+Drop = tuple[int, str, str]
+"""(position in the file, stage that dropped it, id of the document kept in its place)."""
+
+_DEDUP_REASONS = {exact.STAGE: exact.REASON, near.STAGE: near.REASON}
+
+
+def filter_step(
+    docs: Sequence[Document],
+    drops: Iterable[Drop],
+    identifier: LanguageIdentifier,
+    config: PipelineConfig,
+    stop_words: dict[str, frozenset[str]] | None = None,
+    safety: SafetyChecker | None = None,
+) -> StepResult:
+    """Apply the global dedup decisions for this file (exact, then near), then language ID, the
+    safety filters (when a ``SafetyChecker`` is given), the quality rules (which may also clean
+    lines out of a kept document) and PII redaction.
+
+    ``docs`` are in the order their keys were made; ``drops`` name them by position."""
+    # With exact dedup off, its decisions are ignored: identical texts are then near duplicates,
+    # and the near-dedup decision for the same position must not be shadowed by an exact one.
+    dropped = {
+        position: (stage, kept)
+        for position, stage, kept in drops
+        if stage != exact.STAGE or config.dedup.exact
+    }
+    result = StepResult([], [])
+    rejected: dict[str, list[Rejection]] = {exact.STAGE: [], near.STAGE: []}
+    unique: list[Document] = []
+    for position, doc in enumerate(docs):
+        stage, kept_id = dropped.get(position, (None, None))
+        if stage is None:
+            unique.append(doc)
+            continue
+        rejected[stage].append(Rejection.of(doc, stage, _DEDUP_REASONS[stage], f"duplicate of {kept_id}"))
+    exact_kept = len(unique) + len(rejected[near.STAGE])
+    count(result.counts, exact.STAGE, exact_kept, rejected[exact.STAGE])
+    count(result.counts, near.STAGE, len(unique), rejected[near.STAGE])
+    lang_rejected: list[Rejection] = []
+    for out in filter_language(unique, identifier, config.language):
+        if isinstance(out, Rejection):
+            lang_rejected.append(out)
+        else:
+            result.documents.append(out)
+    count(result.counts, "language", len(result.documents), lang_rejected)
+    safety_rejected: list[Rejection] = []
+    safe: list[Document] = []
+    for doc in result.documents:
+        finding = safety.check(doc.text, doc.url, doc.language) if safety else None
+        if finding:
+            safety_rejected.append(Rejection.of(doc, SAFETY, finding.reason, finding.detail))
+        else:
+            safe.append(doc)
+    count(result.counts, SAFETY, len(safe), safety_rejected)
+    quality_rejected: list[Rejection] = []
+    kept: list[Document] = []
+    lines_removed = changed = 0
+    for doc in safe:
+        verdict = check_quality(doc.text, doc.language, config.quality, stop_words)
+        if verdict.finding:
+            quality_rejected.append(
+                Rejection.of(doc, quality.STAGE, verdict.finding.reason, verdict.finding.detail)
+            )
+            continue
+        if verdict.lines_removed:
+            lines_removed += verdict.lines_removed
+            changed += 1
+            doc = replace(doc, text=verdict.text, text_hash=text_hash(verdict.text))
+        kept.append(doc)
+    count(result.counts, quality.STAGE, len(kept), quality_rejected)
+    if lines_removed:
+        modify(
+            result.counts, quality.STAGE, {"c4_lines_removed": lines_removed, "documents_cleaned": changed}
+        )
+    if config.pii.enabled:
+        redactions: dict[str, int] = {}
+        for i, doc in enumerate(kept):
+            out = pii.redact(doc.text, config.pii)
+            if out.counts:
+                kept[i] = replace(doc, text=out.text, text_hash=text_hash(out.text))
+                for kind, n in out.counts.items():
+                    redactions[kind] = redactions.get(kind, 0) + n
+                redactions["documents_redacted"] = redactions.get("documents_redacted", 0) + 1
+        if redactions:
+            modify(result.counts, pii.STAGE, redactions)
+    count(result.counts, pii.STAGE, len(kept))
+    result.documents = kept
+    result.rejections = (
+        rejected[exact.STAGE] + rejected[near.STAGE] + lang_rejected + safety_rejected + quality_rejected
+    )
+    return result
+
+
+@dataclass(frozen=True)
+class NearDedupKeys:
+    """What one file contributes to near dedup: keys for the shuffle, payload for verification."""
+
+    records: list[tuple[tuple[int, int], tuple[near.Node, tuple[int, ...]]]]
+    """((file index, position), (node, band keys)) for every document with at least one shingle."""
+    payload: bytes
+    """An .npz of per-document shingle sets (``verify = exact``) or signatures (``estimate``)."""
+
+
+def near_dedup_keys(docs: Sequence[Document], config: PipelineConfig, file_index: int) -> NearDedupKeys:
+    """Signatures and LSH band keys of one file's documents, computed in batches."""
+    nd = config.near_dedup
+    pass1 = near.band_keys_of([d.text for d in docs], nd, keep_all_sets=True)
+    # 63 bits, so a key travels as a plain int64 through Beam's coders.
+    keys = pass1.keys >> np.uint64(1)
+    records = [
+        (
+            (file_index, i),
+            (near.make_node(nd.keep, d.id, d.text, d.date, file_index, i), tuple(keys[i].tolist())),
+        )
+        for i, d in enumerate(docs)
+        if pass1.has_shingles[i]
+    ]
+    buffer = io.BytesIO()
+    if pass1.sets is not None:
+        sets = np.concatenate(pass1.sets) if pass1.sets else np.zeros(0, dtype=np.uint64)
+        set_offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in pass1.sets], out=set_offsets[1:])
+        np.savez(buffer, sets=sets, offsets=set_offsets)
+    else:
+        np.savez(buffer, sigs=pass1.signatures)
+    return NearDedupKeys(records, buffer.getvalue())
+
+
+def near_dedup_payload(payload: bytes, positions: Iterable[int]) -> dict[int, np.ndarray]:
+    """Position -> shingle set (or signature) of the requested documents of one file."""
+    with np.load(io.BytesIO(payload)) as z:
+        if "sigs" in z:
+            sigs = z["sigs"]
+            return {p: sigs[p] for p in positions}
+        sets, offsets = z["sets"], z["offsets"]
+        return {p: sets[offsets[p] : offsets[p + 1]] for p in positions}
+
+
+def similarity(x: np.ndarray, y: np.ndarray, verify: str) -> float:
+    return minhash.exact_jaccard(x, y) if verify == "exact" else minhash.estimated_jaccard(x, y)
+
+
+@dataclass(frozen=True)
+class PlannedShard:
+    split: str
+    language: str | None
+    """Set when shards are routed by language (``shard.by_language``)."""
+    part: int
+    ids: list[str]
+    urls: list[str | None]
+    tokens: list[np.ndarray]
+
+
+def shard_step(
+    docs: Sequence[Document], encoder: DocumentEncoder, config: PipelineConfig
+) -> list[PlannedShard]:
+    """Tokenize one file's documents, order them by id hash, split them, cut shards."""
+    order = order_by_id_hash([d.id for d in docs])
+    ordered = [docs[i] for i in order]
+    batch = config.tokenizer.batch_size
+    tokens: list[np.ndarray] = []
+    for start in range(0, len(ordered), batch):
+        tokens.extend(encoder.encode([d.text for d in ordered[start : start + batch]]))
+    shards: list[PlannedShard] = []
+    routes = sorted({d.language or "und" for d in ordered}) if config.shard.by_language else [None]
+    for split in ("train", "val"):
+        for language in routes:
+            members = [
+                i
+                for i, d in enumerate(ordered)
+                if split_of(d.id, config.shard.val_fraction) == split
+                and (language is None or (d.language or "und") == language)
+            ]
+            lengths = [len(tokens[i]) for i in members]
+            for part, (a, b) in enumerate(cut_shards(lengths, config.shard.max_tokens_per_shard)):
+                chosen = members[a:b]
+                shards.append(
+                    PlannedShard(
+                        split,
+                        language,
+                        part,
+                        [ordered[i].id for i in chosen],
+                        [ordered[i].url for i in chosen],
+                        [tokens[i] for i in chosen],
+                    )
+                )
+    return shards
+
+
+def duplicate_decisions(members: Iterable[exact.Member]) -> list[tuple[int, Drop]]:
+    """(file index, drop) for each dropped occurrence of one group of identical texts."""
+    kept, dropped = exact.choose_keeper(members)
+    return [(m[2], (m[3], exact.STAGE, kept[1])) for m in dropped]

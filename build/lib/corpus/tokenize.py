@@ -1,0 +1,76 @@
+"""Tokenization with Hugging Face ``tokenizers``: train a byte-level BPE or load tokenizer.json.
+
+Every document is encoded as ``[bos] + encode(text)``: the document-start token lets the trainer
+find boundaries and is what llm.c's shards expect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from corpus.shards import token_dtype
+
+
+def train_bpe(texts: Iterable[str], vocab_size: int, bos_token: str) -> Tokenizer:
+    """Byte-level BPE (GPT-2 style pre-tokenisation, no unknown tokens) trained on ``texts``."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[bos_token],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def load_tokenizer(data: str) -> Tokenizer:
+    """A tokenizer from the JSON text of tokenizer.json."""
+    return Tokenizer.from_str(data)
+
+
+def tokenizer_identity(tokenizer_json: str, bos_token: str, file: str = "tokenizer.json") -> dict[str, Any]:
+    """What the manifest records so a trainer can refuse shards of another tokenizer."""
+    tokenizer = load_tokenizer(tokenizer_json)
+    bos_id = tokenizer.token_to_id(bos_token)
+    if bos_id is None:
+        raise ValueError(f"{file}: the document-start token {bos_token!r} is not in the vocabulary")
+    vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
+    specials = {t.content: i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special}
+    return {
+        "file": file,
+        "sha256": hashlib.sha256(tokenizer_json.encode("utf-8")).hexdigest(),
+        "vocab_size": vocab_size,
+        "bos_id": bos_id,
+        "special_tokens": {name: i for i, name in sorted((i, n) for n, i in specials.items())},
+        "dtype": token_dtype(vocab_size).name,
+    }
+
+
+class DocumentEncoder:
+    """Encodes batches of documents to token arrays that start with the document token."""
+
+    def __init__(self, tokenizer_json: str, bos_token: str) -> None:
+        self.tokenizer = load_tokenizer(tokenizer_json)
+        bos_id = self.tokenizer.token_to_id(bos_token)
+        if bos_id is None:
+            raise ValueError(f"document-start token {bos_token!r} is not in the vocabulary")
+        self.bos_id = bos_id
+        self.dtype = token_dtype(self.tokenizer.get_vocab_size(with_added_tokens=True))
+
+    def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
+        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        out = []
+        for enc in encodings:
+            ids = np.empty(len(enc.ids) + 1, dtype=self.dtype)
+            ids[0] = self.bos_id
+            ids[1:] = enc.ids
+            out.append(ids)
+        return out

@@ -1,0 +1,1 @@
+"""Apache Beam graphs: one module per job with a ``run(argv)`` entry point."""

@@ -1,0 +1,1 @@
+"""Composite PTransforms, one per stage, each a thin shell around a ``corpus`` function."""

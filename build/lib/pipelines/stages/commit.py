@@ -1,0 +1,85 @@
+"""Commit a run: move shards to their final names, write summary.json, then manifest.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from corpus.manifest import MANIFEST_NAME, build_manifest, to_json
+from corpus.summary import build_summary, merge
+from corpus.tokenize import tokenizer_identity
+from pipelines import files
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    text = to_json(data)
+    files.write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def commit(results: list[dict], tokenizer_json: str, out_dir: str, config: dict, bos_token: str) -> dict:
+    counts = merge(r["counts"] for r in results)
+    skipped: dict[str, int] = {}
+    for r in results:
+        for kind, n in r["skipped"].items():
+            skipped[kind] = skipped.get(kind, 0) + n
+    parts = sorted(
+        (s for r in results for s in r.get("shards", [])),
+        key=lambda s: (s["split"], s.get("language") or "", s["order"]),
+    )
+    entries = []
+    numbers: dict[tuple[str, str], int] = {}
+    for part in parts:
+        language = part.get("language")
+        route = (part["split"], language or "")
+        n = numbers.get(route, 0)
+        numbers[route] = n + 1
+        name = f"{part['split']}_{language}_{n:06d}" if language else f"{part['split']}_{n:06d}"
+        for suffix in (".docs.parquet", ".idx", ".bin"):
+            target = files.join(out_dir, name + suffix)
+            if FileSystems.exists(target):
+                FileSystems.delete([target])
+            FileSystems.rename([part["stem"] + suffix], [target])
+        entry = {
+            k: part[k] for k in ("split", "tokens", "documents", "dtype", "bytes", "sha256", "idx_sha256")
+        }
+        entries.append(
+            {
+                "name": name,
+                "bin": name + ".bin",
+                "idx": name + ".idx",
+                "docs": name + ".docs.parquet",
+                **entry,
+                **({"language": language} if language else {}),
+            }
+        )
+    identity = tokenizer_identity(tokenizer_json, bos_token)
+    manifest = build_manifest(identity, config, entries)
+    summary = build_summary(counts, skipped, {"tokens": manifest["totals"], "shards": len(entries)})
+    _write_json(files.join(out_dir, "summary.json"), summary)
+    _write_json(files.join(out_dir, MANIFEST_NAME), manifest)  # last: the commit marker
+    return summary
+
+
+class CommitRun(beam.PTransform):
+    def __init__(self, out_dir: str, config: dict, bos_token: str, tokenizer: beam.PCollection) -> None:
+        super().__init__()
+        self.out_dir = out_dir
+        self.config = config
+        self.bos_token = bos_token
+        self.tokenizer = tokenizer
+
+    def expand(self, results: beam.PCollection) -> beam.PCollection:
+        return (
+            results
+            | "AllResults" >> beam.combiners.ToList()
+            | "Commit"
+            >> beam.Map(
+                commit,
+                beam.pvalue.AsSingleton(self.tokenizer),
+                self.out_dir,
+                self.config,
+                self.bos_token,
+            )
+        )

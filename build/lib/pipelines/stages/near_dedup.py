@@ -1,0 +1,194 @@
+"""Near dedup in Beam: band keys -> candidate pairs -> verified pairs -> clusters -> drops.
+
+Only keys go through the shuffles: band keys, nodes (ids and ranks), and for verification the
+shingle-hash sets (or signatures) of the documents on candidate pairs, read from the per-file
+payloads the extract stage wrote. Text never moves.
+
+Clusters are found in one worker (union-find) when the verified pairs are few
+(``single_worker_max_edges``); otherwise by rounds of large-star / small-star, each round a
+shuffle, so that no worker needs all edges.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.metrics import Metrics
+
+from corpus.config import NearDedupConfig
+from corpus.dedup import near
+from corpus.records import write_parquet
+from corpus.steps import near_dedup_payload, similarity
+from pipelines import files
+
+CLUSTER_SCHEMA = pa.schema(
+    [
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("kept", pa.bool_(), nullable=False),
+    ]
+)
+
+
+def payload_path(work_dir: str, file_index: int) -> str:
+    return files.join(work_dir, f"minhash-{file_index:06d}.npz")
+
+
+def _not_exact_duplicate(element) -> list:
+    """(node, band keys) of a document exact dedup did not drop (those are not near-dedup nodes)."""
+    _, grouped = element
+    if grouped["exact"]:
+        return []
+    return list(grouped["record"])
+
+
+class AttachPayloadFn(beam.DoFn):
+    """Per input file: the payload of each document on a candidate pair, keyed by the pair."""
+
+    def __init__(self, work_dir: str) -> None:
+        self.work_dir = work_dir
+
+    def process(self, element):
+        file_index, wanted = element
+        wanted = list(wanted)
+        payload = files.read_bytes(payload_path(self.work_dir, file_index))
+        by_position = near_dedup_payload(payload, {pos for pos, _, _ in wanted})
+        for position, edge, end in wanted:
+            yield edge, (end, by_position[position])
+
+
+class VerifyFn(beam.DoFn):
+    def __init__(self, config: NearDedupConfig) -> None:
+        self.config = config
+        self.candidates = Metrics.counter("near_dedup", "candidate_pairs")
+        self.verified = Metrics.counter("near_dedup", "verified_pairs")
+
+    def process(self, element):
+        edge, ends = element
+        by_end = dict(ends)
+        self.candidates.inc()
+        if similarity(by_end[0], by_end[1], self.config.verify) >= self.config.threshold:
+            self.verified.inc()
+            yield edge
+
+
+def _edge_ends(edge: near.Edge):
+    u, v = edge
+    return [(u[3], (u[4], edge, 0)), (v[3], (v[4], edge, 1))]
+
+
+class _StarRound(beam.PTransform):
+    def __init__(self, step) -> None:
+        super().__init__()
+        self.step = step
+
+    def expand(self, edges):
+        step = self.step
+        return (
+            edges
+            | "BothDirections" >> beam.FlatMap(near.both_directions)
+            | "Neighbours" >> beam.GroupByKey()
+            | "Star" >> beam.FlatMap(lambda kv: [e for e in step(kv[0], kv[1]) if e[0] != e[1]])
+        )
+
+
+class ConnectedComponents(beam.PTransform):
+    """Verified edges -> (node, smallest node of its cluster) for every node on an edge."""
+
+    def __init__(self, config: NearDedupConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def expand(self, edges):
+        limit = self.config.single_worker_max_edges
+        rounds = self.config.max_rounds
+        total = edges | "CountEdges" >> beam.combiners.Count.Globally()
+        small, large = edges | "SmallOrLarge" >> beam.Partition(
+            lambda _e, _n, count: 0 if count <= limit else 1, 2, count=beam.pvalue.AsSingleton(total)
+        )
+        one_worker = (
+            small
+            | "ToOneWorker" >> beam.Map(lambda e: (None, e))
+            | "AllEdges" >> beam.GroupByKey()
+            | "UnionFind" >> beam.FlatMap(lambda kv: list(near.union_find(kv[1]).items()))
+        )
+        current = large
+        for r in range(rounds):
+            current = current | f"LargeStar{r}" >> _StarRound(near.large_star)
+            current = current | f"SmallStar{r}" >> _StarRound(near.small_star)
+        iterative = (
+            current
+            | "FinalBothDirections" >> beam.FlatMap(near.both_directions)
+            | "FinalNeighbours" >> beam.GroupByKey()
+            | "StarLabels" >> beam.FlatMap(lambda kv: near.star_labels(kv[0], kv[1], rounds))
+        )
+        return (one_worker, iterative) | "Roots" >> beam.Flatten()
+
+
+class WriteClustersFn(beam.DoFn):
+    def __init__(self, clusters_dir: str) -> None:
+        self.clusters_dir = clusters_dir
+
+    def process(self, element):
+        file_index, rows = element
+        rows = sorted(rows)
+        table = pa.table(
+            {
+                "cluster_id": [r[0] for r in rows],
+                "id": [r[1] for r in rows],
+                "kept": [r[2] for r in rows],
+            },
+            schema=CLUSTER_SCHEMA,
+        )
+        out = files.join(self.clusters_dir, f"{file_index:06d}.parquet")
+        files.write_atomic(out, lambda f: write_parquet(table, f))
+        yield out
+
+
+class FindNearDuplicates(beam.PTransform):
+    """((file index, position), (node, band keys)) records + exact drops -> near drops.
+
+    Output: (file index, (position, ``near_dedup``, kept id)) for every removed document."""
+
+    def __init__(self, config: NearDedupConfig, work_dir: str, clusters_dir: str, exact_drops) -> None:
+        super().__init__()
+        self.config = config
+        self.work_dir = work_dir
+        self.clusters_dir = clusters_dir
+        self.exact_drops = exact_drops
+
+    def expand(self, records):
+        exact_keys = self.exact_drops | "ExactKeys" >> beam.Map(lambda kv: ((kv[0], kv[1][0]), True))
+        nodes = (
+            {"record": records, "exact": exact_keys}
+            | "JoinExactDrops" >> beam.CoGroupByKey()
+            | "SkipExactDuplicates" >> beam.FlatMap(_not_exact_duplicate)
+        )
+        candidates = (
+            nodes
+            | "BandKeys" >> beam.FlatMap(lambda rec: [((b, k), rec[0]) for b, k in enumerate(rec[1])])
+            | "Buckets" >> beam.GroupByKey()
+            | "StarEdges" >> beam.FlatMap(lambda kv: near.bucket_edges(kv[1]))
+            | "UniquePairs" >> beam.Distinct()
+        )
+        verified = (
+            candidates
+            | "EdgeEnds" >> beam.FlatMap(_edge_ends)
+            | "EndsByFile" >> beam.GroupByKey()
+            | "AttachPayload" >> beam.ParDo(AttachPayloadFn(self.work_dir))
+            | "BothEnds" >> beam.GroupByKey()
+            | "Verify" >> beam.ParDo(VerifyFn(self.config))
+        )
+        roots = verified | "Clusters" >> ConnectedComponents(self.config)
+        if self.config.write_clusters:
+            _ = (
+                roots
+                | "ClusterRows" >> beam.Map(lambda nr: (nr[0][3], (nr[1][2], nr[0][2], nr[0] == nr[1])))
+                | "RowsByFile" >> beam.GroupByKey()
+                | "WriteClusters" >> beam.ParDo(WriteClustersFn(self.clusters_dir))
+            )
+        return (
+            roots
+            | "Removed" >> beam.Filter(lambda nr: nr[0] != nr[1])
+            | "Drops" >> beam.Map(lambda nr: (nr[0][3], (nr[0][4], near.STAGE, nr[1][2])))
+        )

@@ -1,0 +1,105 @@
+"""Checkpoints: everything needed to continue a run as if it had never stopped.
+
+Batches are a function of (seed, step), so the data loader has no state to save: model,
+optimizer, step, config and the RNG state (dropout) are enough.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainer.config import MODEL_FIELDS, TrainConfig
+
+CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be resumed by this run; the message names the file."""
+
+
+def checkpoint_path(out: str | os.PathLike) -> Path:
+    return Path(out) / CHECKPOINT_NAME
+
+
+def rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    config: TrainConfig,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write atomically: a crash mid-write leaves the previous checkpoint intact.
+
+    ``step`` is the number of updates done, i.e. the step a resumed run trains next. ``model``
+    must be the plain module, not a torch.compile wrapper (its keys carry a prefix).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "version": CHECKPOINT_VERSION,
+        "step": step,
+        "config": config.to_dict(),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng": rng_state(),
+        "extra": extra or {},
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        # The rename must not reach the disk before the data does, or a power cut leaves an empty
+        # file under the final name.
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Any]:
+    path = Path(path)
+    try:
+        # weights_only: only tensors and plain containers, so loading cannot run code.
+        state = torch.load(path, map_location=device, weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
+        raise CheckpointError(f"{path}: cannot be read ({e})") from e
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path}: not a version {CHECKPOINT_VERSION} trainer checkpoint")
+    return state
+
+
+def check_compatible(path: str | os.PathLike, saved: dict[str, Any], config: TrainConfig) -> None:
+    """Refuse to resume into a model of other shapes; other fields may change between runs."""
+    for name in MODEL_FIELDS:
+        if saved.get(name) != getattr(config, name):
+            raise CheckpointError(
+                f"{path}: saved with {name}={saved.get(name)!r}, this run has "
+                f"{name}={getattr(config, name)!r}; use another --out or --resume never"
+            )
+
+
+def restore(state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer) -> int:
+    """Load a checkpoint's state into model and optimizer; return the step to train next."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    set_rng_state(state["rng"])
+    return int(state["step"])

@@ -1,0 +1,89 @@
+"""Metrics: one JSON object per line in ``<out>/metrics.jsonl``, and a readable line on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+METRICS_NAME = "metrics.jsonl"
+
+
+class MetricsLogger:
+    """Appends records to metrics.jsonl.
+
+    ``resume_step``: a run resumed from a checkpoint at step s drops records with step >= s, which
+    the interrupted run wrote after its checkpoint; the resumed run writes them again, so the file
+    reads as one uninterrupted run. ``None`` starts a new file.
+    """
+
+    def __init__(
+        self, out: str | os.PathLike, resume_step: int | None = None, stream: TextIO | None = None
+    ) -> None:
+        self.path = Path(out) / METRICS_NAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.stream = stream if stream is not None else sys.stdout
+        kept = self._records_before(resume_step) if resume_step is not None else []
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), "utf-8")
+        os.replace(tmp, self.path)
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+
+    def _records_before(self, step: int) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        records = []
+        for line in self.path.read_text("utf-8").splitlines():
+            # A crash can cut the last line short; it is after the checkpoint anyway.
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if record.get("step", step) < step:
+                records.append(record)
+        return records
+
+    def log(self, record: dict[str, Any], line: str | None = None) -> None:
+        self._file.write(json.dumps(record) + "\n")
+        # Flushed per record so `tail -f` and a crash both see every line written.
+        self._file.flush()
+        if line is not None:
+            print(line, file=self.stream, flush=True)
+
+    def log_train(
+        self,
+        step: int,
+        max_steps: int,
+        loss: float,
+        lr: float,
+        tokens_per_s: float,
+        grad_norm: float,
+    ) -> None:
+        record = {
+            "step": step,
+            "loss": loss,
+            "lr": lr,
+            "tokens_per_s": tokens_per_s,
+            "grad_norm": grad_norm,
+        }
+        self.log(
+            record,
+            f"step {step:>6}/{max_steps} | loss {loss:7.4f} | lr {lr:.2e} | "
+            f"{tokens_per_s:9,.0f} tok/s | grad norm {grad_norm:6.3f}",
+        )
+
+    def log_eval(self, step: int, max_steps: int, val_loss: float, tokens: int) -> None:
+        self.log(
+            {"step": step, "val_loss": val_loss, "val_tokens": tokens},
+            f"step {step:>6}/{max_steps} | val loss {val_loss:7.4f} ({tokens:,} tokens)",
+        )
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_metrics(out: str | os.PathLike) -> list[dict[str, Any]]:
+    path = Path(out) / METRICS_NAME
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]

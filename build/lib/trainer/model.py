@@ -1,0 +1,177 @@
+"""A decoder-only GPT in one sitting (nanoGPT's shape, written afresh).
+
+Shapes in comments: B batch, T sequence length, C n_embd, H heads, D = C // H head size,
+V vocabulary size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    vocab_size: int
+    seq_len: int
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 256
+    dropout: float = 0.0
+    position: str = "learned"
+    """learned: a position embedding table (GPT-2); rope: rotary embeddings of q and k."""
+
+
+def rotary_tables(seq_len: int, head_size: int, base: float = 10000.0) -> torch.Tensor:
+    """cos and sin of position * frequency, stacked: (2, T, D/2)."""
+    inv_freq = 1.0 / base ** (torch.arange(0, head_size, 2, dtype=torch.float32) / head_size)
+    angles = torch.outer(torch.arange(seq_len, dtype=torch.float32), inv_freq)  # (T, D/2)
+    return torch.stack((angles.cos(), angles.sin()))
+
+
+def apply_rotary(x: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (x[..., :D/2], x[..., D/2:]) of x (B, H, T, D) by their position's angle."""
+    T = x.size(-2)
+    cos, sin = tables[0, :T].to(x.dtype), tables[1, :T].to(x.dtype)  # (T, D/2) each
+    x1, x2 = x.chunk(2, dim=-1)  # (B, H, T, D/2) each
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.n_head = config.n_head
+        self.dropout = config.dropout
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=False)
+        self.proj = nn.Linear(config.n_embd, config.n_embd, bias=False)
+        self.proj.residual = True  # scaled down at init: see GPT._init_weights
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, rotary: torch.Tensor | None) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)  # (B, T, C) each
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        if rotary is not None:  # (B, H, T, D)
+            q, k = apply_rotary(q, rotary), apply_rotary(k, rotary)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+        )  # (B, H, T, D)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_dropout(self.proj(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=False)
+        self.proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=False)
+        self.proj.residual = True
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.proj(F.gelu(self.fc(x))))  # (B, T, 4C) inside
+
+
+class Block(nn.Module):
+    """Pre-norm: the residual stream itself is never normalised, which keeps deep stacks stable."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=False)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=False)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, rotary: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), rotary)
+        x = x + self.mlp(self.ln_2(x))
+        return x
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        if config.position not in ("learned", "rope"):
+            raise ValueError(f"position must be learned or rope, got {config.position!r}")
+        self.config = config
+        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
+        self.pos_emb = nn.Embedding(config.seq_len, config.n_embd) if config.position == "learned" else None
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd, bias=False)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        # Tying saves V*C parameters, most of a small model, and helps at this scale.
+        self.tok_emb.weight = self.lm_head.weight
+        rotary = (
+            rotary_tables(config.seq_len, config.n_embd // config.n_head)
+            if config.position == "rope"
+            else None
+        )
+        # Not persistent: derived from the config, so checkpoints stay free of it.
+        self.register_buffer("rotary", rotary, persistent=False)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # GPT-2: N(0, 0.02), and projections into the residual stream scaled by 1/sqrt(2 * layers)
+        # so the stream's variance does not grow with depth.
+        if isinstance(module, nn.Linear):
+            std = 0.02
+            if getattr(module, "residual", False):
+                std /= math.sqrt(2 * self.config.n_layer)
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding) and module is not self.tok_emb:
+            # The tied token embedding was already initialised as lm_head.
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def num_params(self, exclude_embeddings: bool = False) -> int:
+        """Parameters, each tied tensor once; optionally without the position table.
+
+        The token embedding is counted either way: tied to the LM head, it does compute work.
+        """
+        n = sum(p.numel() for p in self.parameters())
+        if exclude_embeddings and self.pos_emb is not None:
+            n -= self.pos_emb.weight.numel()
+        return n
+
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (B, T, V) for token ids idx (B, T); the mean cross-entropy when targets given."""
+        B, T = idx.shape
+        if T > self.config.seq_len:
+            raise ValueError(f"sequence of {T} tokens, the model's seq_len is {self.config.seq_len}")
+        x = self.tok_emb(idx)  # (B, T, C)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb(torch.arange(T, device=idx.device))  # (T, C) broadcast over B
+        x = self.drop(x)
+        for block in self.blocks:
+            x = block(x, self.rotary)
+        logits = self.lm_head(self.ln_f(x))  # (B, T, V)
+        if targets is None:
+            return logits, None
+        # Softmax in fp32: under bf16 autocast the logits are bf16, too coarse for a loss.
+        loss = F.cross_entropy(logits.float().view(B * T, -1), targets.reshape(B * T))
+        return logits, loss
+
+    def configure_optimizer(
+        self,
+        lr: float,
+        weight_decay: float,
+        betas: tuple[float, float],
+        device_type: str = "cpu",
+    ) -> torch.optim.AdamW:
+        """AdamW that decays matrices and embeddings (2-D) but not norm weights or biases."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        # The fused kernel is a single launch per step on CUDA; elsewhere the default is best.
+        fused = True if device_type == "cuda" else None
+        return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=fused)

@@ -1,0 +1,347 @@
+"""The training loop and its command line.
+
+    python -m trainer.train --data out/sample --out runs/sample --max-steps 300
+
+Before step 0 the run directory is verified (manifest, sha256 of every shard, tokenizer); a
+mismatch stops the run with an error naming the file. Outputs in ``--out``: checkpoint.pt,
+metrics.jsonl, train_summary.json. Rerunning the same command resumes from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+from torch import nn
+
+from corpus.manifest import MANIFEST_NAME, ManifestError, sha256_file, write_json_atomic
+from corpus.shards import ShardFormatError
+from trainer.checkpoint import (
+    CheckpointError,
+    check_compatible,
+    checkpoint_path,
+    load_checkpoint,
+    restore,
+    save_checkpoint,
+)
+from trainer.config import ConfigError, TrainConfig, parse_config
+from trainer.data import Shard, TrainBatches, eval_batches, open_split, unigram_entropy
+from trainer.metrics import METRICS_NAME, MetricsLogger
+from trainer.model import GPT
+from trainer.schedule import lr_at
+from trainer.verify import RunData, model_vocab_size, verify_run
+
+SUMMARY_NAME = "train_summary.json"
+
+Autocast = Callable[[], contextlib.AbstractContextManager[Any]]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r}: CUDA is not available on this machine")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {name!r}: MPS is not available on this machine")
+    return device
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 runs natively; emulated bf16 on an older CPU is slower than fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        # Private probes, looked up defensively: they are the only way torch exposes the CPU's
+        # bf16 instructions (AVX512-BF16, AMX).
+        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+    return False
+
+
+def make_autocast(device: torch.device, bf16: bool) -> Autocast:
+    """A factory of fresh contexts: one autocast object is not meant to be entered twice."""
+    if not bf16:
+        return contextlib.nullcontext
+    return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    device: torch.device,
+    autocast: Autocast,
+) -> tuple[float, int]:
+    """Mean loss per target token over the batches, and the number of target tokens."""
+    model.eval()
+    total, tokens = torch.zeros((), dtype=torch.float64, device=device), 0
+    for x, y in batches:
+        x, y = x.to(device), y.to(device)
+        with autocast():
+            _, loss = model(x, y)
+        total += loss.double() * y.numel()
+        tokens += y.numel()
+    model.train()
+    return (total.item() / tokens if tokens else math.nan), tokens
+
+
+@dataclass
+class Setup:
+    """Everything built before step 0."""
+
+    config: TrainConfig
+    run: RunData
+    train_shards: list[Shard]
+    val_shards: list[Shard]
+    batches: TrainBatches
+    entropy: float
+    device: torch.device
+    bf16: bool
+    autocast: Autocast
+    model: GPT
+    runner: nn.Module
+    """The model as called: a torch.compile wrapper or the model itself (which is what is saved)."""
+    optimizer: torch.optim.Optimizer
+
+
+def prepare(config: TrainConfig, say: Callable[[str], None]) -> Setup:
+    run = verify_run(config.data)
+    say(f"data: {run.directory} verified (manifest, shard checksums, {run.tokenizer_path.name})")
+    # Record the resolved embedding size, so the checkpoint holds the real shape.
+    config = replace(config, vocab_size=model_vocab_size(config.vocab_size, run.vocab_size))
+    train_shards, val_shards = open_split(run, "train"), open_split(run, "val")
+    if not train_shards:
+        raise ManifestError(f"{run.directory / MANIFEST_NAME}: no shard of split 'train'")
+    batches = TrainBatches(train_shards, config.batch_size, config.seq_len, config.seed)
+    if batches.skipped:
+        say(f"note: train shards shorter than one window, never sampled: {', '.join(batches.skipped)}")
+    # One pass over the memmaps; it also proves every token id fits the vocabulary.
+    entropy = unigram_entropy(train_shards, run.vocab_size)
+    say(
+        f"train: {len(train_shards)} shards, {sum(len(s.tokens) for s in train_shards):,} "
+        f"tokens, unigram entropy {entropy:.4f} nats/token | val: {len(val_shards)} shards, "
+        f"{sum(len(s.tokens) for s in val_shards):,} tokens"
+    )
+    device = resolve_device(config.device)
+    bf16 = config.dtype == "bf16" or (config.dtype == "auto" and bf16_supported(device))
+    torch.manual_seed(config.seed)
+    model = GPT(config.model_config(config.vocab_size)).to(device)
+    optimizer = model.configure_optimizer(
+        config.lr, config.weight_decay, config.betas, device_type=device.type
+    )
+    say(
+        f"model: {model.num_params():,} parameters ({config.n_layer} layers, {config.n_head} "
+        f"heads, {config.n_embd} wide, {config.position} positions, vocab {config.vocab_size}) "
+        f"on {device} in {'bf16 autocast' if bf16 else 'fp32'}"
+    )
+    return Setup(
+        config=config,
+        run=run,
+        train_shards=train_shards,
+        val_shards=val_shards,
+        batches=batches,
+        entropy=entropy,
+        device=device,
+        bf16=bf16,
+        autocast=make_autocast(device, bf16),
+        model=model,
+        runner=torch.compile(model) if config.compile else model,
+        optimizer=optimizer,
+    )
+
+
+def resume(s: Setup, ckpt: Path, say: Callable[[str], None]) -> tuple[int, dict[str, Any]] | None:
+    """Load the checkpoint into the model if the config says so; (step, extra) or None."""
+    if not ckpt.exists():
+        return None
+    if s.config.resume == "never":
+        # Removed now, not at the first save: a crash before then must not leave an old
+        # checkpoint beside the new run's metrics for the next `--resume auto` to pick up.
+        ckpt.unlink()
+        say(f"--resume never: removed {ckpt}; starting at step 0")
+        return None
+    state = load_checkpoint(ckpt, s.device)
+    check_compatible(ckpt, state["config"], s.config)
+    step = restore(state, s.model, s.optimizer)
+    if step > s.config.max_steps:
+        raise CheckpointError(
+            f"{ckpt}: at step {step}, past max_steps {s.config.max_steps}; "
+            "raise --max-steps or use --resume never"
+        )
+    extra = dict(state["extra"])
+    if extra.get("manifest_sha256") != _manifest_sha(s.run.directory):
+        say(f"warning: {ckpt} was trained on data with another manifest than {s.run.directory}")
+    say(f"resuming from {ckpt} at step {step}")
+    return step, extra
+
+
+def train_step(s: Setup, step: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """One optimizer update: (mean loss, gradient norm), left on the device unsynchronised, and
+    the learning rate used."""
+    c = s.config
+    lr = lr_at(step, c.lr, c.min_lr, c.warmup_steps, c.max_steps)
+    for group in s.optimizer.param_groups:
+        group["lr"] = lr
+    loss_sum = torch.zeros((), device=s.device)
+    for micro in range(c.grad_accum):
+        x, y = s.batches.batch(step, micro)
+        x, y = x.to(s.device, non_blocking=True), y.to(s.device, non_blocking=True)
+        with s.autocast():
+            _, loss = s.runner(x, y)
+        # Dividing makes the accumulated gradient the mean over the micro-batches.
+        (loss / c.grad_accum).backward()
+        loss_sum += loss.detach()
+    # max_norm=inf still returns the norm, worth logging even without clipping.
+    grad_norm = nn.utils.clip_grad_norm_(s.model.parameters(), c.grad_clip if c.grad_clip > 0 else math.inf)
+    s.optimizer.step()
+    s.optimizer.zero_grad(set_to_none=True)
+    return loss_sum / c.grad_accum, grad_norm, lr
+
+
+def train(config: TrainConfig, stream: TextIO | None = None) -> dict[str, Any]:
+    """Run (or resume) training as configured; return the summary also written to disk."""
+    t_start = time.perf_counter()
+    stream = stream if stream is not None else sys.stdout
+
+    def say(text: str) -> None:
+        print(text, file=stream, flush=True)
+
+    s = prepare(config, say)
+    c = s.config
+    out = Path(c.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = checkpoint_path(out)
+    resumed = resume(s, ckpt, say)
+    start_step, extra = resumed if resumed else (0, {})
+    extra["manifest_sha256"] = _manifest_sha(s.run.directory)
+    metrics = MetricsLogger(out, resume_step=start_step if resumed else None, stream=stream)
+    val_missing_said = False
+
+    def run_eval(step: int) -> float | None:
+        nonlocal val_missing_said
+        windows = eval_batches(s.val_shards, c.batch_size, c.seq_len, c.eval_batches)
+        loss, tokens = evaluate(s.runner, windows, s.device, s.autocast)
+        if tokens == 0:
+            if not val_missing_said:
+                say(
+                    f"note: the val split has no batch of {c.batch_size} windows of "
+                    f"{c.seq_len + 1} tokens; no val loss"
+                )
+                val_missing_said = True
+            return None
+        metrics.log_eval(step, c.max_steps, loss, tokens)
+        return loss
+
+    train_time, time_since_log, tokens_since_log = 0.0, 0.0, 0
+    last_loss: float | None = extra.get("last_loss")
+    s.model.train()
+    for step in range(start_step, c.max_steps):
+        if c.eval_interval and step % c.eval_interval == 0:
+            run_eval(step)
+        t0 = time.perf_counter()
+        loss, grad_norm, lr = train_step(s, step)
+        log_now = step % c.log_interval == 0 or step == c.max_steps - 1
+        if log_now:
+            # .item() waits for the device: only log steps pay for it, and the time taken just
+            # below then includes the work queued since the last log.
+            last_loss = loss.item()
+        elapsed = time.perf_counter() - t0
+        train_time += elapsed
+        time_since_log += elapsed
+        tokens_since_log += c.tokens_per_step
+        if log_now:
+            if step == 0:
+                extra["loss_step0"] = last_loss
+            speed = tokens_since_log / time_since_log
+            metrics.log_train(step, c.max_steps, last_loss, lr, speed, float(grad_norm))
+            time_since_log, tokens_since_log = 0.0, 0
+        done = step + 1
+        # The last checkpoint is written after the loop, also when no step ran.
+        if c.checkpoint_interval and done % c.checkpoint_interval == 0 and done < c.max_steps:
+            extra["last_loss"] = last_loss
+            save_checkpoint(ckpt, s.model, s.optimizer, done, c, extra)
+
+    steps_run = c.max_steps - start_step
+    if steps_run or not ckpt.exists():
+        extra["last_loss"] = last_loss
+        save_checkpoint(ckpt, s.model, s.optimizer, c.max_steps, c, extra)
+    val_loss = run_eval(c.max_steps)
+    # Measured like the val loss (fixed windows), so the two compare; the last step's loss is
+    # one noisy batch.
+    train_windows = eval_batches(s.train_shards, c.batch_size, c.seq_len, c.eval_batches)
+    train_loss, _ = evaluate(s.runner, train_windows, s.device, s.autocast)
+    metrics.log({"step": c.max_steps, "train_eval_loss": train_loss})
+    metrics.close()
+
+    summary = {
+        "steps": c.max_steps,
+        "steps_this_run": steps_run,
+        "resumed_from_step": start_step if resumed else None,
+        "tokens_per_step": c.tokens_per_step,
+        "tokens_seen": c.max_steps * c.tokens_per_step,
+        "loss_step0": extra.get("loss_step0"),
+        "last_step_loss": last_loss,
+        "final_train_loss": train_loss,
+        "final_val_loss": val_loss,
+        "train_unigram_entropy": s.entropy,
+        "ln_vocab_size": math.log(s.run.vocab_size),
+        "train_tokens_per_s": steps_run * c.tokens_per_step / train_time if train_time else None,
+        "wall_seconds": time.perf_counter() - t_start,
+        "parameters": s.model.num_params(),
+        "device": str(s.device),
+        "precision": "bf16" if s.bf16 else "fp32",
+        "data": str(s.run.directory),
+        "out": str(out),
+        "checkpoint": str(ckpt),
+        "metrics": str(out / METRICS_NAME),
+        "config": c.to_dict(),
+    }
+    write_json_atomic(out / SUMMARY_NAME, summary)
+    say(summary_text(summary))
+    return summary
+
+
+def _manifest_sha(directory: Path) -> str:
+    return sha256_file(directory / "manifest.json")
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def summary_text(s: dict[str, Any]) -> str:
+    speed = s["train_tokens_per_s"]
+    return "\n".join(
+        [
+            f"done: {s['steps']} steps ({s['steps_this_run']} in this run), "
+            f"{s['tokens_seen']:,} tokens seen" + (f", {speed:,.0f} tokens/s training" if speed else ""),
+            f"  loss at step 0        {_fmt(s['loss_step0'])}   (ln vocab {s['ln_vocab_size']:.4f})",
+            f"  final train loss      {_fmt(s['final_train_loss'])}   "
+            f"(last step {_fmt(s['last_step_loss'])})",
+            f"  final val loss        {_fmt(s['final_val_loss'])}",
+            f"  train unigram entropy {_fmt(s['train_unigram_entropy'])} nats/token",
+            f"  outputs: {s['checkpoint']}, {s['metrics']}, {Path(s['out']) / SUMMARY_NAME}",
+        ]
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = parse_config(argv)
+    try:
+        train(config)
+    except (ConfigError, ManifestError, ShardFormatError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Refuse a run directory before step 0 unless shards, tokenizer and manifest agree.
+
+The checks that read data (sha256 of every shard) live in ``corpus.manifest``; this module adds
+what only the trainer cares about: that the tokenizer file really has the manifest's vocabulary
+and special ids, and that the model's embedding has a row for every token id.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corpus.manifest import ManifestError, load_manifest, verify_shards, verify_tokenizer
+from corpus.shards import token_dtype
+from trainer.config import ConfigError
+
+
+@dataclass(frozen=True)
+class RunData:
+    """A verified pipeline run: what the trainer needs to know about its data."""
+
+    directory: Path
+    manifest: dict[str, Any]
+    tokenizer_path: Path
+    vocab_size: int
+    bos_id: int
+
+    def shards(self, split: str) -> list[dict[str, Any]]:
+        return [s for s in self.manifest["shards"] if s["split"] == split]
+
+
+def verify_run(directory: str | os.PathLike, checksums: bool = True) -> RunData:
+    """Load the manifest and raise ManifestError naming the file that disagrees with it."""
+    directory = Path(directory)
+    manifest = load_manifest(directory)
+    manifest_path = directory / "manifest.json"
+    for key in ("tokenizer", "shards"):
+        if key not in manifest:
+            raise ManifestError(f"{manifest_path}: no {key!r} entry")
+    info = manifest["tokenizer"]
+    for key in ("file", "sha256", "vocab_size", "bos_id"):
+        if key not in info:
+            raise ManifestError(f"{manifest_path}: tokenizer entry lacks {key!r}")
+    tokenizer_path = verify_tokenizer(directory, manifest)
+    _check_tokenizer_contents(tokenizer_path, info)
+    expected_dtype = token_dtype(int(info["vocab_size"])).name
+    for shard in manifest["shards"]:
+        if shard["dtype"] != expected_dtype:
+            raise ManifestError(
+                f"{directory / shard['bin']}: dtype {shard['dtype']}, but a vocabulary of "
+                f"{info['vocab_size']} is stored as {expected_dtype}"
+            )
+    verify_shards(directory, manifest, checksums=checksums)
+    return RunData(
+        directory=directory,
+        manifest=manifest,
+        tokenizer_path=tokenizer_path,
+        vocab_size=int(info["vocab_size"]),
+        bos_id=int(info["bos_id"]),
+    )
+
+
+def _check_tokenizer_contents(path: Path, info: dict[str, Any]) -> None:
+    # The sha256 proves the file is the one the pipeline wrote; this proves the manifest's numbers
+    # describe that file, so a hand-edited manifest cannot make the model too small.
+    from tokenizers import Tokenizer  # lazy: keeps `--help` fast
+
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as e:  # the Rust side raises plain Exception subclasses
+        raise ManifestError(f"{path}: cannot be loaded as a tokenizers JSON file ({e})") from e
+    actual = tokenizer.get_vocab_size(with_added_tokens=True)
+    if actual != info["vocab_size"]:
+        raise ManifestError(f"{path}: vocabulary of {actual} tokens, the manifest says {info['vocab_size']}")
+    specials = dict(info.get("special_tokens") or {})
+    for name, token_id in specials.items():
+        if tokenizer.token_to_id(name) != token_id:
+            raise ManifestError(
+                f"{path}: special token {name!r} has id {tokenizer.token_to_id(name)}, "
+                f"the manifest says {token_id}"
+            )
+    bos_id = info["bos_id"]
+    if not 0 <= bos_id < actual:
+        raise ManifestError(f"{path}: bos_id {bos_id} is outside the vocabulary of {actual}")
+    if specials and bos_id not in specials.values():
+        raise ManifestError(f"{path}: bos_id {bos_id} is not one of the special tokens {specials}")
+
+
+def model_vocab_size(requested: int, tokenizer_vocab: int, multiple: int = 64) -> int:
+    """The embedding's rows: the tokenizer's vocabulary rounded up (matmuls like multiples of 64),
+    or the configured size, which must hold every token id."""
+    if requested == 0:
+        return -(-tokenizer_vocab // multiple) * multiple
+    if requested < tokenizer_vocab:
+        raise ConfigError(
+            f"vocab_size {requested} is smaller than the tokenizer's vocabulary of {tokenizer_vocab}"
+        )
+    return requested
