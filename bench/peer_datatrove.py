@@ -174,10 +174,10 @@ class Peer:
 
     # --- URL filters and PII ------------------------------------------------------------------
 
-    def _url_docs(self) -> list:
+    def _url_docs(self, which: str) -> list:
         from datatrove.data import Document
 
-        urls = [d["url"] for d in _load_jsonl(self.dir / "urls.jsonl")]
+        urls = [d["url"] for d in _load_jsonl(self.dir / f"urls-{which}.jsonl")]
         return [Document(text="", id=str(i), metadata={"url": u}) for i, u in enumerate(urls)]
 
     def _url_filter(self, integrated: bool):
@@ -201,18 +201,18 @@ class Peer:
         f.download_data()
         return f
 
-    def url_words(self) -> int:
+    def url_words(self, which: str) -> int:
         f = self._once("url-words", lambda: self._url_filter(False))
-        docs = self._once("url-docs", self._url_docs)
+        docs = self._once(f"urls-{which}", lambda: self._url_docs(which))
         return sum(1 for d in docs if f.filter(d) is True)
 
     def url_filter_load(self) -> int:
         f = self._once("url-filter", lambda: self._url_filter(True))
         return len(f.block_listed_domains)
 
-    def url_filter(self) -> int:
+    def url_filter(self, which: str) -> int:
         f = self._once("url-filter", lambda: self._url_filter(True))
-        docs = self._once("url-docs", self._url_docs)
+        docs = self._once(f"urls-{which}", lambda: self._url_docs(which))
         return sum(1 for d in docs if f.filter(d) is True)
 
     def pii(self) -> int:

@@ -80,11 +80,16 @@ def install(data: bytes, out: Path, sha256: str, source: str) -> dict[str, int]:
                     raise SystemExit(f"{source}: the tarball has no '{name}' list")
                 body = tar.extractfile(member).read()  # type: ignore[union-attr]
                 (tmp / name).write_bytes(body)
-                counts[name] = body.count(b"\n")
+                counts[name] = sum(1 for line in body.splitlines() if line.strip())
         (tmp / "PROVENANCE.md").write_text(PROVENANCE.format(source=source, sha256=sha256, **counts))
+        # An install already there is moved aside first, so `out` is always a whole list (the
+        # old one or the new one) except between two renames.
+        old = out.with_name(out.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
         if out.exists():
-            shutil.rmtree(out)
+            os.replace(out, old)
         os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return counts

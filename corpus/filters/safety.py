@@ -50,12 +50,13 @@ class UrlBlocklist:
         self.path_lengths = {host: sorted({len(p) for p in paths}) for host, paths in self.paths.items()}
         self.size = len(self.domains) + sum(len(p) for p in self.paths.values()) + len(self.substrings)
 
-    def _add(self, body: str, entries: set[str]) -> None:
-        # Whole-set passes are skipped when the text shows they find nothing: UT1's 4.5 million
-        # domains then cost one split and one set.
+    def _add(self, entries: set[str], verbatim: bool, body: str) -> None:
+        # Whole-set passes are skipped when the text shows they find nothing (possible when the
+        # entries are the file's lines verbatim): UT1's 4.5 million domains then cost one split
+        # and one set.
         special = {e for e in entries if "/" in e or "*" in e} if "/" in body or "*" in body else set()
         plain = entries - special if special else entries
-        if "\nwww." in body or "\n." in body or body.startswith((".", "www.")):
+        if not verbatim or "\nwww." in body or "\n." in body or body.startswith((".", "www.")):
             odd = {e for e in plain if e[0] == "." or e.startswith("www.")}
             plain = (plain - odd) | {e.lstrip(".").removeprefix("www.") for e in odd}
             plain.discard("")
@@ -69,6 +70,8 @@ class UrlBlocklist:
                 self.paths.setdefault(host.removeprefix("www."), set()).add("/" + rest)
             else:
                 self.substrings.append(entry.strip("*"))
+        # Sorted, so the entry reported for a URL with several matching substrings is the same
+        # on every run (the alphabetically first).
         self.substrings.sort()
 
     def __len__(self) -> int:
@@ -79,8 +82,14 @@ class UrlBlocklist:
         if not url or not self.size:
             return None
         lowered = url.lower()
-        parts_of_url = urlsplit(lowered)
+        # "example.com/x" has no scheme, so urlsplit would take it all for a path.
+        parts_of_url = urlsplit(lowered if "//" in lowered else "//" + lowered)
         host = (parts_of_url.hostname or "").rstrip(".")
+        if not host.isascii():  # lists name internationalised domains in punycode
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError:
+                pass
         parts = host.split(".")
         for i in range(len(parts)):
             candidate = ".".join(parts[i:])
@@ -101,9 +110,14 @@ class UrlBlocklist:
         return None
 
 
-def _entries(name: str) -> tuple[str, set[str]]:
-    """A blocklist file's lower-cased text, and its entries without comments and blank lines
-    (split in C where the file allows it)."""
+# Characters that make a line differ from its entry (comments, surrounding white space) or that
+# str.splitlines() treats as line breaks; files without them are split in C, verbatim.
+_NOT_VERBATIM = re.compile(r"[# \t\x0b\x0c\r\x1c-\x1e]")  # and any non-ASCII text
+
+
+def _entries(name: str) -> tuple[set[str], bool, str]:
+    """A blocklist file's entries (lower-cased, without comments and blank lines), whether they
+    are its lines verbatim, and its lower-cased text."""
     path = Path(name)
     if not path.is_file():
         raise FileNotFoundError(f"{name}: safety.url_blocklists entry is not a file")
@@ -113,13 +127,13 @@ def _entries(name: str) -> tuple[str, set[str]]:
         raise ValueError(
             f"{name}: safety.url_blocklists file is not UTF-8 ({e.reason} at byte {e.start})"
         ) from None
-    if "#" in body or "\r" in body or " " in body or "\t" in body:
-        lines = (line.split("#", 1)[0].strip() for line in body.splitlines())
-        entries = set(lines)
-    else:
+    verbatim = body.isascii() and not _NOT_VERBATIM.search(body)
+    if verbatim:
         entries = set(body.split("\n"))
+    else:
+        entries = {line.split("#", 1)[0].strip() for line in body.splitlines()}
     entries.discard("")
-    return body, entries
+    return entries, verbatim, body
 
 
 def default_badwords_path() -> Path:
@@ -127,6 +141,9 @@ def default_badwords_path() -> Path:
     if spec is None or spec.origin is None:
         raise RuntimeError("better-profanity is not installed; it ships the default English bad-word list")
     return Path(spec.origin).parent / "profanity_wordlist.txt"
+
+
+_WORD_RUN = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -155,7 +172,7 @@ def load_badwords(folder: str, use_default: bool) -> dict[str, BadWords]:
         entries = {e.strip().lower() for e in lines if e.strip()}
         single = frozenset(e for e in entries if words(e) == [e])
         phrases = tuple(
-            (re.compile(rf"(?<!\w){re.escape(p)}(?!\w)"), frozenset(words(p)))
+            (re.compile(rf"(?<!\w){re.escape(p)}(?!\w)"), frozenset(_WORD_RUN.findall(p)))
             for p in sorted(entries - single)
         )
         out[lang] = BadWords(single, phrases)
@@ -175,9 +192,10 @@ def badword_count(text: str, language: str | None, lists: dict[str, BadWords]) -
         found = sum(lowered.count(w) for w in bad.words)
         present: set[str] | None = None
     else:
-        lowered_words = [w.lower() for w in ws]
-        found = sum(1 for w in lowered_words if w in bad.words)
-        present = set(lowered_words)
+        found = sum(1 for w in ws if w.lower() in bad.words)
+        # Runs of \w, the boundaries the phrase patterns use: every run of a phrase is a run of
+        # any text the phrase occurs in ("blow job" in "blow job's"), which words() is not.
+        present = set(_WORD_RUN.findall(lowered)) if bad.phrases else set()
     for pattern, needed in bad.phrases:
         if present is None or needed <= present:
             found += len(pattern.findall(lowered))

@@ -1,7 +1,7 @@
 """URL word lists, the RefinedWeb way: drop a page when its URL names adult content.
 
-Three lists, one entry per line (``#`` starts a disabled entry), matched against the lower-cased,
-percent-decoded URL:
+Three lists, one entry per line (``#`` starts a comment, so ``#word`` is a disabled entry),
+matched against the lower-cased, percent-decoded URL:
 
 - ``banned_words.txt``: any one of them as a whole URL token (tokens are runs of ``a-z0-9``)
   drops the page, reason ``url_banned_word``.
@@ -35,7 +35,7 @@ def _normalise(entry: str) -> str:
 
 
 def read_list(path: Path) -> frozenset[str]:
-    """Entries of one list, normalised to ``a-z0-9``; lines starting with ``#`` are disabled."""
+    """Entries of one list, normalised to ``a-z0-9``; ``#`` starts a comment."""
     if not path.is_file():
         raise FileNotFoundError(
             f"{path}: URL word list not found (safety.url_words_dir needs {', '.join(FILES)})"
@@ -44,7 +44,7 @@ def read_list(path: Path) -> frozenset[str]:
         lines = path.read_text("utf-8").splitlines()
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: URL word list is not UTF-8 ({e.reason} at byte {e.start})") from None
-    entries = (_normalise(line) for line in lines if not line.lstrip().startswith("#"))
+    entries = (_normalise(line.split("#", 1)[0]) for line in lines)
     return frozenset(e for e in entries if e)
 
 

@@ -58,7 +58,7 @@ BAD = [
     ),
     ('[language]\nlanguages = "en"\n', "language.languages: expected a list"),
     ('[language]\nlanguages = ["en", "zh-Hant"]\n', "language.languages: 'zh-Hant' is not a language code"),
-    ('[input]\nformat = "csv"\n', "input.format: 'csv' is not auto, warc, jsonl or parquet"),
+    ('[input]\nformat = "csv"\n', "input.format: 'csv' is not auto, warc, jsonl, parquet or arrow"),
     ('[input]\ntext_field = ""\n', "input.text_field: must not be empty"),
     ("[crawl]\nseeds = []\n", "crawl: unknown config section"),
     ("dedup = 1\n", "dedup: expected a table, got int"),

@@ -3,6 +3,7 @@ URLs and on Python's own pty.py (whose 'master'/'slave' vocabulary is on better-
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,32 @@ def test_blocklist_files_with_crlf_dots_and_several_prefixes_per_host(tmp_path: 
     latin1.write_bytes("caf\xe9.example\n".encode("latin-1"))
     with pytest.raises(ValueError, match=r"latin1.txt: safety.url_blocklists file is not UTF-8"):
         UrlBlocklist([str(latin1)])
+
+
+def test_phrases_count_where_a_word_runs_on(tmp_path: Path, page_text) -> None:
+    # words() keeps "management's" whole; the phrase must still count there, as a pattern does.
+    (tmp_path / "en.txt").write_text("package management\n", "utf-8")
+    lists = load_badwords(str(tmp_path), use_default=False)
+    text = (
+        page_text("ch02.en.html#_basic_package_management_operations") + " Debian package management's tools"
+    )
+    expected = len(re.findall(r"(?<!\w)package management(?!\w)", text.lower()))
+    assert expected >= 2
+    assert badword_count(text, "en", lists)[0] == expected
+
+
+def test_blocklist_entries_with_indents_comments_and_odd_line_breaks(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    path.write_text(
+        "  www.example.com  # indented\n\t.example.org\nexample.net\x0bexample.info\xa0\n", "utf-8"
+    )
+    lists = UrlBlocklist([str(path)])
+    assert lists.domains == {"example.com", "example.org", "example.net", "example.info"}
+    assert lists.match("https://sub.example.com/") == "example.com"
+    assert lists.match("example.info/page") == "example.info"  # no scheme
+    assert lists.match("https://bücher.example.net/") == "example.net"
+
+
+def test_internationalised_hosts_match_punycode_entries(tmp_path: Path) -> None:
+    lists = UrlBlocklist([blocklist(tmp_path, "xn--bcher-kva.example")])
+    assert lists.match("https://BÜCHER.example/x") == "xn--bcher-kva.example"

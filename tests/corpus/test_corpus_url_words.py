@@ -108,9 +108,11 @@ def test_safety_checker_uses_the_lists_and_can_turn_them_off(tmp_path: Path, pag
 
 
 def test_a_folder_of_lists_replaces_the_shipped_ones(tmp_path: Path) -> None:
-    for name, entry in zip(FILES, ["reference", "manual\nchapter", "debianref"], strict=True):
+    entries = ["reference  # a comment", "manual\nchapter\n# disabled\n#sex", "debianref"]
+    for name, entry in zip(FILES, entries, strict=True):
         (tmp_path / name).write_text(entry + "\n", "utf-8")
     mine = UrlWords.load(str(tmp_path))
+    assert (mine.banned, mine.soft) == ({"reference"}, {"manual", "chapter"})
     assert mine.check(BASE_URL + "ch01.en.html") == Finding("url_banned_word", "reference")
     assert mine.check(UT1_SUBWORD) is None
     config = PipelineConfig.from_dict({"safety": {"url_words_dir": str(tmp_path)}})
