@@ -15,6 +15,7 @@ def input_format(path: str, config: InputConfig) -> str:
     name = path.lower().removesuffix(".gz").removesuffix(".zst")
     suffixes = (
         (".warc", "warc"),
+        (".wet", "warc"),  # Common Crawl's CC-MAIN-...warc.wet.gz
         (".jsonl", "jsonl"),
         (".json", "jsonl"),
         (".parquet", "parquet"),
@@ -32,13 +33,13 @@ def read_documents_of(
     """Documents of one file; non-document records (WARC requests, ...) are tallied in skipped."""
     fmt = input_format(path, config)
     if fmt == "warc":
-        from corpus.readers.warc import WarcReader
+        from corpus.readers.warc import DOCUMENT_TYPES, WarcReader
 
         reader = WarcReader(stream, path)
         yield from reader
         for key, n in reader.counts.items():
             kind = key.removeprefix("records_")
-            if key.startswith("records_") and kind not in ("response", "resource"):
+            if key.startswith("records_") and kind not in DOCUMENT_TYPES:
                 skipped[f"warc_{kind}"] = skipped.get(f"warc_{kind}", 0) + n
     elif fmt == "jsonl":
         from corpus.readers.records import read_jsonl

@@ -1,7 +1,9 @@
 """Read WARC files (gzip per record or plain) with FastWARC.
 
-Each ``response`` or ``resource`` record is a document that enters the pipeline; ``request``,
-``metadata``, ``warcinfo`` and other records are not documents and are only counted. A record that
+Each ``response`` or ``resource`` record is a document that enters the pipeline, and so is each
+``conversion`` record (the plain text of a WET file, Common Crawl's extracted text, which skips
+HTML extraction); ``request``, ``metadata``, ``warcinfo`` and other records are not documents and
+are only counted. A record that
 is truncated, fails its block digest, or sits in a corrupt gzip member becomes a Rejection naming
 the file and byte offset; the reader then resynchronises at the next gzip member and goes on.
 """
@@ -21,7 +23,7 @@ from corpus.records import RawDocument, Rejection
 
 STAGE = "read"
 _GZIP_MAGIC = b"\x1f\x8b\x08"
-_DOCUMENT_TYPES = ("response", "resource")
+DOCUMENT_TYPES = ("response", "resource", "conversion")
 
 
 def _record_type_name(record) -> str:
@@ -182,7 +184,7 @@ class WarcReader:
         record_id = record.record_id or f"{self.source}@{offset}"
         url = record.headers.get("WARC-Target-URI")
         block = record.reader.read()
-        if kind not in _DOCUMENT_TYPES:
+        if kind not in DOCUMENT_TYPES:
             return None
         reject = None
         if len(block) != record.content_length:
@@ -199,6 +201,10 @@ class WarcReader:
                 detail=f"{self.source} at byte {offset}: {reject[1]}",
             )
         date = record.headers.get("WARC-Date")
+        if kind == "conversion":
+            # WET text is UTF-8; a bad byte becomes U+FFFD, which extraction's
+            # max_replacement_ratio then judges like any other mojibake.
+            return RawDocument(record_id, url, self.source, date, text=block.decode("utf-8", "replace"))
         if kind == "resource":
             mime, charset = split_content_type(record.headers.get("Content-Type"))
             return RawDocument(

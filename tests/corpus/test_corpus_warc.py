@@ -12,11 +12,13 @@ import re
 from pathlib import Path
 
 import pytest
-from corpus_helpers import BASE_URL, SAMPLE_WARC, Member, gzip_members
+from corpus_helpers import BASE_URL, SAMPLE_WARC, STDLIB, Member, gzip_members
 from fastwarc.warc import WarcRecord, WarcRecordType
 
-from corpus.config import InputConfig
-from corpus.readers.detect import read_documents_of
+from corpus.config import ExtractConfig, InputConfig
+from corpus.extract import extract_document
+from corpus.normalize import normalize_text
+from corpus.readers.detect import input_format, read_documents_of
 from corpus.readers.warc import WarcReader, parse_http_response, read_warc, split_content_type
 from corpus.records import RawDocument, Rejection
 
@@ -44,9 +46,15 @@ def zero_middle(data: bytes, member: Member, n: int = 16) -> bytes:
     return bytes(b)
 
 
-def warc_member(record_type: WarcRecordType, url: str, payload: bytes, content_type: str) -> bytes:
+def warc_member(
+    record_type: WarcRecordType,
+    url: str,
+    payload: bytes,
+    content_type: str,
+    record_id: bytes = b"urn:uuid:5e0c8ad2-4f0e-4b7e-9d43-6f1b1c0c2a11",
+) -> bytes:
     record = WarcRecord()
-    record.init_headers(record_type, b"urn:uuid:5e0c8ad2-4f0e-4b7e-9d43-6f1b1c0c2a11")
+    record.init_headers(record_type, record_id)
     record.headers["WARC-Date"] = "2026-11-01T00:00:00Z"
     record.headers["WARC-Target-URI"] = url
     record.headers["Content-Type"] = content_type
@@ -124,6 +132,31 @@ def test_resource_record_is_a_document(pages) -> None:
         (html, "text/html", "utf-8", 200)
     ]
     assert counts == {"records_resource": 1, "records_request": 1}
+
+
+def test_wet_conversion_records_are_plain_text_documents(page_text) -> None:
+    # A WET file as Common Crawl writes them: a warcinfo, then one conversion record (the page's
+    # extracted text, UTF-8) per page. The third page's text comes in Latin-1 by mistake.
+    fr = page_text("ch01.fr.html#_console_basics")
+    python_license = (STDLIB / "LICENSE.txt").read_text("utf-8")
+    pages = [
+        (BASE_URL + "ch01.fr.html", fr.encode("utf-8")),
+        ("https://docs.python.org/3/license.html", python_license.encode("utf-8")),
+        (BASE_URL + "ch01.fr.html?latin1", fr.encode("latin-1", "replace")),
+    ]
+    data = warc_member(WarcRecordType.warcinfo, "", b"software: test\r\n", "application/warc-fields")
+    for i, (url, body) in enumerate(pages):
+        data += warc_member(
+            WarcRecordType.conversion, url, body, "text/plain", f"<urn:uuid:{i:032d}>".encode()
+        )
+    docs, rejections, counts = read_all(data, "CC-MAIN-20261101-00000.warc.wet.gz")
+    assert rejections == [] and counts == {"records_warcinfo": 1, "records_conversion": 3}
+    assert [(d.url, d.html) for d in docs] == [(url, None) for url, _ in pages]
+    assert [d.text for d in docs[:2]] == [fr, python_license]
+    assert input_format("CC-MAIN-20261101-00000.warc.wet.gz", InputConfig()) == "warc"
+    results = [extract_document(d, ExtractConfig()) for d in docs]
+    assert [r.text for r in results[:2]] == [normalize_text(fr), normalize_text(python_license)]
+    assert isinstance(results[2], Rejection) and results[2].reason == "undecodable_bytes"
 
 
 def test_response_without_http_headers_is_http_unparseable(pages) -> None:
