@@ -531,7 +531,8 @@ def main(argv: list[str] | None = None) -> int:
                 None,
                 "—",
                 None,
-                "read, extract, exact + near dedup, language, safety, quality, PII, tokenizer training, shards",
+                "read, extract, exact + URL + near dedup, language, safety, quality, PII, tokenizer "
+                "training, shards",
             )
         )
         rows.extend(trainer_rows(Path(out, "sample"), reps))

@@ -60,9 +60,15 @@ class ExtractConfig:
 class DedupConfig:
     exact: bool = True
     """Drop documents whose normalised text equals an earlier-ranked one (``exact_duplicate``)."""
+    url: str = "warc"
+    """Keep one document per URL, the newest (``url_duplicate``; corpus/dedup/url.py): ``warc``
+    for documents read from WARC/WET files (a URL there is one crawled page), ``all`` for every
+    input (only if your JSONL/Parquet URLs name one document each, not a page cut in chunks),
+    ``off``."""
 
     def validate(self) -> None:
-        pass
+        if self.url not in ("warc", "all", "off"):
+            raise ValueError(f"dedup.url: {self.url!r} is not warc, all or off")
 
 
 @dataclass(frozen=True)

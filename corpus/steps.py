@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from corpus.config import PipelineConfig
-from corpus.dedup import exact, minhash, near
+from corpus.dedup import exact, minhash, near, url
 from corpus.extract import extract_document
 from corpus.filters import pii, quality
 from corpus.filters.language import LanguageIdentifier, filter_language
@@ -58,7 +58,7 @@ def extract_step(items: Iterable[RawDocument | Rejection], config: PipelineConfi
 Drop = tuple[int, str, str]
 """(position in the file, stage that dropped it, id of the document kept in its place)."""
 
-_DEDUP_REASONS = {exact.STAGE: exact.REASON, near.STAGE: near.REASON}
+_DEDUP_REASONS = {exact.STAGE: exact.REASON, url.STAGE: url.REASON, near.STAGE: near.REASON}
 
 
 def filter_step(
@@ -69,7 +69,7 @@ def filter_step(
     stop_words: dict[str, frozenset[str]] | None = None,
     safety: SafetyChecker | None = None,
 ) -> StepResult:
-    """Apply the global dedup decisions for this file (exact, then near), then language ID, the
+    """Apply the global dedup decisions for this file (exact, URL, then near), then language ID, the
     safety filters (when a ``SafetyChecker`` is given), the quality rules (which may also clean
     lines out of a kept document) and PII redaction.
 
@@ -82,7 +82,7 @@ def filter_step(
         if stage != exact.STAGE or config.dedup.exact
     }
     result = StepResult([], [])
-    rejected: dict[str, list[Rejection]] = {exact.STAGE: [], near.STAGE: []}
+    rejected: dict[str, list[Rejection]] = {exact.STAGE: [], url.STAGE: [], near.STAGE: []}
     unique: list[Document] = []
     for position, doc in enumerate(docs):
         stage, kept_id = dropped.get(position, (None, None))
@@ -90,8 +90,11 @@ def filter_step(
             unique.append(doc)
             continue
         rejected[stage].append(Rejection.of(doc, stage, _DEDUP_REASONS[stage], f"duplicate of {kept_id}"))
-    exact_kept = len(unique) + len(rejected[near.STAGE])
-    count(result.counts, exact.STAGE, exact_kept, rejected[exact.STAGE])
+    # Each dedup stage sees what the one before kept: exact, then URL, then near.
+    near_in = len(unique) + len(rejected[near.STAGE])
+    url_in = near_in + len(rejected[url.STAGE])
+    count(result.counts, exact.STAGE, url_in, rejected[exact.STAGE])
+    count(result.counts, url.STAGE, near_in, rejected[url.STAGE])
     count(result.counts, near.STAGE, len(unique), rejected[near.STAGE])
     lang_rejected: list[Rejection] = []
     for out in filter_language(unique, identifier, config.language):
@@ -143,7 +146,12 @@ def filter_step(
     count(result.counts, pii.STAGE, len(kept))
     result.documents = kept
     result.rejections = (
-        rejected[exact.STAGE] + rejected[near.STAGE] + lang_rejected + safety_rejected + quality_rejected
+        rejected[exact.STAGE]
+        + rejected[url.STAGE]
+        + rejected[near.STAGE]
+        + lang_rejected
+        + safety_rejected
+        + quality_rejected
     )
     return result
 
@@ -248,3 +256,9 @@ def duplicate_decisions(members: Iterable[exact.Member]) -> list[tuple[int, Drop
     """(file index, drop) for each dropped occurrence of one group of identical texts."""
     kept, dropped = exact.choose_keeper(members)
     return [(m[2], (m[3], exact.STAGE, kept[1])) for m in dropped]
+
+
+def url_decisions(members: Iterable[url.Member]) -> list[tuple[int, Drop]]:
+    """(file index, drop) for each dropped document of one group sharing a URL key."""
+    kept, dropped = url.choose_keeper(members)
+    return [(m[3], (m[4], url.STAGE, kept[2])) for m in dropped]

@@ -12,7 +12,18 @@ from typing import Any
 
 from corpus.records import Rejection
 
-STAGES = ("read", "extract", "exact_dedup", "near_dedup", "language", "safety", "quality", "pii", "shard")
+STAGES = (
+    "read",
+    "extract",
+    "exact_dedup",
+    "url_dedup",
+    "near_dedup",
+    "language",
+    "safety",
+    "quality",
+    "pii",
+    "shard",
+)
 
 StageCounts = dict[str, dict[str, Any]]
 """{stage: {"in": int, "kept": int, "rejected": {reason: int}}}, plus "_skipped": {kind: int}."""

@@ -1,4 +1,4 @@
-"""The corpus job: input files -> text -> exact dedup -> near dedup -> language ID -> tokens -> shards.
+"""The corpus job: input files -> text -> exact, URL and near dedup -> filters -> tokens -> shards.
 
     python -m pipelines.corpus_job --input 'data/sample/*.warc.gz' --output out --name sample
 
@@ -25,7 +25,7 @@ from corpus.manifest import MANIFEST_NAME
 from corpus.readers.detect import input_format
 from pipelines import files
 from pipelines.stages.commit import CommitRun
-from pipelines.stages.dedup import FindExactDuplicates
+from pipelines.stages.dedup import FindExactDuplicates, FindUrlDuplicates
 from pipelines.stages.extract import ExtractFiles
 from pipelines.stages.filter import FilterFiles
 from pipelines.stages.near_dedup import FindNearDuplicates
@@ -100,16 +100,20 @@ def build(pipeline: beam.Pipeline, inputs: list[str], config: PipelineConfig, ou
     input_files = pipeline | "ListInputs" >> beam.Create(list(enumerate(inputs)))
     extracted = input_files | "Extract" >> ExtractFiles(config, work, rejected)
     exact_drops = extracted.keys | "ExactDedup" >> FindExactDuplicates()
-    drops = [exact_drops] if config.dedup.exact else []
+    # Each dedup stage leaves out what the stages before it dropped (exact, then URL, then near),
+    # so no two of them pick different keepers and drop every copy of a document. With exact
+    # dedup off, identical texts are near duplicates at Jaccard 1 and one of them still goes.
+    earlier = exact_drops if config.dedup.exact else pipeline | "NoExactDrops" >> beam.Create([])
+    if config.dedup.url != "off":
+        url_drops = extracted.url_keys | "UrlDedup" >> FindUrlDuplicates(earlier)
+        earlier = (earlier, url_drops) | "ExactAndUrlDrops" >> beam.Flatten()
+    drops = [earlier]
     if config.near_dedup.enabled:
-        # Exact duplicates stay out of the near-dedup graph, unless exact dedup is off: then
-        # identical texts are near duplicates at Jaccard 1 and one of them still goes.
-        exclude = exact_drops if config.dedup.exact else pipeline | "NoExactDrops" >> beam.Create([])
-        near_drops = extracted.minhash | "NearDedup" >> FindNearDuplicates(
-            config.near_dedup, work, files.join(out_dir, "clusters"), exclude
+        clusters = files.join(out_dir, "clusters")
+        drops.append(
+            extracted.minhash | "NearDedup" >> FindNearDuplicates(config.near_dedup, work, clusters, earlier)
         )
-        drops.append(near_drops)
-    all_drops = (drops or [pipeline | "NoDrops" >> beam.Create([])]) | "AllDrops" >> beam.Flatten()
+    all_drops = drops | "AllDrops" >> beam.Flatten()
     filtered = extracted.files | "Filter" >> FilterFiles(
         config, files.join(out_dir, "docs"), rejected, all_drops
     )

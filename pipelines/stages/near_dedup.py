@@ -146,19 +146,20 @@ class WriteClustersFn(beam.DoFn):
 
 
 class FindNearDuplicates(beam.PTransform):
-    """((file index, position), (node, band keys)) records + exact drops -> near drops.
+    """((file index, position), (node, band keys)) records + earlier drops (exact and URL dedup's)
+    -> near drops.
 
     Output: (file index, (position, ``near_dedup``, kept id)) for every removed document."""
 
-    def __init__(self, config: NearDedupConfig, work_dir: str, clusters_dir: str, exact_drops) -> None:
+    def __init__(self, config: NearDedupConfig, work_dir: str, clusters_dir: str, earlier_drops) -> None:
         super().__init__()
         self.config = config
         self.work_dir = work_dir
         self.clusters_dir = clusters_dir
-        self.exact_drops = exact_drops
+        self.earlier_drops = earlier_drops
 
     def expand(self, records):
-        exact_keys = self.exact_drops | "ExactKeys" >> beam.Map(lambda kv: ((kv[0], kv[1][0]), True))
+        exact_keys = self.earlier_drops | "ExactKeys" >> beam.Map(lambda kv: ((kv[0], kv[1][0]), True))
         nodes = (
             {"record": records, "exact": exact_keys}
             | "JoinExactDrops" >> beam.CoGroupByKey()

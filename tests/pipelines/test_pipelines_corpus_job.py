@@ -111,6 +111,7 @@ def test_summary_counts_are_exact(outputs) -> None:
         ("read", 521, 521, 0),
         ("extract", 521, 518, 3),
         ("exact_dedup", 518, 516, 2),
+        ("url_dedup", 516, 516, 0),
         ("near_dedup", 516, 507, 9),
         ("language", 507, 499, 8),
         ("safety", 499, 499, 0),
@@ -122,6 +123,7 @@ def test_summary_counts_are_exact(outputs) -> None:
         "read": {},
         "extract": {"http_status_301": 1, "not_html": 2},
         "exact_dedup": {"exact_duplicate": 2},
+        "url_dedup": {},
         "near_dedup": {"minhash_duplicate": 9},
         "language": {"lang_below_threshold": 8},
         "safety": {},
@@ -131,7 +133,7 @@ def test_summary_counts_are_exact(outputs) -> None:
     }
     # Line-level and PII changes to kept documents are counted too (the sample has e-mail
     # addresses in its examples and the address of www.debian.org in a ping transcript).
-    assert summary["stages"][7]["modified"] == {"documents_redacted": 38, "email": 75, "ip": 36}
+    assert summary["stages"][8]["modified"] == {"documents_redacted": 38, "email": 75, "ip": 36}
     assert summary["records_skipped"] == {"warc_warcinfo": 1}
     assert summary["shards"] == 2
 
@@ -360,6 +362,7 @@ def test_jsonl_input_end_to_end(tmp_path: Path, page_text) -> None:
         "read": {"jsonl_invalid_json": 1, "missing_text_field": 1},
         "extract": {},
         "exact_dedup": {"exact_duplicate": 1},
+        "url_dedup": {},
         "near_dedup": {},
         "language": {"lang_not_kept": 1},
         "safety": {"url_banned_subword": 1},

@@ -181,6 +181,7 @@ def test_filter_files_joins_each_file_with_its_drops(tmp_path: Path, pages) -> N
                         "path": str(tmp_path / "docs" / "000003.parquet"),
                         "counts": {
                             "exact_dedup": {"in": 5, "kept": 3, "rejected": {"exact_duplicate": 2}},
+                            "url_dedup": {"in": 3, "kept": 3, "rejected": {}},
                             "near_dedup": {"in": 3, "kept": 3, "rejected": {}},
                             "language": {"in": 3, "kept": 2, "rejected": {"lang_below_threshold": 1}},
                             "safety": {"in": 2, "kept": 2, "rejected": {}},
