@@ -531,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
                 None,
                 "—",
                 None,
-                "read, extract, exact + URL + near dedup, language, safety, quality, PII, tokenizer "
+                "read, extract, URL + exact + near dedup, language, safety, quality, PII, tokenizer "
                 "training, shards",
             )
         )

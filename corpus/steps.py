@@ -69,7 +69,7 @@ def filter_step(
     stop_words: dict[str, frozenset[str]] | None = None,
     safety: SafetyChecker | None = None,
 ) -> StepResult:
-    """Apply the global dedup decisions for this file (exact, URL, then near), then language ID, the
+    """Apply the global dedup decisions for this file (URL, exact, then near), then language ID, the
     safety filters (when a ``SafetyChecker`` is given), the quality rules (which may also clean
     lines out of a kept document) and PII redaction.
 
@@ -82,7 +82,7 @@ def filter_step(
         if stage != exact.STAGE or config.dedup.exact
     }
     result = StepResult([], [])
-    rejected: dict[str, list[Rejection]] = {exact.STAGE: [], url.STAGE: [], near.STAGE: []}
+    rejected: dict[str, list[Rejection]] = {url.STAGE: [], exact.STAGE: [], near.STAGE: []}
     unique: list[Document] = []
     for position, doc in enumerate(docs):
         stage, kept_id = dropped.get(position, (None, None))
@@ -90,11 +90,11 @@ def filter_step(
             unique.append(doc)
             continue
         rejected[stage].append(Rejection.of(doc, stage, _DEDUP_REASONS[stage], f"duplicate of {kept_id}"))
-    # Each dedup stage sees what the one before kept: exact, then URL, then near.
+    # Each dedup stage sees what the one before kept: URL, then exact, then near.
     near_in = len(unique) + len(rejected[near.STAGE])
-    url_in = near_in + len(rejected[url.STAGE])
-    count(result.counts, exact.STAGE, url_in, rejected[exact.STAGE])
-    count(result.counts, url.STAGE, near_in, rejected[url.STAGE])
+    exact_in = near_in + len(rejected[exact.STAGE])
+    count(result.counts, url.STAGE, exact_in, rejected[url.STAGE])
+    count(result.counts, exact.STAGE, near_in, rejected[exact.STAGE])
     count(result.counts, near.STAGE, len(unique), rejected[near.STAGE])
     lang_rejected: list[Rejection] = []
     for out in filter_language(unique, identifier, config.language):
@@ -146,8 +146,8 @@ def filter_step(
     count(result.counts, pii.STAGE, len(kept))
     result.documents = kept
     result.rejections = (
-        rejected[exact.STAGE]
-        + rejected[url.STAGE]
+        rejected[url.STAGE]
+        + rejected[exact.STAGE]
         + rejected[near.STAGE]
         + lang_rejected
         + safety_rejected

@@ -15,8 +15,8 @@ from corpus.records import Rejection
 STAGES = (
     "read",
     "extract",
-    "exact_dedup",
     "url_dedup",
+    "exact_dedup",
     "near_dedup",
     "language",
     "safety",

@@ -1,4 +1,4 @@
-"""The corpus job: input files -> text -> exact, URL and near dedup -> filters -> tokens -> shards.
+"""The corpus job: input files -> text -> URL, exact and near dedup -> filters -> tokens -> shards.
 
     python -m pipelines.corpus_job --input 'data/sample/*.warc.gz' --output out --name sample
 
@@ -99,14 +99,16 @@ def build(pipeline: beam.Pipeline, inputs: list[str], config: PipelineConfig, ou
     rejected = files.join(out_dir, "rejected")
     input_files = pipeline | "ListInputs" >> beam.Create(list(enumerate(inputs)))
     extracted = input_files | "Extract" >> ExtractFiles(config, work, rejected)
-    exact_drops = extracted.keys | "ExactDedup" >> FindExactDuplicates()
-    # Each dedup stage leaves out what the stages before it dropped (exact, then URL, then near),
-    # so no two of them pick different keepers and drop every copy of a document. With exact
-    # dedup off, identical texts are near duplicates at Jaccard 1 and one of them still goes.
-    earlier = exact_drops if config.dedup.exact else pipeline | "NoExactDrops" >> beam.Create([])
+    # URL dedup first (a page crawled twice keeps its newest copy), then exact dedup on what it
+    # kept, then near dedup on what both kept: a later stage never drops the copy an earlier one
+    # kept in place of others. With exact dedup off, identical texts are near duplicates at
+    # Jaccard 1 and one of them still goes.
+    earlier = pipeline | "NoDrops" >> beam.Create([])
     if config.dedup.url != "off":
-        url_drops = extracted.url_keys | "UrlDedup" >> FindUrlDuplicates(earlier)
-        earlier = (earlier, url_drops) | "ExactAndUrlDrops" >> beam.Flatten()
+        earlier = extracted.url_keys | "UrlDedup" >> FindUrlDuplicates()
+    if config.dedup.exact:
+        exact_drops = extracted.keys | "ExactDedup" >> FindExactDuplicates(earlier)
+        earlier = (earlier, exact_drops) | "UrlAndExactDrops" >> beam.Flatten()
     drops = [earlier]
     if config.near_dedup.enabled:
         clusters = files.join(out_dir, "clusters")

@@ -3,13 +3,15 @@ changed too much for near dedup to see it keeps its newest copy; the others are 
 ``url_duplicate`` with the kept id.
 
 The key is the URL with its scheme (``http`` and ``https`` alike), host (lower case, no trailing
-dot, no default port) normalised and the rest kept as given, fragment included: sources that
-address sections of one page by fragment (the bundled sample does) keep them apart.
+dot, no default port, no user info) normalised and the rest kept as given, fragment included:
+sources that address sections of one page by fragment (the bundled sample does) keep them apart.
 
-It runs on the documents exact dedup kept, and near dedup runs on those it keeps, so the three
-never choose different keepers for the same document. Only keys take part, never text. A member
-is ``(-date, id_hash, id, file_index, position)``: the newest first (a missing date is oldest),
-then the smallest id hash, a choice independent of arrival order.
+It runs first, on every document; exact dedup runs on what it kept and near dedup on what both
+kept, so a later stage never drops the copy an earlier one kept in place of others (URL dedup
+only drops older versions of a page whose newest version stays). Only keys take part, never
+text. A member is ``(-date, id_hash, id, file_index, position)``: the newest first (a missing date
+is oldest), then the smallest id hash, a choice independent of arrival order. It decides before
+the filters: if the newest copy of a page later fails a filter, the URL leaves the corpus.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def url_key(url: str | None) -> str | None:
         return url
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
     if port is not None and port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
     if scheme == "https":

@@ -4,7 +4,9 @@
   (``dataset_dict.json``, one folder per split) stands for its ``.arrow`` files.
 - ``hf:NAME[:CONFIG][@SPLIT]`` loads a dataset with ``datasets.load_dataset`` in the launching
   process (from the local cache or a local folder of data files; with ``HF_DATASETS_OFFLINE=1``
-  nothing is fetched) and stands for its cache files.
+  nothing is fetched) and stands for its cache files. NAME may not contain ``:`` or ``@``, and
+  SPLIT is a whole split (no ``train[:10%]``); for anything else, ``save_to_disk`` the dataset
+  you want and give that folder (by its path: a glob is matched as files, not folders).
 
 Either way the job reads plain Arrow (``corpus.readers.records.read_arrow``), so workers need
 neither ``datasets`` nor the Hub, and each Arrow file is one input file like any other.
@@ -57,19 +59,29 @@ def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
 
 
 def dataset_files(spec: str) -> list[str]:
-    """The Arrow cache files of ``load_dataset(NAME, CONFIG, split=SPLIT)``, every split if none."""
+    """The Arrow cache files of ``load_dataset(NAME, CONFIG, split=SPLIT)``, every split if none.
+    A whole split only: a slice (``train[:10%]``) would still name the split's whole files."""
     import datasets
+    import pyarrow as pa
 
     name, config, split = parse_spec(spec)
+    if split and any(c in split for c in "[]+"):
+        raise ValueError(f"hf:{spec}: split slices and sums are not supported; name whole splits")
     try:
         loaded = datasets.load_dataset(name, config, split=split)
     except Exception as e:  # datasets raises many kinds: missing, offline, bad config, bad split
         raise ValueError(f"hf:{spec}: datasets.load_dataset failed: {type(e).__name__}: {e}") from None
     parts = list(loaded.values()) if isinstance(loaded, datasets.DatasetDict) else [loaded]
-    files = [c["filename"] for part in parts for c in part.cache_files]
+    files = list(dict.fromkeys(c["filename"] for part in parts for c in part.cache_files))
     if not files:
         raise ValueError(f"hf:{spec}: the dataset has no Arrow files on disk (an in-memory dataset)")
-    return list(dict.fromkeys(files))
+    on_disk = sum(pa.ipc.open_stream(pa.memory_map(f)).read_all().num_rows for f in files)
+    if on_disk != sum(len(part) for part in parts):
+        raise ValueError(
+            f"hf:{spec}: its files hold {on_disk} rows but the dataset has {sum(len(p) for p in parts)} "
+            "(a selection of rows); save it with save_to_disk and give that folder"
+        )
+    return files
 
 
 def _json(data: bytes, path: str) -> dict:

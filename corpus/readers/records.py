@@ -99,7 +99,9 @@ def read_arrow(stream: BinaryIO, source: str, config: InputConfig) -> Iterator[R
     try:
         reader: pa.ipc.RecordBatchStreamReader | pa.ipc.RecordBatchFileReader = pa.ipc.open_stream(stream)
         batches: Iterator[pa.RecordBatch] = iter(reader)
-    except pa.ArrowInvalid:
+    except pa.ArrowInvalid as e:
+        if not stream.seekable():
+            raise ValueError(f"{source}: not an Arrow IPC stream ({e})") from None
         stream.seek(0)
         try:
             reader = pa.ipc.open_file(stream)

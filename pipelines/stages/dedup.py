@@ -1,5 +1,7 @@
-"""Exact and URL dedup: only keys (text hash or URL, id hash, id, position) go through the
-shuffle, never text."""
+"""URL and exact dedup: only keys (URL or text hash, id hash, id, position) go through the
+shuffle, never text. URL dedup runs first, on every document; exact dedup on what it kept; near
+dedup (near_dedup.py) on what both kept. Each later stage leaves out what the earlier ones
+dropped, so no stage drops the copy another one kept in place of a duplicate."""
 
 from __future__ import annotations
 
@@ -8,35 +10,48 @@ import apache_beam as beam
 from corpus.steps import duplicate_decisions, url_decisions
 
 
-class FindExactDuplicates(beam.PTransform):
-    """(text_hash, (id_hash, id, file index, position)) -> (file index, (position, ``exact_dedup``,
-    kept id)) for every dropped occurrence."""
+class SkipDropped(beam.PTransform):
+    """((file index, position), value) -> value, for the documents ``drops`` do not name."""
 
-    def expand(self, keys: beam.PCollection) -> beam.PCollection:
+    def __init__(self, drops: beam.PCollection) -> None:
+        super().__init__()
+        self.drops = drops
+
+    def expand(self, keyed: beam.PCollection) -> beam.PCollection:
+        dropped = self.drops | "DroppedPositions" >> beam.Map(lambda kv: ((kv[0], kv[1][0]), True))
         return (
-            keys
-            | "GroupByTextHash" >> beam.GroupByKey()
-            | "ChooseKeeper" >> beam.FlatMap(lambda kv: duplicate_decisions(kv[1]))
+            {"value": keyed, "dropped": dropped}
+            | "JoinDrops" >> beam.CoGroupByKey()
+            | "NotDropped" >> beam.FlatMap(lambda kv: [] if kv[1]["dropped"] else kv[1]["value"])
         )
 
 
 class FindUrlDuplicates(beam.PTransform):
-    """(url key, (-date, id_hash, id, file index, position)) + exact drops -> (file index,
-    (position, ``url_dedup``, kept id)) for every dropped document.
-
-    Documents exact dedup dropped take no part, so the two never drop both copies of a page."""
-
-    def __init__(self, exact_drops: beam.PCollection) -> None:
-        super().__init__()
-        self.exact_drops = exact_drops
+    """(url key, (-date, id_hash, id, file index, position)) -> (file index, (position,
+    ``url_dedup``, kept id)) for every older copy of a URL."""
 
     def expand(self, keys: beam.PCollection) -> beam.PCollection:
-        dropped = self.exact_drops | "ExactDropped" >> beam.Map(lambda kv: ((kv[0], kv[1][0]), True))
-        by_position = keys | "ByPosition" >> beam.Map(lambda kv: ((kv[1][3], kv[1][4]), kv))
         return (
-            {"key": by_position, "dropped": dropped}
-            | "JoinExactDrops" >> beam.CoGroupByKey()
-            | "SkipExactDuplicates" >> beam.FlatMap(lambda kv: [] if kv[1]["dropped"] else kv[1]["key"])
+            keys
             | "GroupByUrl" >> beam.GroupByKey()
             | "ChooseNewest" >> beam.FlatMap(lambda kv: url_decisions(kv[1]))
+        )
+
+
+class FindExactDuplicates(beam.PTransform):
+    """(text_hash, (id_hash, id, file index, position)) + earlier drops -> (file index, (position,
+    ``exact_dedup``, kept id)) for every dropped occurrence among the documents not dropped
+    before."""
+
+    def __init__(self, earlier_drops: beam.PCollection) -> None:
+        super().__init__()
+        self.earlier_drops = earlier_drops
+
+    def expand(self, keys: beam.PCollection) -> beam.PCollection:
+        return (
+            keys
+            | "ByPosition" >> beam.Map(lambda kv: ((kv[1][2], kv[1][3]), kv))
+            | "SkipEarlierDrops" >> SkipDropped(self.earlier_drops)
+            | "GroupByTextHash" >> beam.GroupByKey()
+            | "ChooseKeeper" >> beam.FlatMap(lambda kv: duplicate_decisions(kv[1]))
         )

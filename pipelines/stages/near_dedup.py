@@ -20,6 +20,7 @@ from corpus.dedup import near
 from corpus.records import write_parquet
 from corpus.steps import near_dedup_payload, similarity
 from pipelines import files
+from pipelines.stages.dedup import SkipDropped
 
 CLUSTER_SCHEMA = pa.schema(
     [
@@ -32,14 +33,6 @@ CLUSTER_SCHEMA = pa.schema(
 
 def payload_path(work_dir: str, file_index: int) -> str:
     return files.join(work_dir, f"minhash-{file_index:06d}.npz")
-
-
-def _not_exact_duplicate(element) -> list:
-    """(node, band keys) of a document exact dedup did not drop (those are not near-dedup nodes)."""
-    _, grouped = element
-    if grouped["exact"]:
-        return []
-    return list(grouped["record"])
 
 
 class AttachPayloadFn(beam.DoFn):
@@ -159,12 +152,8 @@ class FindNearDuplicates(beam.PTransform):
         self.earlier_drops = earlier_drops
 
     def expand(self, records):
-        exact_keys = self.earlier_drops | "ExactKeys" >> beam.Map(lambda kv: ((kv[0], kv[1][0]), True))
-        nodes = (
-            {"record": records, "exact": exact_keys}
-            | "JoinExactDrops" >> beam.CoGroupByKey()
-            | "SkipExactDuplicates" >> beam.FlatMap(_not_exact_duplicate)
-        )
+        # Documents URL or exact dedup dropped are not near-dedup nodes.
+        nodes = records | "SkipEarlierDrops" >> SkipDropped(self.earlier_drops)
         candidates = (
             nodes
             | "BandKeys" >> beam.FlatMap(lambda rec: [((b, k), rec[0]) for b, k in enumerate(rec[1])])

@@ -129,3 +129,6 @@ def test_load_dataset_by_name_gives_its_cache_files(offline_cache: Path, paragra
     assert [d.text for f in files for d in read_file(f)] == [paragraphs[lang] for lang in LANGS]
     with pytest.raises(ValueError, match=r"^hf:.*missing@train: datasets.load_dataset failed: "):
         dataset_files(f"{offline_cache / 'missing'}@train")
+    # A slice would still name the split's whole files: refused rather than read whole.
+    with pytest.raises(ValueError, match=r"split slices and sums are not supported"):
+        dataset_files(f"{folder}@train[:1]")

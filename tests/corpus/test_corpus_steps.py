@@ -96,8 +96,8 @@ def test_filter_step_drops_duplicates_then_identifies_languages(
     ]
     assert result.rejections[0].text == copies[0].text  # kept for inspection in rejected/
     assert result.counts == {
+        "url_dedup": {"in": 5, "kept": 5, "rejected": {}},
         "exact_dedup": {"in": 5, "kept": 3, "rejected": {"exact_duplicate": 2}},
-        "url_dedup": {"in": 3, "kept": 3, "rejected": {}},
         "near_dedup": {"in": 3, "kept": 3, "rejected": {}},
         "language": {"in": 3, "kept": 2, "rejected": {"lang_below_threshold": 1}},
         "safety": {"in": 2, "kept": 2, "rejected": {}},

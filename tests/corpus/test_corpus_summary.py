@@ -26,8 +26,8 @@ def sample_counts() -> dict:
         518,
         rejections("not_html", 2, "extract") + rejections("http_status_301", 1, "extract"),
     )
+    count(counts, "url_dedup", 518)
     count(counts, "exact_dedup", 516, rejections("exact_duplicate", 2, "exact_dedup"))
-    count(counts, "url_dedup", 516)
     count(counts, "near_dedup", 507, rejections("minhash_duplicate", 9, "near_dedup"))
     count(counts, "language", 499, rejections("lang_below_threshold", 8, "language"))
     count(counts, "safety", 499)

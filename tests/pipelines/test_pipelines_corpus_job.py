@@ -110,8 +110,8 @@ def test_summary_counts_are_exact(outputs) -> None:
     assert [(s["stage"], s["in"], s["kept"], s["rejected"]) for s in summary["stages"]] == [
         ("read", 521, 521, 0),
         ("extract", 521, 518, 3),
+        ("url_dedup", 518, 518, 0),
         ("exact_dedup", 518, 516, 2),
-        ("url_dedup", 516, 516, 0),
         ("near_dedup", 516, 507, 9),
         ("language", 507, 499, 8),
         ("safety", 499, 499, 0),

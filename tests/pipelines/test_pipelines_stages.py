@@ -59,7 +59,7 @@ def test_find_exact_duplicates_on_literal_keys() -> None:
         (0x5EED, (500, "<urn:uuid:b>", 1, 5)),  # the same record read twice: one copy goes
     ]
     with in_process() as p:
-        out = p | beam.Create(keys) | FindExactDuplicates()
+        out = p | beam.Create(keys) | FindExactDuplicates(p | "NoDrops" >> beam.Create([]))
         assert_that(
             out,
             equal_to(
@@ -70,6 +70,14 @@ def test_find_exact_duplicates_on_literal_keys() -> None:
                 ]
             ),
         )
+    # URL dedup dropped <urn:uuid:a> (file 1, position 0) before: it cannot be the keeper.
+    with in_process() as p:
+        url_drops = p | "UrlDrops" >> beam.Create([(1, (0, "url_dedup", "<urn:uuid:z>"))])
+        out = p | beam.Create(keys) | FindExactDuplicates(url_drops)
+        assert_that(
+            out,
+            equal_to([(1, (5, "exact_dedup", "<urn:uuid:b>")), (0, (2, "exact_dedup", "<urn:uuid:b>"))]),
+        )
 
 
 def test_find_exact_duplicates_on_the_three_copies(pages) -> None:
@@ -78,7 +86,7 @@ def test_find_exact_duplicates_on_the_three_copies(pages) -> None:
     assert max(k[1][0] for k in keys) < 2**63
     with in_process() as p:
         untyped = p | beam.Create([2, 1, 0]) | beam.Map(lambda i: keys[i]).with_output_types(typing.Any)
-        out = untyped | FindExactDuplicates()
+        out = untyped | FindExactDuplicates(p | "NoDrops" >> beam.Create([]))
         assert_that(
             out,
             equal_to(
@@ -180,8 +188,8 @@ def test_filter_files_joins_each_file_with_its_drops(tmp_path: Path, pages) -> N
                         "index": 3,
                         "path": str(tmp_path / "docs" / "000003.parquet"),
                         "counts": {
+                            "url_dedup": {"in": 5, "kept": 5, "rejected": {}},
                             "exact_dedup": {"in": 5, "kept": 3, "rejected": {"exact_duplicate": 2}},
-                            "url_dedup": {"in": 3, "kept": 3, "rejected": {}},
                             "near_dedup": {"in": 3, "kept": 3, "rejected": {}},
                             "language": {"in": 3, "kept": 2, "rejected": {"lang_below_threshold": 1}},
                             "safety": {"in": 2, "kept": 2, "rejected": {}},

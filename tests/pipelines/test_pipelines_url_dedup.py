@@ -55,32 +55,62 @@ def stage(summary: dict, name: str) -> tuple[int, int, dict]:
     return s["in"], s["kept"], s["rejected_by_reason"]
 
 
-def test_a_page_crawled_twice_keeps_its_newest_copy(tmp_path: Path, pages) -> None:
+def crawls(tmp_path: Path, pages) -> list[str]:
     console = pages["ch01.en.html#_console_basics"].html
     filesystem = pages["ch01.en.html#_unix_like_filesystem"].html
     midnight = pages["ch01.en.html#_midnight_commander_mc"].html
-    # The page at PAGE changed between two crawls (different text: near dedup cannot see it),
-    # and was crawled a third time over https without a change (an exact duplicate of the second).
-    first = [response("<urn:uuid:crawl-1>", PAGE, "2026-10-01T00:00:00Z", console)]
+    # PAGE changed between two crawls (different text: near dedup cannot see it) and was crawled a
+    # third time over https without a change. Its first text also lives on at a mirror, and its
+    # second at a copy; a section of it is addressed by fragment.
+    first = [
+        response("<urn:uuid:crawl-1>", PAGE, "2026-10-01T00:00:00Z", console),
+        response("<urn:uuid:mirror>", "http://mirror.example/ch01.html", "2026-10-01T00:00:00Z", console),
+    ]
     second = [
         response("<urn:uuid:crawl-2>", PAGE, "2026-11-01T00:00:00Z", filesystem),
         response("<urn:uuid:crawl-3>", PAGE.replace("http:", "https:"), "2026-11-02T00:00:00Z", filesystem),
+        response("<urn:uuid:copy>", "http://copy.example/fs.html", "2026-09-01T00:00:00Z", filesystem),
         response("<urn:uuid:section>", PAGE + "#_midnight_commander_mc", "2026-09-01T00:00:00Z", midnight),
     ]
     (tmp_path / "a.warc.gz").write_bytes(b"".join(first))
     (tmp_path / "b.warc.gz").write_bytes(b"".join(second))
-    summary, rejected, kept = run(tmp_path, str(tmp_path / "a.warc.gz"), str(tmp_path / "b.warc.gz"))
+    return [str(tmp_path / "a.warc.gz"), str(tmp_path / "b.warc.gz")]
+
+
+def test_a_page_crawled_twice_keeps_its_newest_copy_and_no_text_is_lost(tmp_path: Path, pages) -> None:
+    summary, rejected, kept = run(tmp_path, *crawls(tmp_path, pages))
+    assert stage(summary, "url_dedup") == (6, 4, {"url_duplicate": 2})
     assert stage(summary, "exact_dedup") == (4, 3, {"exact_duplicate": 1})
-    assert stage(summary, "url_dedup") == (3, 2, {"url_duplicate": 1})
-    exact = [r for r in rejected if r["reason"] == "exact_duplicate"]
-    assert len(exact) == 1 and exact[0]["id"] in {"<urn:uuid:crawl-2>", "<urn:uuid:crawl-3>"}
-    newest_text_copy = ({"<urn:uuid:crawl-2>", "<urn:uuid:crawl-3>"} - {exact[0]["id"]}).pop()
-    (url_drop,) = [r for r in rejected if r["reason"] == "url_duplicate"]
-    assert (url_drop["id"], url_drop["stage"], url_drop["detail"]) == (
-        "<urn:uuid:crawl-1>", "url_dedup", f"duplicate of {newest_text_copy}"
-    )  # fmt: skip
-    # Never both copies of a page: one version of PAGE and the section under its fragment stay.
-    assert kept == {newest_text_copy, "<urn:uuid:section>"}
+    by_reason = {r["id"]: (r["stage"], r["reason"], r["detail"]) for r in rejected}
+    assert by_reason["<urn:uuid:crawl-1>"] == (
+        "url_dedup",
+        "url_duplicate",
+        "duplicate of <urn:uuid:crawl-3>",
+    )
+    assert by_reason["<urn:uuid:crawl-2>"] == (
+        "url_dedup",
+        "url_duplicate",
+        "duplicate of <urn:uuid:crawl-3>",
+    )
+    (exact,) = [i for i, r in by_reason.items() if r[1] == "exact_duplicate"]
+    assert exact in {"<urn:uuid:crawl-3>", "<urn:uuid:copy>"}
+    # Every text stays once: the first version at the mirror (exact dedup never saw crawl-1, so
+    # it could not keep a copy URL dedup then dropped), the second at PAGE or its copy.
+    assert kept == {"<urn:uuid:mirror>", "<urn:uuid:section>"} | (
+        {"<urn:uuid:crawl-3>", "<urn:uuid:copy>"} - {exact}
+    )
+
+
+def test_with_exact_dedup_off_near_dedup_still_keeps_one_of_two_identical_texts(
+    tmp_path: Path, pages
+) -> None:
+    summary, rejected, kept = run(tmp_path, *crawls(tmp_path, pages), config="[dedup]\nexact = false\n")
+    assert stage(summary, "url_dedup") == (6, 4, {"url_duplicate": 2})
+    assert stage(summary, "exact_dedup") == (4, 4, {})
+    assert stage(summary, "near_dedup") == (4, 3, {"minhash_duplicate": 1})
+    assert {"<urn:uuid:mirror>", "<urn:uuid:section>"} < kept and len(
+        kept & {"<urn:uuid:crawl-3>", "<urn:uuid:copy>"}
+    ) == 1
 
 
 def test_jsonl_urls_are_left_alone_unless_asked(tmp_path: Path, page_text) -> None:
