@@ -1,1 +1,0 @@
-"""Benchmarks (`make bench`): each stage against its physical floor, measured in the same run."""

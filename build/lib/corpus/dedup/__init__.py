@@ -1,1 +1,0 @@
-"""Deduplication: exact (hash of normalised text) and, later, near (MinHash LSH)."""

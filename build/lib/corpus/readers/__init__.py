@@ -1,1 +1,0 @@
-"""Readers turn input files into RawDocument records, or Rejections for what cannot be read."""

@@ -1,1 +1,0 @@
-"""Composite PTransforms, one per stage, each a thin shell around a ``corpus`` function."""
