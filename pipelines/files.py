@@ -24,7 +24,9 @@ def list_inputs(patterns: list[str]) -> list[str]:
         if pattern.startswith(hf_datasets.PREFIX):
             paths.extend(hf_datasets.dataset_files(pattern.removeprefix(hf_datasets.PREFIX)))
             continue
-        saved = hf_datasets.saved_dataset_files(pattern, read_if_exists, join)
+        # Only a plain path can name a save_to_disk folder: a glob costs no lookups for one.
+        is_glob = any(c in pattern for c in "*?[")
+        saved = None if is_glob else hf_datasets.saved_dataset_files(pattern, read_if_exists, join)
         if saved is not None:
             paths.extend(saved)
             continue
