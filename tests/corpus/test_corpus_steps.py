@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
+from corpus_helpers import FILTER_COUNTS_OF_COPIES
 
 from corpus.config import LanguageConfig, PipelineConfig, ShardConfig, TokenizerConfig
 from corpus.dedup.exact import REASON, STAGE, choose_keeper
@@ -95,15 +96,7 @@ def test_filter_step_drops_duplicates_then_identifies_languages(
         (mixed.id, "language", "lang_below_threshold", "en 0.407 < 0.5"),
     ]
     assert result.rejections[0].text == copies[0].text  # kept for inspection in rejected/
-    assert result.counts == {
-        "url_dedup": {"in": 5, "kept": 5, "rejected": {}},
-        "exact_dedup": {"in": 5, "kept": 3, "rejected": {"exact_duplicate": 2}},
-        "near_dedup": {"in": 3, "kept": 3, "rejected": {}},
-        "language": {"in": 3, "kept": 2, "rejected": {"lang_below_threshold": 1}},
-        "safety": {"in": 2, "kept": 2, "rejected": {}},
-        "quality": {"in": 2, "kept": 2, "rejected": {}},
-        "pii": {"in": 2, "kept": 2, "rejected": {}},
-    }
+    assert result.counts == FILTER_COUNTS_OF_COPIES
 
 
 def test_filter_step_applies_near_dedup_drops_after_exact(copies: list[Document], pages, identifier) -> None:

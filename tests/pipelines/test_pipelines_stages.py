@@ -18,7 +18,7 @@ import pytest
 from apache_beam.runners.portability.fn_api_runner import fn_runner
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-from corpus_helpers import BASE_URL, SAMPLE_WARC
+from corpus_helpers import BASE_URL, FILTER_COUNTS_OF_COPIES, SAMPLE_WARC
 
 from corpus.config import PipelineConfig, ShardConfig, TokenizerConfig
 from corpus.extract import extract_document
@@ -187,15 +187,7 @@ def test_filter_files_joins_each_file_with_its_drops(tmp_path: Path, pages) -> N
                     {
                         "index": 3,
                         "path": str(tmp_path / "docs" / "000003.parquet"),
-                        "counts": {
-                            "url_dedup": {"in": 5, "kept": 5, "rejected": {}},
-                            "exact_dedup": {"in": 5, "kept": 3, "rejected": {"exact_duplicate": 2}},
-                            "near_dedup": {"in": 3, "kept": 3, "rejected": {}},
-                            "language": {"in": 3, "kept": 2, "rejected": {"lang_below_threshold": 1}},
-                            "safety": {"in": 2, "kept": 2, "rejected": {}},
-                            "quality": {"in": 2, "kept": 2, "rejected": {}},
-                            "pii": {"in": 2, "kept": 2, "rejected": {}},
-                        },
+                        "counts": FILTER_COUNTS_OF_COPIES,
                         "skipped": {},
                     }
                 ]
