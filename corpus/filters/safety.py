@@ -47,6 +47,9 @@ class UrlBlocklist:
         self.substrings: list[str] = []
         for name in files:
             self._add(*_entries(name))
+        # Sorted, so the entry reported for a URL with several matching substrings is the same
+        # on every run (the alphabetically first).
+        self.substrings.sort()
         self.path_lengths = {host: sorted({len(p) for p in paths}) for host, paths in self.paths.items()}
         self.size = len(self.domains) + sum(len(p) for p in self.paths.values()) + len(self.substrings)
 
@@ -70,9 +73,6 @@ class UrlBlocklist:
                 self.paths.setdefault(host.removeprefix("www."), set()).add("/" + rest)
             else:
                 self.substrings.append(entry.strip("*"))
-        # Sorted, so the entry reported for a URL with several matching substrings is the same
-        # on every run (the alphabetically first).
-        self.substrings.sort()
 
     def __len__(self) -> int:
         return self.size
