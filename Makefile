@@ -10,6 +10,8 @@ RUNS ?= runs
 NAME ?= sample
 INPUT ?= data/sample/*.warc.gz
 STEPS ?= 300
+# The demo's training fits this many seconds on whatever machine runs it (at most STEPS steps).
+TRAIN_SECONDS ?= 120
 
 .PHONY: setup demo pipeline train test lint format bench sample blocklists clean
 
@@ -32,7 +34,7 @@ pipeline: setup
 	$(PY) -m pipelines.corpus_job --input '$(INPUT)' --output $(OUT) --name $(NAME) --config configs/sample.toml
 
 train: setup
-	$(PY) -m trainer.train --data $(OUT)/$(NAME) --out $(RUNS)/$(NAME) --max-steps $(STEPS)
+	$(PY) -m trainer.train --data $(OUT)/$(NAME) --out $(RUNS)/$(NAME) --max-steps $(STEPS) --time-budget $(TRAIN_SECONDS)
 
 test: setup
 	$(PY) -m pytest

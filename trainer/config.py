@@ -12,6 +12,7 @@ import ast
 import dataclasses
 import inspect
 import itertools
+import math
 import re
 import textwrap
 import tomllib
@@ -72,6 +73,10 @@ class TrainConfig:
     """Steps of linear warmup from lr / warmup_steps to lr."""
     max_steps: int = 300
     """Optimizer steps of the whole run (the cosine decay ends here)."""
+    time_budget: float = 0.0
+    """Seconds the run may take, evaluations included: when > 0, a fresh run times a few
+    forward and backward passes first and lowers max_steps (and warmup_steps in proportion) to
+    fit; a resumed run keeps the schedule it started with. 0: run max_steps."""
     weight_decay: float = 0.1
     """AdamW weight decay, applied to 2-D weights only (not to norms and biases)."""
     betas: tuple[float, float] = (0.9, 0.95)
@@ -139,6 +144,8 @@ class TrainConfig:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        if not 0.0 <= self.time_budget < math.inf:
+            raise ConfigError(f"time_budget must be a number of seconds >= 0, got {self.time_budget}")
         if self.grad_clip < 0:
             raise ConfigError(f"grad_clip must be >= 0, got {self.grad_clip}")
         if self.resume not in RESUME_MODES:

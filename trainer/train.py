@@ -23,6 +23,7 @@ from torch import nn
 
 from corpus.manifest import MANIFEST_NAME, ManifestError, sha256_file, write_json_atomic
 from corpus.shards import ShardFormatError
+from trainer import budget
 from trainer.checkpoint import (
     CheckpointError,
     check_compatible,
@@ -221,6 +222,19 @@ def train(config: TrainConfig, stream: TextIO | None = None) -> dict[str, Any]:
     ckpt = checkpoint_path(out)
     resumed = resume(s, ckpt, say)
     start_step, extra = resumed if resumed else (0, {})
+    if resumed and c.time_budget and extra.get("time_budget"):
+        # The schedule was fitted when the run started; a resumed run finishes that one.
+        s = budget.apply(s, budget.Plan(**extra["time_budget"]))
+        c = s.config
+    elif c.time_budget:
+        plan = budget.fit(s, t_start + c.time_budget)
+        s = budget.apply(s, plan)
+        c = s.config
+        extra["time_budget"] = plan.to_dict()
+        say(
+            f"time budget {c.time_budget:g} s: {plan.step_seconds:.3f} s per step measured here, "
+            f"so {c.max_steps} steps (warmup {c.warmup_steps}) instead of {config.max_steps}"
+        )
     extra["manifest_sha256"] = _manifest_sha(s.run.directory)
     metrics = MetricsLogger(out, resume_step=start_step if resumed else None, stream=stream)
     val_missing_said = False
@@ -286,6 +300,7 @@ def train(config: TrainConfig, stream: TextIO | None = None) -> dict[str, Any]:
         "steps_this_run": steps_run,
         "resumed_from_step": start_step if resumed else None,
         "tokens_per_step": c.tokens_per_step,
+        "time_budget": extra.get("time_budget"),
         "tokens_seen": c.max_steps * c.tokens_per_step,
         "loss_step0": extra.get("loss_step0"),
         "last_step_loss": last_loss,
