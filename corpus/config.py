@@ -30,8 +30,19 @@ class InputConfig:
     """Field holding the document URL (may be absent)."""
     date_field: str = ""
     """Field holding a date to carry along (optional)."""
+    split_bytes: int = 64 * 1024 * 1024
+    """Largest piece of one input file a worker takes: uncompressed JSONL files are cut at line
+    boundaries, Parquet files at row groups, so one big file keeps every core busy. WARC,
+    compressed JSONL and Arrow files are read whole (memory stays bounded: they stream)."""
+    max_record_bytes: int = 64 * 1024 * 1024
+    """A JSONL line longer than this is rejected (``record_too_large``) without being held in
+    memory."""
+    batch_documents: int = 500
+    """Documents read, extracted and filtered together; a worker's memory grows with this, never
+    with the size of a file."""
 
     def validate(self) -> None:
+        _positive(self, "input", "split_bytes", "max_record_bytes", "batch_documents")
         if self.format not in ("auto", "warc", "jsonl", "parquet", "arrow"):
             raise ValueError(f"input.format: {self.format!r} is not auto, warc, jsonl, parquet or arrow")
         if not self.text_field:
@@ -353,8 +364,9 @@ class TokenizerConfig:
     """An existing tokenizer.json; empty trains a byte-level BPE on the kept documents."""
     vocab_size: int = 8192
     """Vocabulary size of a trained tokenizer (uint16 shards up to 65,536)."""
-    train_max_bytes: int = 500_000_000
-    """Train the tokenizer on at most this many bytes of kept text (in shard order)."""
+    train_max_bytes: int = 300_000_000
+    """Train the tokenizer on a sample of at most this many bytes of kept text: the documents
+    with the smallest id hashes, so the sample is the same whatever the order of arrival."""
     batch_size: int = 256
     """Documents per encode_batch call."""
     bos_token: str = "<|endoftext|>"

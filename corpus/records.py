@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import BinaryIO
 
@@ -76,11 +76,37 @@ def rejections_table(rejections: Iterable[Rejection]) -> pa.Table:
 
 
 def write_parquet(table: pa.Table, stream: BinaryIO) -> None:
-    pq.write_table(table, stream, compression="zstd")
+    sink = ParquetSink(stream, table.schema)
+    sink.write(table)
+    sink.close()
 
 
-def read_documents(stream: BinaryIO) -> list[Document]:
-    table = pq.read_table(stream, schema=DOCUMENT_SCHEMA)
+class ParquetSink:
+    """A Parquet file written a row group at a time, so a unit's records never sit in memory
+    together. No rows make a file with no row group (one empty row group trips readers such as
+    ``datasets``: "BatchSize must be greater than 0")."""
+
+    def __init__(self, stream: BinaryIO, schema: pa.Schema) -> None:
+        self.writer = pq.ParquetWriter(stream, schema, compression="zstd")
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self.writer.write_table(table)
+            self.rows += table.num_rows
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def row_groups(stream: BinaryIO, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """A Parquet file's row groups one at a time."""
+    parquet = pq.ParquetFile(stream)
+    for i in range(parquet.num_row_groups):
+        yield parquet.read_row_group(i, columns=columns)
+
+
+def documents_of(table: pa.Table) -> list[Document]:
     return [
         Document(
             id=r["id"],
@@ -94,3 +120,7 @@ def read_documents(stream: BinaryIO) -> list[Document]:
         )
         for r in table.to_pylist()
     ]
+
+
+def read_documents(stream: BinaryIO) -> list[Document]:
+    return documents_of(pq.read_table(stream, schema=DOCUMENT_SCHEMA))

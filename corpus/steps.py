@@ -5,7 +5,6 @@ A Beam DoFn calls one of these per file; tests and notebooks call them directly.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -56,48 +55,24 @@ def extract_step(items: Iterable[RawDocument | Rejection], config: PipelineConfi
 
 
 Drop = tuple[int, str, str]
-"""(position in the file, stage that dropped it, id of the document kept in its place)."""
+"""(position in the unit, stage that dropped it, id of the document kept in its place)."""
 
 _DEDUP_REASONS = {exact.STAGE: exact.REASON, url.STAGE: url.REASON, near.STAGE: near.REASON}
 
 
 def filter_step(
     docs: Sequence[Document],
-    drops: Iterable[Drop],
     identifier: LanguageIdentifier,
     config: PipelineConfig,
     stop_words: dict[str, frozenset[str]] | None = None,
     safety: SafetyChecker | None = None,
 ) -> StepResult:
-    """Apply the global dedup decisions for this file (URL, exact, then near), then language ID, the
-    safety filters (when a ``SafetyChecker`` is given), the quality rules (which may also clean
-    lines out of a kept document) and PII redaction.
-
-    ``docs`` are in the order their keys were made; ``drops`` name them by position."""
-    # With exact dedup off, its decisions are ignored: identical texts are then near duplicates,
-    # and the near-dedup decision for the same position must not be shadowed by an exact one.
-    dropped = {
-        position: (stage, kept)
-        for position, stage, kept in drops
-        if stage != exact.STAGE or config.dedup.exact
-    }
+    """Language ID, the safety filters (when a ``SafetyChecker`` is given), the quality rules
+    (which may also clean lines out of a kept document) and PII redaction. Dedup comes after, so
+    that a duplicate is only ever removed in favour of a document that passed every filter."""
     result = StepResult([], [])
-    rejected: dict[str, list[Rejection]] = {url.STAGE: [], exact.STAGE: [], near.STAGE: []}
-    unique: list[Document] = []
-    for position, doc in enumerate(docs):
-        stage, kept_id = dropped.get(position, (None, None))
-        if stage is None:
-            unique.append(doc)
-            continue
-        rejected[stage].append(Rejection.of(doc, stage, _DEDUP_REASONS[stage], f"duplicate of {kept_id}"))
-    # Each dedup stage sees what the one before kept: URL, then exact, then near.
-    near_in = len(unique) + len(rejected[near.STAGE])
-    exact_in = near_in + len(rejected[exact.STAGE])
-    count(result.counts, url.STAGE, exact_in, rejected[url.STAGE])
-    count(result.counts, exact.STAGE, near_in, rejected[exact.STAGE])
-    count(result.counts, near.STAGE, len(unique), rejected[near.STAGE])
     lang_rejected: list[Rejection] = []
-    for out in filter_language(unique, identifier, config.language):
+    for out in filter_language(docs, identifier, config.language):
         if isinstance(out, Rejection):
             lang_rejected.append(out)
         else:
@@ -145,60 +120,39 @@ def filter_step(
             modify(result.counts, pii.STAGE, redactions)
     count(result.counts, pii.STAGE, len(kept))
     result.documents = kept
-    result.rejections = (
-        rejected[url.STAGE]
-        + rejected[exact.STAGE]
-        + rejected[near.STAGE]
-        + lang_rejected
-        + safety_rejected
-        + quality_rejected
-    )
+    result.rejections = lang_rejected + safety_rejected + quality_rejected
     return result
 
 
-@dataclass(frozen=True)
-class NearDedupKeys:
-    """What one file contributes to near dedup: keys for the shuffle, payload for verification."""
-
-    records: list[tuple[tuple[int, int], tuple[near.Node, tuple[int, ...]]]]
-    """((file index, position), (node, band keys)) for every document with at least one shingle."""
-    payload: bytes
-    """An .npz of per-document shingle sets (``verify = exact``) or signatures (``estimate``)."""
-
-
-def near_dedup_keys(docs: Sequence[Document], config: PipelineConfig, file_index: int) -> NearDedupKeys:
-    """Signatures and LSH band keys of one file's documents, computed in batches."""
-    nd = config.near_dedup
-    pass1 = near.band_keys_of([d.text for d in docs], nd, keep_all_sets=True)
-    # 63 bits, so a key travels as a plain int64 through Beam's coders.
-    keys = pass1.keys >> np.uint64(1)
-    records = [
-        (
-            (file_index, i),
-            (near.make_node(nd.keep, d.id, d.text, d.date, file_index, i), tuple(keys[i].tolist())),
-        )
-        for i, d in enumerate(docs)
-        if pass1.has_shingles[i]
-    ]
-    buffer = io.BytesIO()
-    if pass1.sets is not None:
-        sets = np.concatenate(pass1.sets) if pass1.sets else np.zeros(0, dtype=np.uint64)
-        set_offsets = np.zeros(len(docs) + 1, dtype=np.int64)
-        np.cumsum([len(x) for x in pass1.sets], out=set_offsets[1:])
-        np.savez(buffer, sets=sets, offsets=set_offsets)
-    else:
-        np.savez(buffer, sigs=pass1.signatures)
-    return NearDedupKeys(records, buffer.getvalue())
+def dedup_step(docs: Iterable[tuple[int, Document]], drops: dict[int, tuple[str, str]]) -> StepResult:
+    """Apply the global dedup decisions (URL, exact, then near) to (position, document) pairs of
+    one unit; ``drops`` maps a position to (stage, id of the kept document)."""
+    result = StepResult([], [])
+    rejected: dict[str, list[Rejection]] = {url.STAGE: [], exact.STAGE: [], near.STAGE: []}
+    for position, doc in docs:
+        stage, kept_id = drops.get(position, (None, None))
+        if stage is None:
+            result.documents.append(doc)
+        else:
+            rejected[stage].append(Rejection.of(doc, stage, _DEDUP_REASONS[stage], f"duplicate of {kept_id}"))
+    # Each dedup stage sees what the one before kept: URL, then exact, then near.
+    near_in = len(result.documents) + len(rejected[near.STAGE])
+    exact_in = near_in + len(rejected[exact.STAGE])
+    count(result.counts, url.STAGE, exact_in, rejected[url.STAGE])
+    count(result.counts, exact.STAGE, near_in, rejected[exact.STAGE])
+    count(result.counts, near.STAGE, len(result.documents), rejected[near.STAGE])
+    result.rejections = rejected[url.STAGE] + rejected[exact.STAGE] + rejected[near.STAGE]
+    return result
 
 
-def near_dedup_payload(payload: bytes, positions: Iterable[int]) -> dict[int, np.ndarray]:
-    """Position -> shingle set (or signature) of the requested documents of one file."""
-    with np.load(io.BytesIO(payload)) as z:
-        if "sigs" in z:
-            sigs = z["sigs"]
-            return {p: sigs[p] for p in positions}
-        sets, offsets = z["sets"], z["offsets"]
-        return {p: sets[offsets[p] : offsets[p + 1]] for p in positions}
+def unit_drops(drops: Iterable[Drop], config: PipelineConfig) -> dict[int, tuple[str, str]]:
+    """Position -> (stage, kept id). With exact dedup off, its decisions are ignored: identical
+    texts are then near duplicates, and the near decision for a position must not be shadowed."""
+    return {
+        position: (stage, kept)
+        for position, stage, kept in drops
+        if stage != exact.STAGE or config.dedup.exact
+    }
 
 
 def similarity(x: np.ndarray, y: np.ndarray, verify: str) -> float:

@@ -15,15 +15,17 @@ from corpus.records import Rejection
 STAGES = (
     "read",
     "extract",
-    "url_dedup",
-    "exact_dedup",
-    "near_dedup",
     "language",
     "safety",
     "quality",
     "pii",
+    "url_dedup",
+    "exact_dedup",
+    "near_dedup",
     "shard",
 )
+"""In the order documents pass them: the filters first, then dedup among what they kept, so a
+duplicate is only removed in favour of a document that is in the corpus."""
 
 StageCounts = dict[str, dict[str, Any]]
 """{stage: {"in": int, "kept": int, "rejected": {reason: int}}}, plus "_skipped": {kind: int}."""

@@ -31,6 +31,26 @@ def train_bpe(texts: Iterable[str], vocab_size: int, bos_token: str) -> Tokenize
     return tokenizer
 
 
+SAMPLE_BUCKET_BITS = 16
+"""The tokenizer's training sample is chosen in 65,536 buckets of the 63-bit id hash."""
+
+
+def sample_bucket(doc_id_hash: int) -> int:
+    return doc_id_hash >> (63 - SAMPLE_BUCKET_BITS)
+
+
+def sample_cutoff(bucket_bytes: dict[int, int], max_bytes: int) -> int:
+    """How many of the lowest id-hash buckets the sample takes: as many as fit ``max_bytes``
+    (at least the first non-empty one, so a tiny budget still trains on something)."""
+    used, cutoff = 0, 0
+    for bucket in sorted(bucket_bytes):
+        if used + bucket_bytes[bucket] > max_bytes and used > 0:
+            break
+        used += bucket_bytes[bucket]
+        cutoff = bucket + 1
+    return cutoff
+
+
 def load_tokenizer(data: str) -> Tokenizer:
     """A tokenizer from the JSON text of tokenizer.json."""
     return Tokenizer.from_str(data)

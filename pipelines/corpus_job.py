@@ -1,4 +1,4 @@
-"""The corpus job: input files -> text -> URL, exact and near dedup -> filters -> tokens -> shards.
+"""The corpus job: input files -> text -> filters -> URL, exact and near dedup -> tokens -> shards.
 
     python -m pipelines.corpus_job --input 'data/sample/*.warc.gz' --output out --name sample
 
@@ -10,8 +10,12 @@ last, and a finished run is not redone unless ``--force``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import hashlib
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -22,15 +26,16 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from corpus.config import PipelineConfig
 from corpus.manifest import MANIFEST_NAME
-from corpus.readers.detect import input_format
+from corpus.units import WorkUnit
 from pipelines import files
-from pipelines.stages.commit import CommitRun
+from pipelines.stages.commit import RUN_STATS_NAME, CommitRun
 from pipelines.stages.dedup import FindExactDuplicates, FindUrlDuplicates
-from pipelines.stages.extract import ExtractFiles
-from pipelines.stages.filter import FilterFiles
+from pipelines.stages.drop_duplicates import DropDuplicates
+from pipelines.stages.extract import ExtractAndFilter, ReadKeys
 from pipelines.stages.near_dedup import FindNearDuplicates
 from pipelines.stages.shard import WriteShards
 from pipelines.stages.tokenizer import BuildTokenizer
+from pipelines.stats import peak_rss_mb
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
@@ -44,7 +49,18 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str
     parser.add_argument("--tokenizer", help="use this tokenizer.json instead of training one")
     parser.add_argument("--vocab-size", type=int, help="vocabulary size of a trained tokenizer")
     parser.add_argument("--languages", help="comma-separated language codes to keep ('' keeps all)")
-    parser.add_argument("--force", action="store_true", help="redo a run that already finished")
+    parser.add_argument(
+        "--force", action="store_true", help="redo everything, also a run that finished or units that did"
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="inprocess (one process), multiprocess (Beam's multi-processing mode), dask (Beam's "
+        "DaskRunner on a local cluster, or --dask_client_address=HOST:PORT); auto: multiprocess "
+        "when there is more than one worker and unit. A --runner=... flag overrides it",
+    )
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (default: every core)")
     return parser.parse_known_args(argv)
 
 
@@ -64,68 +80,149 @@ def load_config(args: argparse.Namespace) -> PipelineConfig:
     return PipelineConfig.from_dict(data)
 
 
-def make_pipeline(beam_args: list[str]) -> beam.Pipeline:
-    options = PipelineOptions(beam_args)
+ENGINES = ("auto", "inprocess", "multiprocess", "dask")
+DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
+
+
+def choose_engine(engine: str, workers: int, units: int) -> str:
+    """``auto``: one process when one worker or one unit would do the work anyway, else Beam's
+    multi-processing mode (measured faster than Dask here for the same job; see BENCHMARKS.md)."""
+    if engine != "auto":
+        return engine
+    return "inprocess" if workers <= 1 or units <= 1 else "multiprocess"
+
+
+def make_pipeline(
+    beam_args: list[str], engine: str, workers: int
+) -> tuple[beam.Pipeline, contextlib.AbstractContextManager]:
+    """The pipeline, and a context that owns what the engine needs running (a Dask cluster)."""
     if any(a == "--runner" or a.startswith("--runner=") for a in beam_args):
-        return beam.Pipeline(options=options)
+        return beam.Pipeline(options=PipelineOptions(beam_args)), contextlib.nullcontext()
+    if engine == "dask":
+        return _dask_pipeline(beam_args, workers)
     # The plain DirectRunner first tries to download Prism (no timeout): run in-process instead.
     from apache_beam.runners.portability.fn_api_runner import fn_runner
 
-    return beam.Pipeline(runner=fn_runner.FnApiRunner(), options=options)
+    if engine == "multiprocess":
+        beam_args = [
+            *beam_args,
+            "--direct_running_mode=multi_processing",
+            f"--direct_num_workers={workers}",
+        ]
+    return beam.Pipeline(
+        runner=fn_runner.FnApiRunner(), options=PipelineOptions(beam_args)
+    ), contextlib.nullcontext()
 
 
-def prepare_output(out_dir: str, force: bool) -> bool:
-    """False if a finished run is there (and not forced); else clear what a crashed run left."""
+def _dask_pipeline(
+    beam_args: list[str], workers: int
+) -> tuple[beam.Pipeline, contextlib.AbstractContextManager]:
+    """Beam's DaskRunner against ``--dask_client_address``, or a LocalCluster of one worker
+    process per core that the job starts and stops."""
+    stack = contextlib.ExitStack()
+    if not any(a.startswith("--dask_client_address") for a in beam_args):
+        from distributed import LocalCluster
+
+        for name in ("distributed", "bokeh"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        cluster = stack.enter_context(
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        )
+        beam_args = [*beam_args, f"--dask_client_address={cluster.scheduler_address}"]
+    options = PipelineOptions([*beam_args, f"--runner={DASK_RUNNER}"])
+    return beam.Pipeline(options=options), stack
+
+
+def fingerprint(config: PipelineConfig, units: list[WorkUnit]) -> str:
+    """What a rerun must share with the crashed run to reuse its finished units."""
+    data = {"config": config.to_dict(), "units": [dataclasses.asdict(u) for u in units]}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+OUTPUT_DIRS = ("work", "work/done", "work/shards", "docs", "rejected", "clusters")
+
+
+def _matching(out_dir: str, patterns: tuple[str, ...]) -> list[str]:
+    return [
+        m.path
+        for pattern in patterns
+        for r in FileSystems.match([files.join(out_dir, pattern)])
+        for m in r.metadata_list
+    ]
+
+
+def prepare_output(out_dir: str, force: bool, run_key: str, say=print) -> bool:
+    """False if a finished run is there (and not forced). A rerun of the same config and inputs
+    keeps the units a crashed run finished (their completion markers); anything else starts
+    clean."""
     if FileSystems.exists(files.join(out_dir, MANIFEST_NAME)):
         if not force:
             return False
         FileSystems.delete([files.join(out_dir, MANIFEST_NAME)])
+    key_path = files.join(out_dir, "work", "run_key.json")
+    earlier = files.read_json(key_path) if FileSystems.exists(out_dir) else None
+    resume = not force and earlier is not None and earlier.get("run_key") == run_key
     if FileSystems.exists(out_dir):
-        stale = [
-            m.path
-            for pattern in ("train_*", "val_*", "*.tmp", "work/*", "rejected/*", "docs/*", "clusters/*")
-            for r in FileSystems.match([files.join(out_dir, pattern)])
-            for m in r.metadata_list
-        ]
+        if resume:
+            # Final shard names are given again by the commit; temp files are partial writes.
+            stale = _matching(out_dir, ("train_*", "val_*", "*.tmp", "*/*.tmp", "work/*/*.tmp"))
+        else:
+            stale = _matching(
+                out_dir,
+                ("train_*", "val_*", "*.tmp", "tokenizer.json", "summary.json", "run_stats.json")
+                + tuple(f"{d}/*" for d in OUTPUT_DIRS if d != "work"),
+            )
+            if FileSystems.exists(files.join(out_dir, "work")):
+                stale.append(files.join(out_dir, "work"))
         if stale:
             FileSystems.delete(stale)
-    for sub in ("", "work", "work/shards", "docs", "rejected", "clusters"):
+        if resume:
+            done = len(_matching(out_dir, ("work/done/*",)))
+            say(f"{out_dir}: resuming a run that did not finish ({done} unit stages already done)")
+    for sub in ("", *OUTPUT_DIRS):
         files.makedirs(files.join(out_dir, sub) if sub else out_dir)
+    files.write_json(key_path, {"run_key": run_key})
     return True
 
 
-def build(pipeline: beam.Pipeline, inputs: list[str], config: PipelineConfig, out_dir: str) -> None:
+def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig, out_dir: str) -> None:
     work = files.join(out_dir, "work")
     rejected = files.join(out_dir, "rejected")
-    input_files = pipeline | "ListInputs" >> beam.Create(list(enumerate(inputs)))
-    extracted = input_files | "Extract" >> ExtractFiles(config, work, rejected)
-    # URL dedup first (a page crawled twice keeps its newest copy), then exact dedup on what it
-    # kept, then near dedup on what both kept: a later stage never drops the copy an earlier one
-    # kept in place of others. With exact dedup off, identical texts are near duplicates at
-    # Jaccard 1 and one of them still goes.
+    units_in = pipeline | "ListUnits" >> beam.Create(units)
+    # Filters first: every later decision is made among documents that are in the corpus.
+    prepared = units_in | "ExtractAndFilter" >> ExtractAndFilter(config, work, rejected)
+    url_keys = prepared | "UrlKeys" >> ReadKeys(work, "url")
+    exact_keys = prepared | "ExactKeys" >> ReadKeys(work, "exact")
+    # Then URL dedup (a page crawled twice keeps its newest copy), exact dedup on what it kept,
+    # and near dedup on what both kept: a later stage never drops the copy an earlier one kept
+    # in place of others. With exact dedup off, identical texts are near duplicates at Jaccard 1
+    # and one of them still goes.
     earlier = pipeline | "NoDrops" >> beam.Create([])
     if config.dedup.url != "off":
-        earlier = extracted.url_keys | "UrlDedup" >> FindUrlDuplicates()
+        earlier = url_keys | "UrlDedup" >> FindUrlDuplicates()
     if config.dedup.exact:
-        exact_drops = extracted.keys | "ExactDedup" >> FindExactDuplicates(earlier)
+        exact_drops = exact_keys | "ExactDedup" >> FindExactDuplicates(earlier)
         earlier = (earlier, exact_drops) | "UrlAndExactDrops" >> beam.Flatten()
     drops = [earlier]
+    cluster_files = pipeline | "NoClusters" >> beam.Create([])
     if config.near_dedup.enabled:
         clusters = files.join(out_dir, "clusters")
-        drops.append(
-            extracted.minhash | "NearDedup" >> FindNearDuplicates(config.near_dedup, work, clusters, earlier)
+        minhash = prepared | "MinHashKeys" >> ReadKeys(work, "minhash")
+        near_drops, cluster_files = minhash | "NearDedup" >> FindNearDuplicates(
+            config.near_dedup, work, clusters, earlier
         )
+        drops.append(near_drops)
     all_drops = drops | "AllDrops" >> beam.Flatten()
-    filtered = extracted.files | "Filter" >> FilterFiles(
-        config, files.join(out_dir, "docs"), rejected, all_drops
+    kept = prepared | "DropDuplicates" >> DropDuplicates(
+        config, work, files.join(out_dir, "docs"), rejected, all_drops
     )
-    tokenizer = filtered | "Tokenizer" >> BuildTokenizer(
-        config.tokenizer, files.join(out_dir, "tokenizer.json")
+    tokenizer = kept | "Tokenizer" >> BuildTokenizer(
+        config.tokenizer, files.join(out_dir, "tokenizer.json"), files.join(work, "done", "tokenizer.json")
     )
-    sharded = filtered | "Shard" >> WriteShards(config, files.join(work, "shards"), tokenizer)
+    sharded = kept | "Shard" >> WriteShards(config, work, files.join(work, "shards"), tokenizer, len(units))
     _ = (
-        (extracted.files, filtered, sharded)
-        | "AllCounts" >> beam.Flatten()
+        (prepared, kept, sharded, cluster_files)
+        | "AllResults" >> beam.Flatten()
         | "CommitRun" >> CommitRun(out_dir, config.to_dict(), config.tokenizer.bos_token, tokenizer)
     )
 
@@ -135,25 +232,59 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args)
         inputs = files.list_inputs(args.input)
-        for path in inputs:
-            input_format(path, config.input)
+        units = files.plan_units(inputs, config.input)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out_dir = files.join(args.output, config.name)
-    if not prepare_output(out_dir, args.force):
-        print(f"{out_dir}: already finished ({MANIFEST_NAME} exists); --force redoes it")
-        return 0
+    try:
+        if not prepare_output(out_dir, args.force, fingerprint(config, units)):
+            print(f"{out_dir}: already finished ({MANIFEST_NAME} exists); --force redoes it")
+            return 0
+    except files.OutputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    workers = args.workers or os.cpu_count() or 1
+    engine = choose_engine(args.engine, workers, len(units))
     started = time.time()
-    pipeline = make_pipeline(beam_args)
-    build(pipeline, inputs, config, out_dir)
-    pipeline.run().wait_until_finish()
+    pipeline, engine_context = make_pipeline(beam_args, engine, workers)
+    with engine_context:
+        build(pipeline, units, config, out_dir)
+        try:
+            result = pipeline.run()
+            result.wait_until_finish()
+        except files.OutputError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        client = getattr(result, "client", None)  # the DaskRunner's: closed before its cluster
+        if client is not None:
+            client.close()
+    seconds = time.time() - started
+    _record_run(out_dir, engine, workers, units, seconds)
     work = files.join(out_dir, "work")
     if FileSystems.exists(work):
         FileSystems.delete([work])
     summary = json.loads(files.read_bytes(files.join(out_dir, "summary.json")))
-    print_summary(summary, out_dir, time.time() - started)
+    print_summary(summary, out_dir, seconds)
     return 0
+
+
+def _record_run(out_dir: str, engine: str, workers: int, units: list[WorkUnit], seconds: float) -> None:
+    path = files.join(out_dir, RUN_STATS_NAME)
+    stats = files.read_json(path) or {}
+    input_bytes = sum(u.bytes for u in units)
+    stats.update(
+        {
+            "engine": engine,
+            "workers": workers,
+            "units": len(units),
+            "input_bytes": input_bytes,
+            "wall_seconds": round(seconds, 3),
+            "input_mb_per_s": round(input_bytes / 1e6 / seconds, 2) if seconds else None,
+            "launcher_peak_rss_mb": peak_rss_mb(),
+        }
+    )
+    files.write_json(path, stats)
 
 
 def print_summary(summary: dict, out_dir: str, seconds: float) -> None:

@@ -7,6 +7,7 @@ from typing import BinaryIO
 
 from corpus.config import InputConfig
 from corpus.records import RawDocument, Rejection
+from corpus.units import WorkUnit
 
 
 def input_format(path: str, config: InputConfig) -> str:
@@ -28,10 +29,12 @@ def input_format(path: str, config: InputConfig) -> str:
 
 
 def read_documents_of(
-    stream: BinaryIO, path: str, config: InputConfig, skipped: dict[str, int]
+    stream: BinaryIO, path: str, config: InputConfig, skipped: dict[str, int], unit: WorkUnit | None = None
 ) -> Iterator[RawDocument | Rejection]:
-    """Documents of one file; non-document records (WARC requests, ...) are tallied in skipped."""
+    """Documents of one file, or of the piece of it that ``unit`` names; non-document records
+    (WARC requests, ...) are tallied in skipped."""
     fmt = input_format(path, config)
+    start, end, first_row = (unit.start, unit.end, unit.first_row) if unit else (0, -1, 0)
     if fmt == "warc":
         from corpus.readers.warc import DOCUMENT_TYPES, WarcReader
 
@@ -44,7 +47,7 @@ def read_documents_of(
     elif fmt == "jsonl":
         from corpus.readers.records import read_jsonl
 
-        yield from read_jsonl(stream, path, config)
+        yield from read_jsonl(stream, path, config, start, end)
     elif fmt == "arrow":
         from corpus.readers.records import read_arrow
 
@@ -52,4 +55,4 @@ def read_documents_of(
     else:
         from corpus.readers.records import read_parquet
 
-        yield from read_parquet(stream, path, config)
+        yield from read_parquet(stream, path, config, start, end, first_row)

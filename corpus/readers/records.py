@@ -44,15 +44,51 @@ def _to_raw(row: dict[str, Any], where: str, source: str, config: InputConfig) -
     )
 
 
-def read_jsonl(stream: BinaryIO, source: str, config: InputConfig) -> Iterator[RawDocument | Rejection]:
+def _lines(stream: BinaryIO, start: int, end: int, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """(byte offset, line) for each line that starts in [start, end) (end -1: to the end); a
+    line longer than ``limit`` comes as None, skipped in pieces rather than held in memory."""
+    pos = 0
+    if start > 0:
+        # The line running through ``start`` belongs to the range before: skip to its end.
+        stream.seek(start - 1)
+        pos = start - 1 + len(stream.readline())
     # iter(readline) also works on Beam's CompressedFile (.jsonl.gz), which is not iterable.
-    for lineno, line in enumerate(iter(stream.readline, b""), start=1):
+    while end < 0 or pos < end:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        offset, pos = pos, pos + len(line)
+        if len(line) > limit and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = stream.readline(1 << 20)
+                pos += len(line)
+            yield offset, None
+            continue
+        yield offset, line
+
+
+def read_jsonl(
+    stream: BinaryIO, source: str, config: InputConfig, start: int = 0, end: int = -1
+) -> Iterator[RawDocument | Rejection]:
+    """Documents of the lines that start in bytes [start, end) of ``stream``; records are named by
+    byte offset (``docs.jsonl@byte 1234``), which holds whichever piece of the file a worker reads."""
+    for offset, line in _lines(stream, start, end, config.max_record_bytes):
+        where = f"byte {offset}"
+        if line is None:
+            yield Rejection(
+                f"{source}@{where}",
+                None,
+                source,
+                STAGE,
+                "record_too_large",
+                f"{source} {where}: a line over input.max_record_bytes ({config.max_record_bytes})",
+            )
+            continue
         if not line.strip():
             continue
-        where = f"line {lineno}"
         try:
             row = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
             yield Rejection(
                 f"{source}@{where}", None, source, STAGE, "jsonl_invalid_json", f"{source} {where}: {e}"
             )
@@ -78,19 +114,37 @@ def _columns(names: set[str], source: str, config: InputConfig) -> list[str]:
 
 
 def _rows(
-    batches: Iterator[pa.RecordBatch], source: str, config: InputConfig
+    batches: Iterator[pa.RecordBatch], source: str, config: InputConfig, first_row: int = 0
 ) -> Iterator[RawDocument | Rejection]:
-    row_number = 0
+    row_number = first_row
     for batch in batches:
         for row in batch.to_pylist():
             yield _to_raw(row, f"row {row_number}", source, config)
             row_number += 1
 
 
-def read_parquet(stream: BinaryIO, source: str, config: InputConfig) -> Iterator[RawDocument | Rejection]:
-    parquet = pq.ParquetFile(stream)
+def read_parquet(
+    stream: BinaryIO, source: str, config: InputConfig, start: int = 0, end: int = -1, first_row: int = 0
+) -> Iterator[RawDocument | Rejection]:
+    """Rows of row groups [start, end) (end -1: to the last); ``first_row`` is the file's row
+    number of the first of them, so rows are named as in the whole file."""
+    try:
+        parquet = pq.ParquetFile(stream)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ValueError(f"{source}: not a Parquet file ({e})") from None
     columns = _columns(set(parquet.schema_arrow.names), source, config)
-    yield from _rows(parquet.iter_batches(batch_size=1024, columns=columns), source, config)
+    groups = list(range(start, parquet.num_row_groups if end < 0 else end))
+    if not groups:
+        return
+    try:
+        yield from _rows(
+            parquet.iter_batches(batch_size=1024, row_groups=groups, columns=columns),
+            source,
+            config,
+            first_row,
+        )
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ValueError(f"{source}: damaged Parquet data ({e})") from None
 
 
 def read_arrow(stream: BinaryIO, source: str, config: InputConfig) -> Iterator[RawDocument | Rejection]:

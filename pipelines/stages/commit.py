@@ -11,6 +11,8 @@ from corpus.manifest import MANIFEST_NAME, build_manifest, to_json
 from corpus.summary import build_summary, merge
 from corpus.tokenize import tokenizer_identity
 from pipelines import files
+from pipelines.gather import GatherAll
+from pipelines.stats import by_stage
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
@@ -18,7 +20,11 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
     files.write_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
-def commit(results: list[dict], tokenizer_json: str, out_dir: str, config: dict, bos_token: str) -> dict:
+RUN_STATS_NAME = "run_stats.json"
+
+
+def commit(results: list[dict], tokenizer: dict, out_dir: str, config: dict, bos_token: str) -> dict:
+    tokenizer_json = files.read_bytes(tokenizer["path"]).decode("utf-8")
     counts = merge(r["counts"] for r in results)
     skipped: dict[str, int] = {}
     for r in results:
@@ -57,6 +63,9 @@ def commit(results: list[dict], tokenizer_json: str, out_dir: str, config: dict,
     identity = tokenizer_identity(tokenizer_json, bos_token)
     manifest = build_manifest(identity, config, entries)
     summary = build_summary(counts, skipped, {"tokens": manifest["totals"], "shards": len(entries)})
+    # Seconds and memory differ from run to run: apart from the outputs that must not.
+    stats = {"stages": by_stage(r["stats"] for r in results if "stats" in r)}
+    _write_json(files.join(out_dir, RUN_STATS_NAME), stats)
     _write_json(files.join(out_dir, "summary.json"), summary)
     _write_json(files.join(out_dir, MANIFEST_NAME), manifest)  # last: the commit marker
     return summary
@@ -71,15 +80,22 @@ class CommitRun(beam.PTransform):
         self.tokenizer = tokenizer
 
     def expand(self, results: beam.PCollection) -> beam.PCollection:
-        return (
-            results
-            | "AllResults" >> beam.combiners.ToList()
-            | "Commit"
-            >> beam.Map(
-                commit,
-                beam.pvalue.AsSingleton(self.tokenizer),
-                self.out_dir,
-                self.config,
-                self.bos_token,
+        # One join brings every result and the tokenizer together (no side input: see gather.py).
+        # It is the job's last transform and every sink feeds it, as the DaskRunner needs.
+        out_dir, config, bos_token = self.out_dir, self.config, self.bos_token
+
+        def run_commit(grouped: list) -> dict:
+            (tokenizer,) = [v for kind, v in grouped if kind == "tokenizer"]
+            return commit(
+                [v for kind, v in grouped if kind == "result"], tokenizer, out_dir, config, bos_token
             )
+
+        return (
+            (
+                results | "TagResults" >> beam.Map(lambda r: ("result", r)),
+                self.tokenizer | "TagTokenizer" >> beam.Map(lambda t: ("tokenizer", t)),
+            )
+            | "Everything" >> beam.Flatten()
+            | "Together" >> GatherAll()
+            | "Commit" >> beam.Map(run_commit)
         )

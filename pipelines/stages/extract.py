@@ -1,68 +1,172 @@
-"""Read each input file and extract plain text: one Parquet of documents per input file."""
+"""Per unit of input: read, extract plain text, filter (language, safety, quality, PII), and
+write the kept documents and their dedup keys, a batch of documents at a time.
+
+Memory per worker is bounded by ``input.batch_documents``, not by the size of a file: each
+batch becomes a row group of ``work/filtered-NNNNNN.parquet`` (documents),
+``work/keys-NNNNNN.parquet`` (dedup keys, no text), ``work/minhash-NNNNNN.parquet`` (shingle
+sets for verification) and ``rejected/filter-NNNNNN.parquet``. A completion marker
+(``work/done/filter-NNNNNN.json``) is written last; a rerun after a crash skips finished units
+and only reads their keys back.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import itertools
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from corpus.config import PipelineConfig
-from corpus.dedup.url import member as url_member
-from corpus.dedup.url import url_key
-from corpus.readers.detect import input_format, read_documents_of
-from corpus.records import documents_table, rejections_table, write_parquet
-from corpus.steps import extract_step, near_dedup_keys
+from corpus.dedup.keys import KEYS_SCHEMA, PAYLOAD_SCHEMA, dedup_keys, key_records
+from corpus.filters.language import LanguageIdentifier
+from corpus.filters.quality import load_stop_words
+from corpus.filters.safety import SafetyChecker
+from corpus.readers.detect import read_documents_of
+from corpus.records import ParquetSink, documents_table, rejections_table, row_groups
+from corpus.steps import extract_step, filter_step
+from corpus.summary import merge
+from corpus.units import WorkUnit
 from pipelines import files
-from pipelines.stages.near_dedup import payload_path
+from pipelines.stats import peak_rss_mb
+from schemas.document import DOCUMENT_SCHEMA, REJECTED_SCHEMA
 
-KEYS = "keys"
-URL_KEYS = "url_keys"
-MINHASH = "minhash"
+T = TypeVar("T")
 
 
-class ExtractFileFn(beam.DoFn):
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def filtered_path(work_dir: str, unit: int) -> str:
+    return files.join(work_dir, f"filtered-{unit:06d}.parquet")
+
+
+def keys_path(work_dir: str, unit: int) -> str:
+    return files.join(work_dir, f"keys-{unit:06d}.parquet")
+
+
+def payload_path(work_dir: str, unit: int) -> str:
+    return files.join(work_dir, f"minhash-{unit:06d}.parquet")
+
+
+def marker_path(work_dir: str, stage: str, unit: int) -> str:
+    return files.join(work_dir, "done", f"{stage}-{unit:06d}.json")
+
+
+def by_url(config: PipelineConfig, fmt: str) -> bool:
+    return config.dedup.url == "all" or (config.dedup.url == "warc" and fmt == "warc")
+
+
+class ExtractAndFilterFn(beam.DoFn):
     def __init__(self, config: PipelineConfig, work_dir: str, rejected_dir: str) -> None:
         self.config = config
         self.work_dir = work_dir
         self.rejected_dir = rejected_dir
-        self.documents = Metrics.counter("extract", "documents")
-        self.rejected = Metrics.counter("extract", "rejected")
 
-    def process(self, element: tuple[int, str]):
-        index, path = element
+    def setup(self) -> None:
+        # Models and lists load once per worker, not per unit.
+        self.identifier = LanguageIdentifier(self.config.language.model_path or None)
+        self.stop_words = load_stop_words(self.config.quality.stop_words_dir)
+        self.safety = SafetyChecker(self.config.safety)
+
+    def process(self, unit: WorkUnit):
+        marker = marker_path(self.work_dir, "filter", unit.index)
+        result = files.read_json(marker)
+        if result is None:
+            result = self.run_unit(unit)
+            files.write_json(marker, result)
+        yield result
+
+    def run_unit(self, unit: WorkUnit) -> dict[str, Any]:
+        started = time.perf_counter()
+        config = self.config
         skipped: dict[str, int] = {}
-        fmt = input_format(path, self.config.input)
-        with files.open_input(path, decompress=fmt == "jsonl") as stream:
-            result = extract_step(read_documents_of(stream, path, self.config.input, skipped), self.config)
-        out = files.join(self.work_dir, f"extracted-{index:06d}.parquet")
-        files.write_atomic(out, lambda f: write_parquet(documents_table(result.documents), f))
-        rejected = files.join(self.rejected_dir, f"extract-{index:06d}.parquet")
-        files.write_atomic(rejected, lambda f: write_parquet(rejections_table(result.rejections), f))
-        self.documents.inc(len(result.documents))
-        self.rejected.inc(len(result.rejections))
-        by_url = self.config.dedup.url == "all" or (self.config.dedup.url == "warc" and fmt == "warc")
-        for position, doc in enumerate(result.documents):
-            yield beam.pvalue.TaggedOutput(KEYS, (doc.text_hash, (doc.id_hash, doc.id, index, position)))
-            key = url_key(doc.url) if by_url else None
-            if key is not None:
-                yield beam.pvalue.TaggedOutput(URL_KEYS, (key, url_member(doc.id, doc.date, index, position)))
-        if self.config.near_dedup.enabled:
-            keys = near_dedup_keys(result.documents, self.config, index)
-            payload = payload_path(self.work_dir, index)
-            files.write_atomic(payload, lambda f: f.write(keys.payload))
-            for record in keys.records:
-                yield beam.pvalue.TaggedOutput(MINHASH, record)
-        yield {"index": index, "path": out, "counts": result.counts, "skipped": skipped}
+        counts: list[dict] = []
+        position = 0
+        text_bytes = 0
+        with contextlib.ExitStack() as stack:
+            stream = stack.enter_context(files.open_input(unit.path, decompress=unit.format == "jsonl"))
+
+            def sink(path: str, schema) -> ParquetSink:
+                out = ParquetSink(stack.enter_context(files.atomic_output(path)), schema)
+                stack.callback(out.close)  # closed before its file is renamed into place
+                return out
+
+            docs_out = sink(filtered_path(self.work_dir, unit.index), DOCUMENT_SCHEMA)
+            keys_out = sink(keys_path(self.work_dir, unit.index), KEYS_SCHEMA)
+            payload_out = (
+                sink(payload_path(self.work_dir, unit.index), PAYLOAD_SCHEMA)
+                if config.near_dedup.enabled
+                else None
+            )
+            rejected_out = sink(
+                files.join(self.rejected_dir, f"filter-{unit.index:06d}.parquet"), REJECTED_SCHEMA
+            )
+            items = read_documents_of(stream, unit.path, config.input, skipped, unit)
+            for batch in batched(items, config.input.batch_documents):
+                extracted = extract_step(batch, config)
+                kept = filter_step(extracted.documents, self.identifier, config, self.stop_words, self.safety)
+                counts += [extracted.counts, kept.counts]
+                docs_out.write(documents_table(kept.documents))
+                rejected_out.write(rejections_table(extracted.rejections + kept.rejections))
+                keys, payload = dedup_keys(kept.documents, position, config, by_url(config, unit.format))
+                keys_out.write(keys)
+                if payload_out is not None and payload is not None:
+                    payload_out.write(payload)
+                position += len(kept.documents)
+                text_bytes += sum(len(d.text.encode("utf-8")) for d in kept.documents)
+        return {
+            "index": unit.index,
+            "counts": merge(counts),
+            "skipped": skipped,
+            "stats": {
+                "stage": "extract_filter",
+                "seconds": time.perf_counter() - started,
+                "bytes_in": unit.bytes,
+                "bytes_out": text_bytes,
+                "documents": sum(c["read"]["in"] for c in counts[::2] if "read" in c),
+                "peak_rss_mb": peak_rss_mb(),
+            },
+        }
 
 
-class ExtractFiles(beam.PTransform):
-    """(index, path) of input files -> per-file results; tagged ``keys`` for exact dedup,
-    ``url_keys`` for URL dedup and ``minhash`` (band keys) for near dedup."""
+class ExtractAndFilter(beam.PTransform):
+    """Work units -> per-unit results (counts, timings)."""
 
     def __init__(self, config: PipelineConfig, work_dir: str, rejected_dir: str) -> None:
         super().__init__()
-        self.fn = ExtractFileFn(config, work_dir, rejected_dir)
+        self.fn = ExtractAndFilterFn(config, work_dir, rejected_dir)
 
-    def expand(self, inputs: beam.PCollection) -> Any:
-        return inputs | beam.ParDo(self.fn).with_outputs(KEYS, URL_KEYS, MINHASH, main="files")
+    def expand(self, units: beam.PCollection) -> beam.PCollection:
+        return units | beam.ParDo(self.fn)
+
+
+class ReadKeys(beam.PTransform):
+    """Per-unit results -> the dedup records of one ``kind`` (``exact``, ``url`` or ``minhash``,
+    see corpus.dedup.keys.key_records), read back from each unit's keys file.
+
+    One reader per kind rather than one multi-output DoFn: Beam's DaskRunner hands every
+    consumer of a multi-output ParDo all of its outputs."""
+
+    def __init__(self, work_dir: str, kind: str) -> None:
+        super().__init__()
+        self.work_dir = work_dir
+        self.kind = kind
+
+    def expand(self, results: beam.PCollection) -> beam.PCollection:
+        work_dir, kind = self.work_dir, self.kind
+
+        def records(result: dict) -> Iterator:
+            unit = result["index"]
+            with files.open_input(keys_path(work_dir, unit), decompress=False) as f:
+                for table in row_groups(f):
+                    for k, record in key_records(table, unit):
+                        if k == kind:
+                            yield record
+
+        return results | beam.FlatMap(records)

@@ -17,10 +17,13 @@ from apache_beam.metrics import Metrics
 
 from corpus.config import NearDedupConfig
 from corpus.dedup import near
-from corpus.records import write_parquet
-from corpus.steps import near_dedup_payload, similarity
+from corpus.dedup.keys import payload_of
+from corpus.records import row_groups, write_parquet
+from corpus.steps import similarity
 from pipelines import files
+from pipelines.gather import WithValue
 from pipelines.stages.dedup import SkipDropped
+from pipelines.stages.extract import payload_path
 
 CLUSTER_SCHEMA = pa.schema(
     [
@@ -31,10 +34,6 @@ CLUSTER_SCHEMA = pa.schema(
 )
 
 
-def payload_path(work_dir: str, file_index: int) -> str:
-    return files.join(work_dir, f"minhash-{file_index:06d}.npz")
-
-
 class AttachPayloadFn(beam.DoFn):
     """Per input file: the payload of each document on a candidate pair, keyed by the pair."""
 
@@ -42,10 +41,10 @@ class AttachPayloadFn(beam.DoFn):
         self.work_dir = work_dir
 
     def process(self, element):
-        file_index, wanted = element
+        unit, wanted = element
         wanted = list(wanted)
-        payload = files.read_bytes(payload_path(self.work_dir, file_index))
-        by_position = near_dedup_payload(payload, {pos for pos, _, _ in wanted})
+        with files.open_input(payload_path(self.work_dir, unit), decompress=False) as f:
+            by_position = payload_of(row_groups(f), {pos for pos, _, _ in wanted})
         for position, edge, end in wanted:
             yield edge, (end, by_position[position])
 
@@ -95,10 +94,16 @@ class ConnectedComponents(beam.PTransform):
     def expand(self, edges):
         limit = self.config.single_worker_max_edges
         rounds = self.config.max_rounds
-        total = edges | "CountEdges" >> beam.combiners.Count.Globally()
-        small, large = edges | "SmallOrLarge" >> beam.Partition(
-            lambda _e, _n, count: 0 if count <= limit else 1, 2, count=beam.pvalue.AsSingleton(total)
+        total = (
+            edges
+            | "OnePerEdge" >> beam.Map(lambda _e: (None, 1))
+            | "CountEdges" >> beam.CombinePerKey(sum)
+            | "Total" >> beam.Values()
         )
+        # Two filters, not a Partition: the DaskRunner does not separate a ParDo's outputs.
+        with_total = edges | "WithTotal" >> WithValue(total)
+        small = with_total | "SmallEdges" >> beam.FlatMap(lambda et: [et[0]] if et[1] <= limit else [])
+        large = with_total | "LargeEdges" >> beam.FlatMap(lambda et: [et[0]] if et[1] > limit else [])
         one_worker = (
             small
             | "ToOneWorker" >> beam.Map(lambda e: (None, e))
@@ -135,14 +140,15 @@ class WriteClustersFn(beam.DoFn):
         )
         out = files.join(self.clusters_dir, f"{file_index:06d}.parquet")
         files.write_atomic(out, lambda f: write_parquet(table, f))
-        yield out
+        yield {"index": file_index, "clusters": out, "counts": {}, "skipped": {}}
 
 
 class FindNearDuplicates(beam.PTransform):
     """((file index, position), (node, band keys)) records + earlier drops (exact and URL dedup's)
     -> near drops.
 
-    Output: (file index, (position, ``near_dedup``, kept id)) for every removed document."""
+    Output: (drops, cluster files): (unit, (position, ``near_dedup``, kept id)) for every removed
+    document, and one result per ``clusters/`` file written (for the run's final barrier)."""
 
     def __init__(self, config: NearDedupConfig, work_dir: str, clusters_dir: str, earlier_drops) -> None:
         super().__init__()
@@ -170,15 +176,17 @@ class FindNearDuplicates(beam.PTransform):
             | "Verify" >> beam.ParDo(VerifyFn(self.config))
         )
         roots = verified | "Clusters" >> ConnectedComponents(self.config)
+        written = records.pipeline | "NoClusterFiles" >> beam.Create([])
         if self.config.write_clusters:
-            _ = (
+            written = (
                 roots
                 | "ClusterRows" >> beam.Map(lambda nr: (nr[0][3], (nr[1][2], nr[0][2], nr[0] == nr[1])))
                 | "RowsByFile" >> beam.GroupByKey()
                 | "WriteClusters" >> beam.ParDo(WriteClustersFn(self.clusters_dir))
             )
-        return (
+        drops = (
             roots
             | "Removed" >> beam.Filter(lambda nr: nr[0] != nr[1])
             | "Drops" >> beam.Map(lambda nr: (nr[0][3], (nr[0][4], near.STAGE, nr[1][2])))
         )
+        return drops, written

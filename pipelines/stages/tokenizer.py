@@ -1,50 +1,80 @@
-"""Train a byte-level BPE on the kept documents, or load the given tokenizer.json."""
+"""Train a byte-level BPE on a bounded sample of the kept documents, or load the given
+tokenizer.json.
+
+The sample is the documents with the smallest id hashes up to ``tokenizer.train_max_bytes``
+(chosen from the per-unit byte counts per id-hash bucket), read a row group at a time: the same
+sample whatever the order of arrival or the number of workers, and memory that does not grow
+with the corpus.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import apache_beam as beam
 
 from corpus.config import TokenizerConfig
-from corpus.records import read_documents
-from corpus.tokenize import train_bpe
+from corpus.records import row_groups
+from corpus.tokenize import sample_bucket, sample_cutoff, train_bpe
 from pipelines import files
+from pipelines.gather import GatherAll
 
 
-def _texts(paths: list[str], max_bytes: int) -> Iterator[str]:
+def _sample(results: list[dict], max_bytes: int) -> Iterator[str]:
+    bucket_bytes: dict[int, int] = {}
+    for r in results:
+        for bucket, n in r["sample_buckets"].items():
+            bucket_bytes[int(bucket)] = bucket_bytes.get(int(bucket), 0) + n
+    cutoff = sample_cutoff(bucket_bytes, max_bytes)
     used = 0
-    for path in paths:
-        with files.open_input(path, decompress=False) as f:
-            for doc in read_documents(f):
-                if used >= max_bytes:
-                    return
-                used += len(doc.text.encode("utf-8"))
-                yield doc.text
+    for r in sorted(results, key=lambda r: r["index"]):
+        with files.open_input(r["path"], decompress=False) as f:
+            for table in row_groups(f, columns=["id_hash", "text"]):
+                hashes = table.column("id_hash").to_pylist()
+                texts = table.column("text").to_pylist()
+                for h, text in zip(hashes, texts, strict=True):
+                    if sample_bucket(h) < cutoff and used < max_bytes:
+                        used += len(text.encode("utf-8"))
+                        yield text
 
 
-def make_tokenizer(results: list[dict], config: TokenizerConfig, out_path: str) -> str:
-    """The tokenizer's JSON text, also saved at ``out_path``."""
+def make_tokenizer(results: list[dict], config: TokenizerConfig, out_path: str, marker: str) -> dict:
+    """Train (or load) the tokenizer, save it at ``out_path``; {"path", "sha256"}. A rerun whose
+    marker names the file's current checksum keeps it."""
+    done = files.read_json(marker)
+    if done is not None and done["sha256"] == _sha_if_exists(out_path):
+        return done
     if config.path:
         data = files.read_bytes(config.path).decode("utf-8")
     else:
-        paths = [r["path"] for r in sorted(results, key=lambda r: r["index"])]
-        data = train_bpe(_texts(paths, config.train_max_bytes), config.vocab_size, config.bos_token).to_str()
-    files.write_atomic(out_path, lambda f: f.write(data.encode("utf-8")))
-    return data
+        data = train_bpe(
+            _sample(results, config.train_max_bytes), config.vocab_size, config.bos_token
+        ).to_str()
+    encoded = data.encode("utf-8")
+    files.write_atomic(out_path, lambda f: f.write(encoded))
+    done = {"path": out_path, "sha256": hashlib.sha256(encoded).hexdigest()}
+    files.write_json(marker, done)
+    return done
+
+
+def _sha_if_exists(path: str) -> str | None:
+    data = files.read_if_exists(path)
+    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 class BuildTokenizer(beam.PTransform):
-    """Per-file results of kept documents -> one element: the tokenizer JSON text."""
+    """Per-unit results of kept documents -> one element: {"path", "sha256"} of tokenizer.json."""
 
-    def __init__(self, config: TokenizerConfig, out_path: str) -> None:
+    def __init__(self, config: TokenizerConfig, out_path: str, marker: str) -> None:
         super().__init__()
         self.config = config
         self.out_path = out_path
+        self.marker = marker
 
-    def expand(self, filtered: beam.PCollection) -> beam.PCollection:
+    def expand(self, kept: beam.PCollection) -> beam.PCollection:
         return (
-            filtered
-            | "AllFiles" >> beam.combiners.ToList()
-            | "TrainOrLoad" >> beam.Map(make_tokenizer, self.config, self.out_path)
+            kept
+            | "AllUnits" >> GatherAll()
+            | "TrainOrLoad" >> beam.Map(make_tokenizer, self.config, self.out_path, self.marker)
         )

@@ -60,7 +60,21 @@ def jsonl_items(paragraphs) -> list[RawDocument | Rejection]:
         .encode("utf-8")
         .replace("é".encode(), "é".encode("latin-1")),
     )
-    return list(read_jsonl(stream, "docs.jsonl", InputConfig(date_field="date")))
+    items = list(read_jsonl(stream, "docs.jsonl", InputConfig(date_field="date")))
+    # Where each line starts: records are named by byte offset, which holds for any piece of
+    # a file a worker reads.
+    data = stream.getvalue()
+    starts = [0] + [i + 1 for i, b in enumerate(data) if b == 0x0A][:-1]
+    LINE_STARTS[:] = starts
+    return items
+
+
+LINE_STARTS: list[int] = []
+
+
+def at(line: int) -> str:
+    """The location of 1-based line ``line`` of the fixture's file."""
+    return f"byte {LINE_STARTS[line - 1]}"
 
 
 def test_jsonl_keeps_given_ids_and_fields(jsonl_items, paragraphs) -> None:
@@ -91,20 +105,23 @@ def test_jsonl_derives_a_stable_id_when_absent(jsonl_items, paragraphs) -> None:
 def test_jsonl_bad_lines_are_rejections_naming_the_line(jsonl_items) -> None:
     rejections = [(i.id, i.reason, i.stage) for i in jsonl_items if isinstance(i, Rejection)]
     assert rejections == [
-        ("docs.jsonl@line 3", "jsonl_invalid_json", "read"),
+        (f"docs.jsonl@{at(3)}", "jsonl_invalid_json", "read"),
         ("deb-ch01-ja", "missing_text_field", "read"),
-        ("docs.jsonl@line 7", "jsonl_not_an_object", "read"),
+        (f"docs.jsonl@{at(7)}", "jsonl_not_an_object", "read"),
         ("count", "missing_text_field", "read"),
-        ("docs.jsonl@line 9", "jsonl_invalid_json", "read"),
+        (f"docs.jsonl@{at(9)}", "jsonl_invalid_json", "read"),
     ]
     details = {i.id: i.detail for i in jsonl_items if isinstance(i, Rejection)}
-    assert details["docs.jsonl@line 3"].startswith(
-        "docs.jsonl line 3: Invalid control character at: line 1 column"
+    assert details[f"docs.jsonl@{at(3)}"].startswith(
+        f"docs.jsonl {at(3)}: Invalid control character at: line 1 column"
     )
-    assert details["deb-ch01-ja"] == "docs.jsonl line 5: field 'text' is missing"
-    assert details["docs.jsonl@line 7"] == "docs.jsonl line 7: a JSON list, not an object"
-    assert details["count"] == "docs.jsonl line 8: field 'text' is a int, not a string"
-    assert details["docs.jsonl@line 9"].startswith("docs.jsonl line 9: 'utf-8' codec can't decode byte 0xe9")
+    assert details["deb-ch01-ja"] == f"docs.jsonl {at(5)}: field 'text' is missing"
+    assert details[f"docs.jsonl@{at(7)}"] == f"docs.jsonl {at(7)}: a JSON list, not an object"
+    assert details["count"] == f"docs.jsonl {at(8)}: field 'text' is a int, not a string"
+    assert details[f"docs.jsonl@{at(9)}"].startswith(
+        f"docs.jsonl {at(9)}: 'utf-8' codec can't decode byte 0xe9"
+    )
+    assert LINE_STARTS[2] > LINE_STARTS[1] > 0
     assert len(jsonl_items) == 8  # the blank line 4 is not a record
 
 

@@ -1,5 +1,5 @@
-"""corpus/dedup/exact.py and corpus/steps.py (extract_step, duplicate_decisions, filter_step,
-shard_step) on the sample's real pages."""
+"""corpus/dedup/exact.py and corpus/steps.py (extract_step, filter_step, duplicate_decisions,
+dedup_step, shard_step) on the sample's real pages."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from corpus.filters.language import LanguageIdentifier
 from corpus.hashing import content_id, id_hash, text_hash
 from corpus.records import Document, Rejection
 from corpus.sharding import split_of
-from corpus.steps import duplicate_decisions, extract_step, filter_step, shard_step
+from corpus.steps import dedup_step, duplicate_decisions, extract_step, filter_step, shard_step, unit_drops
 from corpus.tokenize import DocumentEncoder, train_bpe
 
 # The first English section, served three times in the sample: its own URL, ch01.html, a re-crawl.
@@ -81,29 +81,49 @@ def test_extract_step_counts_read_and_extract(pages) -> None:
     }
 
 
-def test_filter_step_drops_duplicates_then_identifies_languages(
-    copies: list[Document], page_text, pages, identifier: LanguageIdentifier
+def test_filter_step_identifies_languages_and_keeps_every_copy(
+    copies: list[Document], pages, identifier: LanguageIdentifier
 ) -> None:
     mixed = extract_document(pages["ch10.ja.html#_interactive_merge"], PipelineConfig().extract)
     german = extract_document(pages["ch01.de.html#_console_basics"], PipelineConfig().extract)
-    docs = [*copies, mixed, german]
-    drops = [drop for _, drop in duplicate_decisions((d.id_hash, d.id, 0, i) for i, d in enumerate(copies))]
-    result = filter_step(docs, drops, identifier, PipelineConfig())
-    assert [(d.id, d.language) for d in result.documents] == [(copies[2].id, "en"), (german.id, "de")]
+    result = filter_step([*copies, mixed, german], identifier, PipelineConfig())
+    # Filters come first: the three copies all pass, dedup later chooses among them.
+    assert [(d.id, d.language) for d in result.documents] == [
+        *((c.id, "en") for c in copies),
+        (german.id, "de"),
+    ]
     assert [(r.id, r.stage, r.reason, r.detail) for r in result.rejections] == [
-        (copies[0].id, STAGE, REASON, f"duplicate of {copies[2].id}"),
-        (copies[1].id, STAGE, REASON, f"duplicate of {copies[2].id}"),
         (mixed.id, "language", "lang_below_threshold", "en 0.407 < 0.5"),
     ]
-    assert result.rejections[0].text == copies[0].text  # kept for inspection in rejected/
+    assert result.rejections[0].text == mixed.text  # kept for inspection in rejected/
     assert result.counts == FILTER_COUNTS_OF_COPIES
 
 
-def test_filter_step_applies_near_dedup_drops_after_exact(copies: list[Document], pages, identifier) -> None:
+def decisions_of(docs: list[Document]) -> dict[int, tuple[str, str]]:
+    members = ((d.id_hash, d.id, 0, i) for i, d in enumerate(docs))
+    return unit_drops((drop for _, drop in duplicate_decisions(members)), PipelineConfig())
+
+
+def test_dedup_step_drops_the_copies_in_favour_of_the_kept_one(copies: list[Document]) -> None:
+    result = dedup_step(enumerate(copies), decisions_of(copies))
+    assert [d.id for d in result.documents] == [copies[2].id]
+    assert [(r.id, r.stage, r.reason, r.detail) for r in result.rejections] == [
+        (copies[0].id, STAGE, REASON, f"duplicate of {copies[2].id}"),
+        (copies[1].id, STAGE, REASON, f"duplicate of {copies[2].id}"),
+    ]
+    assert result.rejections[0].text == copies[0].text
+    assert result.counts == {
+        "url_dedup": {"in": 3, "kept": 3, "rejected": {}},
+        "exact_dedup": {"in": 3, "kept": 1, "rejected": {"exact_duplicate": 2}},
+        "near_dedup": {"in": 1, "kept": 1, "rejected": {}},
+    }
+
+
+def test_dedup_step_applies_near_dedup_drops_after_exact(copies: list[Document], pages) -> None:
     german = extract_document(pages["ch01.de.html#_console_basics"], PipelineConfig().extract)
     docs = [*copies, german]
     drops = [(0, STAGE, copies[2].id), (1, STAGE, copies[2].id), (3, "near_dedup", copies[2].id)]
-    result = filter_step(docs, drops, identifier, PipelineConfig())
+    result = dedup_step(enumerate(docs), unit_drops(drops, PipelineConfig()))
     assert [d.id for d in result.documents] == [copies[2].id]
     assert [(r.id, r.stage, r.reason) for r in result.rejections] == [
         (copies[0].id, STAGE, REASON),
@@ -114,21 +134,20 @@ def test_filter_step_applies_near_dedup_drops_after_exact(copies: list[Document]
     assert result.counts["near_dedup"] == {"in": 2, "kept": 1, "rejected": {"minhash_duplicate": 1}}
 
 
-def test_filter_step_with_exact_dedup_off_keeps_duplicates(copies: list[Document], identifier) -> None:
-    drops = [drop for _, drop in duplicate_decisions((d.id_hash, d.id, 0, i) for i, d in enumerate(copies))]
+def test_exact_drops_are_ignored_when_exact_dedup_is_off(copies: list[Document]) -> None:
+    members = ((d.id_hash, d.id, 0, i) for i, d in enumerate(copies))
+    drops = [drop for _, drop in duplicate_decisions(members)]
     config = PipelineConfig.from_dict({"dedup": {"exact": False}})
-    result = filter_step(copies, drops, identifier, config)
+    result = dedup_step(enumerate(copies), unit_drops(drops, config))
     assert len(result.documents) == 3
     assert result.counts["exact_dedup"] == {"in": 3, "kept": 3, "rejected": {}}
 
 
-def test_same_text_twice_under_one_derived_id_keeps_one(paragraphs, identifier) -> None:
+def test_same_text_twice_under_one_derived_id_keeps_one(paragraphs) -> None:
     text = paragraphs["fr"]
     doc_id = content_id(None, text)  # what the JSONL reader derives for both lines
     docs = [Document(doc_id, None, "a.jsonl", None, text, text_hash(text))] * 2
-    drops = [drop for _, drop in duplicate_decisions((d.id_hash, d.id, 0, i) for i, d in enumerate(docs))]
-    # One paragraph is below Gopher's 50 words: quality rules off, this is about dedup.
-    result = filter_step(docs, drops, identifier, PipelineConfig.from_dict({"quality": {"preset": "none"}}))
+    result = dedup_step(enumerate(docs), decisions_of(docs))
     assert len(result.documents) == 1
 
 
@@ -189,14 +208,14 @@ def test_text_hash_equal_for_equal_text(copies: list[Document]) -> None:
     assert copies[0].text_hash == text_hash(copies[1].text)
 
 
-def test_exact_drops_never_shadow_near_drops_when_exact_dedup_is_off(copies, identifier) -> None:
+def test_exact_drops_never_shadow_near_drops_when_exact_dedup_is_off(copies) -> None:
     # With exact dedup off, both stages may name the same position; the near decision holds
     # whatever order the drops arrive in.
-    config = PipelineConfig.from_dict({"dedup": {"exact": False}, "quality": {"preset": "none"}})
+    config = PipelineConfig.from_dict({"dedup": {"exact": False}})
     keeper = copies[2].id
     for drops in (
         [(0, "near_dedup", keeper), (0, STAGE, keeper)],
         [(0, STAGE, keeper), (0, "near_dedup", keeper)],
     ):
-        result = filter_step(copies, drops, identifier, config)
+        result = dedup_step(enumerate(copies), unit_drops(drops, config))
         assert [(r.id, r.stage) for r in result.rejections] == [(copies[0].id, "near_dedup")]

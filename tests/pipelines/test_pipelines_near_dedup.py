@@ -117,8 +117,9 @@ def test_estimated_verification_and_keeping_the_longest(tmp_path: Path) -> None:
     run_job("--input", str(SAMPLE_WARC), "--output", str(tmp_path), "--config", str(config))
     run = tmp_path / "est"
     removed = [r for r in rows(run, "rejected") if r["stage"] == "near_dedup"]
-    # The signatures' estimate takes one more pair over 0.8 than exact verification does.
-    assert len(removed) == 10
+    # On the sample the estimate agrees with exact verification. (It took one more pair over
+    # 0.8 when dedup ran on unredacted text; PII redaction now comes first, among the filters.)
+    assert len(removed) == 9
     kept_text = {r["id"]: r["text"] for r in rows(run, "docs")}
     for r in removed:
         kept_id = r["detail"].removeprefix("duplicate of ")

@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import typing
+from collections import Counter
 from pathlib import Path
 
 import apache_beam as beam
@@ -18,17 +19,18 @@ import pytest
 from apache_beam.runners.portability.fn_api_runner import fn_runner
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-from corpus_helpers import BASE_URL, FILTER_COUNTS_OF_COPIES, SAMPLE_WARC
+from corpus_helpers import BASE_URL, SAMPLE_WARC
 
 from corpus.config import PipelineConfig, ShardConfig, TokenizerConfig
 from corpus.extract import extract_document
 from corpus.records import Document, documents_table, read_documents, write_parquet
 from corpus.shards import write_shard
 from corpus.steps import shard_step
-from corpus.tokenize import DocumentEncoder, train_bpe
+from corpus.tokenize import DocumentEncoder, sample_bucket, train_bpe
+from corpus.units import WorkUnit
 from pipelines.stages.dedup import FindExactDuplicates
-from pipelines.stages.extract import ExtractFiles
-from pipelines.stages.filter import FilterFiles
+from pipelines.stages.drop_duplicates import DropDuplicates
+from pipelines.stages.extract import ExtractAndFilter, ReadKeys
 from pipelines.stages.shard import WriteShards
 from pipelines.stages.tokenizer import BuildTokenizer
 
@@ -98,9 +100,14 @@ def test_find_exact_duplicates_on_the_three_copies(pages) -> None:
         )
 
 
-def test_extract_files_on_the_sample_and_a_jsonl(tmp_path: Path, paragraphs: dict[str, str]) -> None:
+def without_stats(result: dict) -> dict:
+    """A per-unit result without its seconds and memory (which differ from run to run)."""
+    return {k: v for k, v in result.items() if k != "stats"}
+
+
+def test_extract_and_filter_on_the_sample_and_a_jsonl(tmp_path: Path, paragraphs: dict[str, str]) -> None:
     work, rejected = tmp_path / "work", tmp_path / "rejected"
-    work.mkdir()
+    (work / "done").mkdir(parents=True)
     rejected.mkdir()
     jsonl = tmp_path / "paragraphs.jsonl"
     lines = [
@@ -109,19 +116,16 @@ def test_extract_files_on_the_sample_and_a_jsonl(tmp_path: Path, paragraphs: dic
         {"id": "en", "text": paragraphs["en"]},
     ]
     jsonl.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), "utf-8")
+    units = [WorkUnit(0, str(SAMPLE_WARC), "warc"), WorkUnit(1, str(jsonl), "jsonl")]
+    config = PipelineConfig.from_dict({"quality": {"preset": "none"}})
     with in_process() as p:
-        results = (
-            p
-            | beam.Create([(0, str(SAMPLE_WARC)), (1, str(jsonl))])
-            | ExtractFiles(PipelineConfig(), str(work), str(rejected))
-        )
+        results = p | beam.Create(units) | ExtractAndFilter(config, str(work), str(rejected))
         assert_that(
-            results.files,
+            results | beam.Map(without_stats),
             equal_to(
                 [
                     {
                         "index": 0,
-                        "path": str(work / "extracted-000000.parquet"),
                         "counts": {
                             "read": {"in": 521, "kept": 521, "rejected": {}},
                             "extract": {
@@ -129,137 +133,189 @@ def test_extract_files_on_the_sample_and_a_jsonl(tmp_path: Path, paragraphs: dic
                                 "kept": 518,
                                 "rejected": {"not_html": 2, "http_status_301": 1},
                             },
+                            "language": {"in": 518, "kept": 510, "rejected": {"lang_below_threshold": 8}},
+                            "safety": {"in": 510, "kept": 510, "rejected": {}},
+                            "quality": {"in": 510, "kept": 510, "rejected": {}},
+                            "pii": {
+                                "in": 510,
+                                "kept": 510,
+                                "rejected": {},
+                                "modified": {"documents_redacted": 40, "email": 77, "ip": 36},
+                            },
                         },
                         "skipped": {"warc_warcinfo": 1},
                     },
                     {
                         "index": 1,
-                        "path": str(work / "extracted-000001.parquet"),
                         "counts": {
                             "read": {"in": 3, "kept": 2, "rejected": {"missing_text_field": 1}},
                             "extract": {"in": 2, "kept": 2, "rejected": {}},
+                            "language": {"in": 2, "kept": 2, "rejected": {}},
+                            "safety": {"in": 2, "kept": 2, "rejected": {}},
+                            "quality": {"in": 2, "kept": 2, "rejected": {}},
+                            "pii": {"in": 2, "kept": 2, "rejected": {}},
                         },
                         "skipped": {},
                     },
                 ]
             ),
-            label="files",
+            label="units",
         )
-        assert_that(
-            results.keys | "CountKeys" >> beam.combiners.Count.Globally(), equal_to([520]), label="keys"
-        )
-        distinct = (
-            results.keys | beam.Map(lambda kv: kv[0]) | beam.Distinct() | beam.combiners.Count.Globally()
-        )
+        exact = results | "Exact" >> ReadKeys(str(work), "exact")
+        assert_that(exact | "CountKeys" >> beam.combiners.Count.Globally(), equal_to([512]), label="keys")
+        distinct = exact | beam.Map(lambda kv: kv[0]) | beam.Distinct() | beam.combiners.Count.Globally()
         # The English paragraph and the three copies of its page are different texts; the copies are one.
-        assert_that(distinct, equal_to([518]), label="text hashes")
-    with open(work / "extracted-000000.parquet", "rb") as f:
+        assert_that(distinct, equal_to([510]), label="text hashes")
+        urls = results | "Urls" >> ReadKeys(str(work), "url")
+        # URL dedup applies to WARC input only by default.
+        assert_that(urls | "CountUrls" >> beam.combiners.Count.Globally(), equal_to([510]), label="urls")
+    with open(work / "filtered-000000.parquet", "rb") as f:
         docs = read_documents(f)
-    assert len(docs) == 518 and docs[0].url == BASE_URL + "ch01.en.html#_console_basics"
-    reasons = pq.read_table(rejected / "extract-000000.parquet").column("reason").to_pylist()
-    assert reasons == ["http_status_301", "not_html", "not_html"]
-    assert pq.read_table(rejected / "extract-000001.parquet").column("id").to_pylist() == ["ja"]
+    assert len(docs) == 510 and docs[0].url == BASE_URL + "ch01.en.html#_console_basics"
+    reasons = pq.read_table(rejected / "filter-000000.parquet").column("reason").to_pylist()
+    # A batch of documents at a time: each batch's read and extract rejections, then its filters'.
+    assert Counter(reasons) == {"lang_below_threshold": 8, "not_html": 2, "http_status_301": 1}
+    assert pq.read_table(rejected / "filter-000001.parquet").column("id").to_pylist() == ["ja"]
     assert sorted(p.name for p in work.iterdir()) == [
-        "extracted-000000.parquet",
-        "extracted-000001.parquet",
-        "minhash-000000.npz",
-        "minhash-000001.npz",
+        "done",
+        "filtered-000000.parquet",
+        "filtered-000001.parquet",
+        "keys-000000.parquet",
+        "keys-000001.parquet",
+        "minhash-000000.parquet",
+        "minhash-000001.parquet",
     ]
+    assert sorted(p.name for p in (work / "done").iterdir()) == ["filter-000000.json", "filter-000001.json"]
 
 
-def test_filter_files_joins_each_file_with_its_drops(tmp_path: Path, pages) -> None:
-    docs = extracted(pages, [*COPIES, "ch10.ja.html#_interactive_merge", "ch01.de.html#_console_basics"])
-    path = write_docs(tmp_path / "extracted-000003.parquet", docs)
+def test_drop_duplicates_joins_each_unit_with_its_drops(tmp_path: Path, pages) -> None:
+    docs = extracted(pages, [*COPIES, "ch01.de.html#_console_basics"])
+    work = tmp_path / "work"
+    (work / "done").mkdir(parents=True)
+    write_docs(work / "filtered-000003.parquet", docs)
     (tmp_path / "docs").mkdir()
     (tmp_path / "rejected").mkdir()
     with in_process() as p:
         drops = p | "Drops" >> beam.Create([(3, (0, "exact_dedup", KEEPER)), (3, (1, "exact_dedup", KEEPER))])
-        element = {"index": 3, "path": path, "counts": {}, "skipped": {}}
-        out = (
-            p
-            | "Files" >> beam.Create([element])
-            | FilterFiles(PipelineConfig(), str(tmp_path / "docs"), str(tmp_path / "rejected"), drops)
+        units = p | "Units" >> beam.Create([{"index": 3}])
+        out = units | DropDuplicates(
+            PipelineConfig(), str(work), str(tmp_path / "docs"), str(tmp_path / "rejected"), drops
         )
         assert_that(
-            out,
+            out | beam.Map(lambda r: (r["index"], r["path"], r["counts"])),
             equal_to(
                 [
-                    {
-                        "index": 3,
-                        "path": str(tmp_path / "docs" / "000003.parquet"),
-                        "counts": FILTER_COUNTS_OF_COPIES,
-                        "skipped": {},
-                    }
+                    (
+                        3,
+                        str(tmp_path / "docs" / "000003.parquet"),
+                        {
+                            "url_dedup": {"in": 4, "kept": 4, "rejected": {}},
+                            "exact_dedup": {"in": 4, "kept": 2, "rejected": {"exact_duplicate": 2}},
+                            "near_dedup": {"in": 2, "kept": 2, "rejected": {}},
+                        },
+                    )
                 ]
             ),
         )
     with open(tmp_path / "docs" / "000003.parquet", "rb") as f:
         kept = read_documents(f)
-    assert [(d.id, d.language) for d in kept] == [(KEEPER, "en"), (docs[4].id, "de")]
-    rows = pq.read_table(tmp_path / "rejected" / "filter-000003.parquet").to_pylist()
+    assert [d.id for d in kept] == [KEEPER, docs[3].id]
+    rows = pq.read_table(tmp_path / "rejected" / "dedup-000003.parquet").to_pylist()
     assert [(r["id"], r["stage"], r["reason"], r["detail"]) for r in rows] == [
         (docs[0].id, "exact_dedup", "exact_duplicate", f"duplicate of {KEEPER}"),
         (docs[1].id, "exact_dedup", "exact_duplicate", f"duplicate of {KEEPER}"),
-        (docs[3].id, "language", "lang_below_threshold", "en 0.407 < 0.5"),
     ]
+    assert (work / "done" / "dedup-000003.json").exists()
+
+
+def unit_result(index: int, path: Path, docs: list[Document]) -> dict:
+    """What DropDuplicates yields for a unit: its kept documents and bytes per id-hash bucket."""
+    buckets: dict[str, int] = {}
+    for d in docs:
+        key = str(sample_bucket(d.id_hash))
+        buckets[key] = buckets.get(key, 0) + len(d.text.encode("utf-8"))
+    return {
+        "index": index,
+        "path": write_docs(path, docs),
+        "counts": {},
+        "skipped": {},
+        "sample_buckets": buckets,
+    }
 
 
 @pytest.fixture
 def filtered_files(tmp_path: Path, pages) -> list[dict]:
-    """Two per-file results of kept documents, as FilterFiles leaves them."""
+    """Two per-unit results of kept documents, as DropDuplicates leaves them."""
     first = extracted(pages, ["ch01.de.html#_console_basics", "ch01.ja.html#_console_basics"])
     second = extracted(
         pages,
         ["ch01.fr.html#_console_basics", "ch01.it.html#_console_basics", "ch01.es.html#_console_basics"],
     )
+    (tmp_path / "done").mkdir()
     return [
-        {"index": 0, "path": write_docs(tmp_path / "000000.parquet", first), "counts": {}, "skipped": {}},
-        {"index": 1, "path": write_docs(tmp_path / "000001.parquet", second), "counts": {}, "skipped": {}},
+        unit_result(0, tmp_path / "000000.parquet", first),
+        unit_result(1, tmp_path / "000001.parquet", second),
     ]
 
 
-def texts_of(results: list[dict]) -> list[str]:
+def docs_of(results: list[dict]) -> list[Document]:
     out = []
     for r in results:
         with open(r["path"], "rb") as f:
-            out.extend(d.text for d in read_documents(f))
+            out.extend(read_documents(f))
     return out
+
+
+def texts_of(results: list[dict]) -> list[str]:
+    return [d.text for d in docs_of(results)]
+
+
+def tokenizer_info(path: Path) -> dict:
+    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def build_tokenizer(tmp_path: Path, results: list[dict], config: TokenizerConfig) -> Path:
+    out_path = tmp_path / "tokenizer.json"
+    with in_process() as p:
+        out = (
+            p
+            | beam.Create(results)
+            | BuildTokenizer(config, str(out_path), str(tmp_path / "done" / "tok.json"))
+        )
+        assert_that(out | beam.Map(lambda t: t["path"]), equal_to([str(out_path)]))
+    assert json.loads((tmp_path / "done" / "tok.json").read_text()) == tokenizer_info(out_path)
+    return out_path
 
 
 def test_build_tokenizer_trains_on_files_in_index_order(tmp_path: Path, filtered_files: list[dict]) -> None:
     config = TokenizerConfig(vocab_size=500)
     expected = train_bpe(texts_of(filtered_files), 500, config.bos_token).to_str()
-    out_path = tmp_path / "tokenizer.json"
-    with in_process() as p:
-        out = p | beam.Create(filtered_files[::-1]) | BuildTokenizer(config, str(out_path))
-        assert_that(out, equal_to([expected]))
-    assert out_path.read_text("utf-8") == expected
+    assert build_tokenizer(tmp_path, filtered_files[::-1], config).read_text("utf-8") == expected
 
 
-def test_build_tokenizer_respects_train_max_bytes(tmp_path: Path, filtered_files: list[dict]) -> None:
-    first_text = texts_of(filtered_files)[0]
-    # The budget is spent after the first document: only it is trained on.
-    config = TokenizerConfig(vocab_size=400, train_max_bytes=len(first_text.encode()))
-    expected = train_bpe([first_text], 400, config.bos_token).to_str()
-    with in_process() as p:
-        out = p | beam.Create(filtered_files) | BuildTokenizer(config, str(tmp_path / "tokenizer.json"))
-        assert_that(out, equal_to([expected]))
+def test_build_tokenizer_samples_the_smallest_id_hashes(tmp_path: Path, filtered_files: list[dict]) -> None:
+    docs = docs_of(filtered_files)
+    first = min(docs, key=lambda d: d.id_hash)
+    # The budget holds the document with the smallest id hash and nothing more: only it is
+    # trained on, wherever it comes in the input.
+    config = TokenizerConfig(vocab_size=400, train_max_bytes=len(first.text.encode()))
+    expected = train_bpe([first.text], 400, config.bos_token).to_str()
+    assert first.id != docs[0].id
+    assert build_tokenizer(tmp_path, filtered_files, config).read_text("utf-8") == expected
 
 
 def test_build_tokenizer_loads_a_given_tokenizer(tmp_path: Path, filtered_files: list[dict]) -> None:
     given = tmp_path / "given.json"
     given.write_text(train_bpe(texts_of(filtered_files)[:1], 300, "<|endoftext|>").to_str(), "utf-8")
-    out_path = tmp_path / "tokenizer.json"
-    with in_process() as p:
-        out = (
-            p | beam.Create(filtered_files) | BuildTokenizer(TokenizerConfig(path=str(given)), str(out_path))
-        )
-        assert_that(out, equal_to([given.read_text("utf-8")]))
+    out_path = build_tokenizer(tmp_path, filtered_files, TokenizerConfig(path=str(given)))
     assert out_path.read_bytes() == given.read_bytes()
 
 
 def test_write_shards(tmp_path: Path, filtered_files: list[dict]) -> None:
     tokenizer_json = train_bpe(texts_of(filtered_files), 400, "<|endoftext|>").to_str()
+    tokenizer_path = tmp_path / "tokenizer.json"
+    tokenizer_path.write_text(tokenizer_json, "utf-8")
+    tokenizer = tokenizer_info(tokenizer_path)
     config = PipelineConfig(shard=ShardConfig(val_fraction=0.3, max_tokens_per_shard=12_000))
     shard_dir = tmp_path / "shards"
     shard_dir.mkdir()
@@ -281,7 +337,7 @@ def test_write_shards(tmp_path: Path, filtered_files: list[dict]) -> None:
                     "stem": stem,
                     "split": s.split,
                     "language": None,
-                    "order": (element["index"], s.part),
+                    "order": [element["index"], s.part],
                     "tokens": stats.num_tokens,
                     "documents": stats.num_docs,
                     "dtype": "uint16",
@@ -297,14 +353,16 @@ def test_write_shards(tmp_path: Path, filtered_files: list[dict]) -> None:
                 "shards": shards,
                 "counts": {"shard": {"in": docs, "kept": docs, "rejected": {}}},
                 "skipped": {},
+                "tokenizer_sha256": tokenizer["sha256"],
             }
         )
     assert sum(len(e["shards"]) for e in expected) >= 3  # both splits, and a cut
     assert sum(e["counts"]["shard"]["kept"] for e in expected) == 5
     with in_process() as p:
-        tokenizer = p | "Tokenizer" >> beam.Create([tokenizer_json])
-        out = p | "Files" >> beam.Create(filtered_files) | WriteShards(config, str(shard_dir), tokenizer)
-        assert_that(out, equal_to(expected))
+        tokens = p | "Tokenizer" >> beam.Create([tokenizer])
+        shards = WriteShards(config, str(tmp_path), str(shard_dir), tokens, len(filtered_files))
+        out = p | "Files" >> beam.Create(filtered_files) | shards
+        assert_that(out | beam.Map(without_stats), equal_to(expected))
     for path, data in expected_bytes.items():
         assert Path(path).read_bytes() == data
     lineage = pq.read_table(expected[0]["shards"][0]["stem"] + ".docs.parquet").to_pylist()

@@ -1,0 +1,119 @@
+"""What each unit contributes to URL, exact and near dedup, as Arrow tables on disk.
+
+The unit pass writes them once (``work/keys-NNNNNN.parquet`` and ``work/minhash-NNNNNN.parquet``),
+a row group per batch of documents; the Beam shuffles then carry only these keys, never text. A
+rerun after a crash reads them back instead of extracting the unit again, and a later run can
+dedup against them (they hold no text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from corpus.config import PipelineConfig
+from corpus.dedup import near, url
+from corpus.records import Document
+
+KEYS_SCHEMA = pa.schema(
+    [
+        pa.field("position", pa.int64(), nullable=False),
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("id_hash", pa.int64(), nullable=False),
+        pa.field("text_hash", pa.int64(), nullable=False),
+        pa.field("date", pa.string()),
+        # The URL as URL dedup compares it; null when URL dedup does not apply or there is none.
+        pa.field("url_key", pa.string()),
+        # Near dedup's keep preference (corpus.dedup.near.preference): smaller is kept.
+        pa.field("preference", pa.int64(), nullable=False),
+        # LSH band keys (63 bits); null when near dedup is off or the text has no shingle.
+        pa.field("bands", pa.list_(pa.int64())),
+    ]
+)
+
+PAYLOAD_SCHEMA = pa.schema(
+    [
+        pa.field("position", pa.int64(), nullable=False),
+        pa.field("values", pa.list_(pa.uint64()), nullable=False),
+    ]
+)
+"""Per document on near dedup: its sorted shingle-hash set (``verify = exact``) or its signature
+(``estimate``, uint32 values widened)."""
+
+
+def dedup_keys(
+    docs: Sequence[Document], first_position: int, config: PipelineConfig, by_url: bool
+) -> tuple[pa.Table, pa.Table | None]:
+    """Keys of a batch of a unit's kept documents (positions from ``first_position``), and the
+    near-dedup payload (None when near dedup is off)."""
+    nd = config.near_dedup
+    positions = list(range(first_position, first_position + len(docs)))
+    bands: list[list[int] | None] = [None] * len(docs)
+    payload = None
+    if nd.enabled and docs:
+        pass1 = near.band_keys_of([d.text for d in docs], nd, keep_all_sets=True)
+        # 63 bits, so a key travels as a plain int64 through Beam's coders and Arrow.
+        keys = (pass1.keys >> np.uint64(1)).astype(np.int64)
+        chosen = [i for i in range(len(docs)) if pass1.has_shingles[i]]
+        for i in chosen:
+            bands[i] = keys[i].tolist()
+        if pass1.sets is not None:
+            values = [pass1.sets[i] for i in chosen]
+        else:
+            assert pass1.signatures is not None
+            values = [pass1.signatures[i].astype(np.uint64) for i in chosen]
+        payload = pa.table(
+            {
+                "position": pa.array([positions[i] for i in chosen], pa.int64()),
+                "values": pa.array(values, pa.list_(pa.uint64())),
+            },
+            schema=PAYLOAD_SCHEMA,
+        )
+    elif nd.enabled:
+        payload = PAYLOAD_SCHEMA.empty_table()
+    table = pa.table(
+        {
+            "position": pa.array(positions, pa.int64()),
+            "id": [d.id for d in docs],
+            "id_hash": pa.array([d.id_hash for d in docs], pa.int64()),
+            "text_hash": pa.array([d.text_hash for d in docs], pa.int64()),
+            "date": [d.date for d in docs],
+            "url_key": [url.url_key(d.url) if by_url else None for d in docs],
+            "preference": pa.array([near.preference(nd.keep, d.text, d.date) for d in docs], pa.int64()),
+            "bands": pa.array(bands, pa.list_(pa.int64())),
+        },
+        schema=KEYS_SCHEMA,
+    )
+    return table, payload
+
+
+def key_records(table: pa.Table, unit: int) -> Iterator[tuple[str, Any]]:
+    """(kind, record) for the Beam shuffles: ``exact`` (text_hash, (id_hash, id, unit, position)),
+    ``url`` (url key, member) and ``minhash`` ((unit, position), (node, band keys))."""
+    for row in table.to_pylist():
+        position, doc_id, doc_hash = row["position"], row["id"], row["id_hash"]
+        yield "exact", (row["text_hash"], (doc_hash, doc_id, unit, position))
+        if row["url_key"] is not None:
+            yield "url", (row["url_key"], url.member(doc_id, row["date"], unit, position))
+        if row["bands"] is not None:
+            node = (row["preference"], doc_hash, doc_id, unit, position)
+            yield "minhash", ((unit, position), (node, tuple(row["bands"])))
+
+
+def payload_of(tables: Iterable[pa.Table], positions: set[int]) -> dict[int, np.ndarray]:
+    """Position -> shingle set (or signature) of the wanted documents, read a row group at a time."""
+    found: dict[int, np.ndarray] = {}
+    for table in tables:
+        pos = table.column("position").to_numpy()
+        take = [i for i, p in enumerate(pos.tolist()) if p in positions]
+        if not take:
+            continue
+        values = table.column("values").combine_chunks()
+        flat = values.values.to_numpy(zero_copy_only=False)
+        offsets = values.offsets.to_numpy()
+        for i in take:
+            found[int(pos[i])] = flat[offsets[i] : offsets[i + 1]].copy()
+    return found

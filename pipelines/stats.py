@@ -1,0 +1,44 @@
+"""Run-to-run facts about the job (seconds, memory, throughput), kept apart from the outputs that
+must be byte-identical: they travel beside the counts and end in ``run_stats.json``."""
+
+from __future__ import annotations
+
+import resource
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
+
+
+def by_stage(stats: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per stage: units, summed worker seconds and bytes, the largest peak RSS of any worker."""
+    out: dict[str, dict[str, Any]] = {}
+    for s in stats:
+        into = out.setdefault(
+            s["stage"],
+            {
+                "units": 0,
+                "worker_seconds": 0.0,
+                "bytes_in": 0,
+                "bytes_out": 0,
+                "documents": 0,
+                "peak_rss_mb": 0.0,
+            },
+        )
+        into["units"] += 1
+        into["worker_seconds"] += s.get("seconds", 0.0)
+        into["bytes_in"] += s.get("bytes_in", 0)
+        into["bytes_out"] += s.get("bytes_out", 0)
+        into["documents"] += s.get("documents", 0)
+        into["peak_rss_mb"] = max(into["peak_rss_mb"], s.get("peak_rss_mb", 0.0))
+    for into in out.values():
+        seconds = into["worker_seconds"]
+        into["worker_seconds"] = round(seconds, 3)
+        into["mb_per_worker_second"] = round(into["bytes_in"] / 1e6 / seconds, 2) if seconds else None
+        into["documents_per_worker_second"] = round(into["documents"] / seconds, 1) if seconds else None
+    return out
