@@ -157,6 +157,8 @@ def prepare_output(out_dir: str, force: bool, run_key: str, say=print) -> bool:
     clean."""
     if FileSystems.exists(files.join(out_dir, MANIFEST_NAME)):
         if not force:
+            if FileSystems.exists(files.join(out_dir, "work")):  # killed after its commit
+                FileSystems.delete([files.join(out_dir, "work")])
             return False
         FileSystems.delete([files.join(out_dir, MANIFEST_NAME)])
     key_path = files.join(out_dir, "work", "run_key.json")

@@ -1,0 +1,164 @@
+"""The job at scale, on real text: the same bytes on every engine, and after SIGKILLs and reruns.
+
+Input: the sample WARC, plus a JSONL of the sample's pages under other ids (so exact and near
+duplicates cross files and units) and of Python's own module docstrings, cut into units of
+256 KiB so that one file is several units of work.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from corpus_helpers import REPO, SAMPLE_WARC, STDLIB
+
+from corpus.units import byte_ranges
+
+SPLIT_BYTES = 256 * 1024
+
+
+def docstrings() -> list[tuple[str, str]]:
+    """(module, docstring) of Python's own modules whose docstring has 80 words or more."""
+    out = []
+    for path in sorted(STDLIB.glob("*.py")):
+        try:
+            doc = ast.get_docstring(ast.parse(path.read_text("utf-8")))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        if doc and len(doc.split()) >= 80:
+            out.append((path.stem, doc))
+    return out
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory, sample_raw, page_text) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("inputs")
+    lines = []
+    for raw in sample_raw:
+        name = raw.url.rsplit("/", 1)[1]
+        if name.endswith(".css") or name.endswith(".png") or name == "index.html":
+            continue
+        lines.append({"id": f"mirror/{name}", "url": raw.url.replace("www.debian.org", "mirror.example"),
+                      "text": page_text(name)})  # fmt: skip
+    for module, doc in docstrings():
+        lines.append({"id": f"python/{module}", "text": doc})
+    jsonl = folder / "mixed.jsonl"
+    jsonl.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), "utf-8")
+    assert len(byte_ranges(jsonl.stat().st_size, SPLIT_BYTES)) >= 6
+    text = (REPO / "configs" / "sample.toml").read_text("utf-8")
+    text = text.replace('name = "sample"', 'name = "scale"').replace("vocab_size = 8192", "vocab_size = 2048")
+    text = text.replace("[input]\n", f"[input]\nsplit_bytes = {SPLIT_BYTES}\n")
+    config = folder / "scale.toml"
+    config.write_text(text, "utf-8")
+    return {"jsonl": str(jsonl), "config": str(config)}
+
+
+def job_args(inputs: dict[str, str], output: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "pipelines.corpus_job", "--input", str(SAMPLE_WARC), "--input", inputs["jsonl"],
+        "--output", str(output), "--config", inputs["config"], *extra,
+    ]  # fmt: skip
+
+
+def run_job(args: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def digests(run: Path) -> dict[str, str]:
+    """sha256 of every output file; run_stats.json (seconds, memory) differs by nature."""
+    return {
+        str(p.relative_to(run)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(run.rglob("*"))
+        if p.is_file() and p.name != "run_stats.json"
+    }
+
+
+@pytest.fixture(scope="module")
+def reference(inputs, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    output = tmp_path_factory.mktemp("reference")
+    started = time.monotonic()
+    run_job(job_args(inputs, output, "--engine", "inprocess"))
+    return output / "scale", time.monotonic() - started
+
+
+def test_reference_run_is_cut_into_units_and_adds_up(reference) -> None:
+    run, _ = reference
+    stats = json.loads((run / "run_stats.json").read_text())
+    assert stats["units"] >= 7 and stats["engine"] == "inprocess"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["documents"]["in"] == summary["documents"]["kept"] + summary["documents"]["rejected"]
+    by_stage = {s["stage"]: s for s in summary["stages"]}
+    # Every page of the mirror is an exact copy of a page of the WARC: one of each pair goes.
+    assert by_stage["exact_dedup"]["rejected"] >= 480
+    kept_ids = {
+        i for p in (run / "docs").glob("*.parquet") for i in pq.read_table(p).column("id").to_pylist()
+    }
+    assert len(kept_ids) == summary["documents"]["kept"]
+    assert any(i.startswith("python/") for i in kept_ids)
+    assert set(stats["stages"]) == {"extract_filter", "dedup_apply", "tokenize_shard"}
+
+
+@pytest.mark.parametrize("engine", ["multiprocess", "dask"])
+def test_every_engine_writes_the_same_bytes(engine: str, inputs, reference, tmp_path: Path) -> None:
+    run, _ = reference
+    done = run_job(job_args(inputs, tmp_path, "--engine", engine, "--workers", "2"))
+    assert json.loads((tmp_path / "scale" / "run_stats.json").read_text())["engine"] == engine
+    assert digests(tmp_path / "scale") == digests(run), done.stdout
+
+
+def markers(output: Path) -> int:
+    return len(list((output / "scale" / "work" / "done").glob("*.json")))
+
+
+def test_sigkill_and_rerun_gives_the_same_bytes(inputs, reference, tmp_path: Path) -> None:
+    """Five SIGKILLs, each at a random moment after the job got to a point further on (counted in
+    completion markers: units extracted and filtered, dedup applied, the tokenizer, units
+    sharded), every rerun resuming the last; then a run to the end."""
+    run, _ = reference
+    assert not (run / "work").exists()  # a finished run removes its work folder
+    units = json.loads((run / "run_stats.json").read_text())["units"]
+    all_markers = 3 * units + 1
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    rng = random.Random(20261202)
+    levels = [0, units // 2, units + units // 2, 2 * units + 1, all_markers]
+    reached = []
+    for level in levels:
+        job = subprocess.Popen(
+            job_args(inputs, tmp_path, "--engine", "inprocess"),
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        while job.poll() is None and (tmp_path / "scale" / "work" / "done").exists() is False:
+            time.sleep(0.01)
+        while job.poll() is None and markers(tmp_path) < level:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.4))
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+        reached.append(
+            (level, markers(tmp_path) if (tmp_path / "scale" / "work").exists() else "done", job.returncode)
+        )
+        if job.returncode == 0:
+            break
+    killed = [r for r in reached if r[2] == -signal.SIGKILL]
+    assert len(killed) >= 5, reached
+    # The last kill may come after the commit (manifest.json written, work/ not yet removed):
+    # the rerun then only tidies up.
+    run_job(job_args(inputs, tmp_path, "--engine", "inprocess"))
+    assert digests(tmp_path / "scale") == digests(run), reached
+    assert not list((tmp_path / "scale").rglob("*.tmp"))
+    # The kills fell at different points: before any unit finished, and at several later ones.
+    assert len({n for _, n, _ in killed}) >= 4, reached
