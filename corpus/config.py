@@ -35,8 +35,8 @@ class InputConfig:
     boundaries, Parquet files at row groups, so one big file keeps every core busy. WARC,
     compressed JSONL and Arrow files are read whole (memory stays bounded: they stream)."""
     max_record_bytes: int = 64 * 1024 * 1024
-    """A JSONL line longer than this is rejected (``record_too_large``) without being held in
-    memory."""
+    """A JSONL line, a WARC record block or an HTTP body once decompressed that is longer than
+    this is rejected (``record_too_large``) without being held in memory (gzip bombs)."""
     batch_documents: int = 500
     """Documents read, extracted and filtered together; a worker's memory grows with this, never
     with the size of a file."""
@@ -55,6 +55,9 @@ class ExtractConfig:
     """Keep only the page's main content (Resiliparse heuristics), not menus and footers."""
     max_html_bytes: int = 10_000_000
     """Reject pages larger than this many bytes before parsing (reason ``html_too_large``)."""
+    max_html_depth: int = 512
+    """Reject pages whose elements nest deeper than this (``html_too_deep``): main-content
+    extraction slows with the square of the depth, and no prose page nests this deep."""
     max_replacement_ratio: float = 0.01
     """Reject text whose share of undecodable characters is above this (``undecodable_bytes``)."""
     min_chars: int = 1
@@ -63,7 +66,7 @@ class ExtractConfig:
     """Reject documents longer than this many characters after normalisation."""
 
     def validate(self) -> None:
-        _positive(self, "extract", "max_html_bytes", "min_chars", "max_chars")
+        _positive(self, "extract", "max_html_bytes", "max_html_depth", "min_chars", "max_chars")
         _fraction(self, "extract", "max_replacement_ratio")
 
 

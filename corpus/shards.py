@@ -148,6 +148,8 @@ def read_index(path: str | os.PathLike) -> ShardIndex:
         data = f.read()
     if data[:9] != IDX_MAGIC:
         raise ShardFormatError(f"{path}: not an MMIDIDX index (magic {data[:9]!r})")
+    if len(data) < 34:
+        raise ShardFormatError(f"{path}: {len(data)} bytes, shorter than the MMIDIDX header (34)")
     (version,) = struct.unpack_from("<Q", data, 9)
     if version != IDX_VERSION:
         raise ShardFormatError(f"{path}: index version {version}, expected {IDX_VERSION}")

@@ -153,8 +153,10 @@ def _parquet_pieces(path: str, size: int, split_bytes: int) -> list[tuple[int, i
     try:
         with open_input(path, decompress=False) as f:
             meta = pq.ParquetFile(f).metadata
-    except (pa.ArrowInvalid, OSError) as e:
-        raise ValueError(f"{path}: not a Parquet file ({e})") from None
+    except (pa.ArrowInvalid, OSError):
+        # One whole-file unit: its reader then rejects the file with the problem named, and
+        # one bad file among thousands does not stop the job.
+        return []
     group_bytes = [meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)]
     group_rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
     pieces = []

@@ -38,7 +38,7 @@ def read_documents_of(
     if fmt == "warc":
         from corpus.readers.warc import DOCUMENT_TYPES, WarcReader
 
-        reader = WarcReader(stream, path)
+        reader = WarcReader(stream, path, config.max_record_bytes)
         yield from reader
         for key, n in reader.counts.items():
             kind = key.removeprefix("records_")

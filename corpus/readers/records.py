@@ -4,6 +4,7 @@ plain text."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -17,11 +18,23 @@ from corpus.records import RawDocument, Rejection
 STAGE = "read"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(value: Any) -> Any:
+    """JSON's ``\\ud800`` escapes give strings with lone surrogates, which are no text and cannot
+    be encoded: they become U+FFFD, as undecodable bytes do (extract.max_replacement_ratio
+    then judges the text)."""
+    if isinstance(value, str) and _SURROGATE.search(value):
+        return _SURROGATE.sub("\ufffd", value)
+    return value
+
+
 def _to_raw(row: dict[str, Any], where: str, source: str, config: InputConfig) -> RawDocument | Rejection:
-    text = row.get(config.text_field)
-    url = row.get(config.url_field) if config.url_field else None
+    text = _valid_unicode(row.get(config.text_field))
+    url = _valid_unicode(row.get(config.url_field)) if config.url_field else None
     url = url if isinstance(url, str) else None
-    given_id = row.get(config.id_field) if config.id_field else None
+    given_id = _valid_unicode(row.get(config.id_field)) if config.id_field else None
     if not isinstance(text, str):
         doc_id = str(given_id) if given_id is not None else f"{source}@{where}"
         problem = "missing" if text is None else f"a {type(text).__name__}, not a string"
@@ -34,7 +47,7 @@ def _to_raw(row: dict[str, Any], where: str, source: str, config: InputConfig) -
             f"{source} {where}: field {config.text_field!r} is {problem}",
         )
     doc_id = str(given_id) if given_id is not None else content_id(url, text)
-    date = row.get(config.date_field) if config.date_field else None
+    date = _valid_unicode(row.get(config.date_field)) if config.date_field else None
     return RawDocument(
         doc_id,
         url if isinstance(url, str) else None,

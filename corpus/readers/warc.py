@@ -40,8 +40,19 @@ def _digest_ok(header_value: str | None, block: bytes) -> bool:
     return actual == expected.strip().upper()
 
 
-def parse_http_response(block: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Split an HTTP response block into (status, lower-cased headers, body)."""
+DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024
+
+
+class RecordTooLarge(ValueError):
+    """A record, or a body once decompressed, is over the configured cap (a gzip bomb, or a
+    capture no text extractor should be given)."""
+
+
+def parse_http_response(
+    block: bytes, max_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> tuple[int, dict[str, str], bytes]:
+    """Split an HTTP response block into (status, lower-cased headers, body); a compressed body
+    is inflated up to ``max_bytes`` (RecordTooLarge beyond)."""
     head, sep, body = block.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = block.partition(b"\n\n")
@@ -61,10 +72,13 @@ def parse_http_response(block: bytes) -> tuple[int, dict[str, str], bytes]:
         body = _dechunk(body)
     encoding = headers.get("content-encoding", "identity").lower()
     if encoding in ("gzip", "x-gzip", "deflate"):
+        inflater = zlib.decompressobj(47 if "gzip" in encoding else 15)
         try:
-            body = zlib.decompress(body, 47 if "gzip" in encoding else 15)
+            body = inflater.decompress(body, max_bytes + 1)
         except zlib.error as e:
             raise ValueError(f"Content-Encoding {encoding}: {e}") from e
+        if len(body) > max_bytes:
+            raise RecordTooLarge(f"Content-Encoding {encoding}: inflates past {max_bytes} bytes")
     elif encoding not in ("identity", ""):
         raise ValueError(f"unsupported Content-Encoding {encoding!r}")
     return status, headers, body
@@ -101,9 +115,12 @@ def split_content_type(value: str | None) -> tuple[str | None, str | None]:
 class WarcReader:
     """Iterate one WARC file; ``counts`` afterwards holds record types seen and skipped."""
 
-    def __init__(self, stream: BinaryIO, source: str) -> None:
+    def __init__(
+        self, stream: BinaryIO, source: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    ) -> None:
         self.stream = stream
         self.source = source
+        self.max_record_bytes = max_record_bytes
         self.counts: Counter[str] = Counter()
 
     def __iter__(self) -> Iterator[RawDocument | Rejection]:
@@ -183,9 +200,21 @@ class WarcReader:
         self.counts[f"records_{kind}"] += 1
         record_id = record.record_id or f"{self.source}@{offset}"
         url = record.headers.get("WARC-Target-URI")
-        block = record.reader.read()
         if kind not in DOCUMENT_TYPES:
-            return None
+            return None  # its block is skipped unread
+        if record.content_length > self.max_record_bytes:
+            # Not read into memory: the iterator skips the block (a gzip bomb inflates only
+            # through a fixed buffer).
+            return Rejection(
+                record_id,
+                url,
+                self.source,
+                STAGE,
+                "record_too_large",
+                f"{self.source} at byte {offset}: a block of {record.content_length} bytes is over "
+                f"input.max_record_bytes ({self.max_record_bytes})",
+            )
+        block = record.reader.read()
         reject = None
         if len(block) != record.content_length:
             reject = ("warc_truncated_record", f"block has {len(block)} of {record.content_length} bytes")
@@ -218,7 +247,11 @@ class WarcReader:
                 http_status=200,
             )
         try:
-            status, headers, body = parse_http_response(block)
+            status, headers, body = parse_http_response(block, self.max_record_bytes)
+        except RecordTooLarge as e:
+            return Rejection(
+                record_id, url, self.source, STAGE, "record_too_large", f"{self.source} at byte {offset}: {e}"
+            )
         except ValueError as e:
             return Rejection(
                 record_id, url, self.source, STAGE, "http_unparseable", f"{self.source} at byte {offset}: {e}"
@@ -236,6 +269,8 @@ class WarcReader:
         )
 
 
-def read_warc(stream: BinaryIO, source: str) -> Iterator[RawDocument | Rejection]:
+def read_warc(
+    stream: BinaryIO, source: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> Iterator[RawDocument | Rejection]:
     """Documents and read-stage rejections of one WARC file, in file order."""
-    yield from WarcReader(stream, source)
+    yield from WarcReader(stream, source, max_record_bytes)

@@ -25,7 +25,7 @@ from corpus.filters.language import LanguageIdentifier
 from corpus.filters.quality import load_stop_words
 from corpus.filters.safety import SafetyChecker
 from corpus.readers.detect import read_documents_of
-from corpus.records import ParquetSink, documents_table, rejections_table, row_groups
+from corpus.records import ParquetSink, RawDocument, Rejection, documents_table, rejections_table, row_groups
 from corpus.steps import extract_step, filter_step
 from corpus.summary import merge
 from corpus.units import WorkUnit
@@ -60,6 +60,15 @@ def marker_path(work_dir: str, stage: str, unit: int) -> str:
 
 def by_url(config: PipelineConfig, fmt: str) -> bool:
     return config.dedup.url == "all" or (config.dedup.url == "warc" and fmt == "warc")
+
+
+def _guarded(items: Iterator[RawDocument | Rejection], unit: WorkUnit) -> Iterator[RawDocument | Rejection]:
+    """A file that cannot be read on (not Parquet at all, Arrow data cut short) ends its unit
+    with a read rejection naming the file and the problem, not the job."""
+    try:
+        yield from items
+    except ValueError as e:
+        yield Rejection(f"{unit.path}@unit {unit.index}", None, unit.path, "read", "file_unreadable", str(e))
 
 
 class ExtractAndFilterFn(beam.DoFn):
@@ -107,7 +116,7 @@ class ExtractAndFilterFn(beam.DoFn):
             rejected_out = sink(
                 files.join(self.rejected_dir, f"filter-{unit.index:06d}.parquet"), REJECTED_SCHEMA
             )
-            items = read_documents_of(stream, unit.path, config.input, skipped, unit)
+            items = _guarded(read_documents_of(stream, unit.path, config.input, skipped, unit), unit)
             for batch in batched(items, config.input.batch_documents):
                 extracted = extract_step(batch, config)
                 kept = filter_step(extracted.documents, self.identifier, config, self.stop_words, self.safety)
