@@ -5,6 +5,7 @@ A Beam DoFn calls one of these per file; tests and notebooks call them directly.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -171,24 +172,34 @@ class PlannedShard:
 
 
 def shard_step(
-    docs: Sequence[Document], encoder: DocumentEncoder, config: PipelineConfig
+    docs: Iterable[Document], encoder: DocumentEncoder, config: PipelineConfig
 ) -> list[PlannedShard]:
-    """Tokenize one file's documents, order them by id hash, split them, cut shards."""
-    order = order_by_id_hash([d.id for d in docs])
-    ordered = [docs[i] for i in order]
-    batch = config.tokenizer.batch_size
+    """Tokenize one unit's documents as they stream in (only ids, URLs, languages and tokens are
+    kept, never all the text), order them by id hash, split them, cut shards."""
+    ids: list[str] = []
+    urls: list[str | None] = []
+    languages: list[str] = []
     tokens: list[np.ndarray] = []
-    for start in range(0, len(ordered), batch):
-        tokens.extend(encoder.encode([d.text for d in ordered[start : start + batch]]))
+    batch: list[Document] = []
+    for doc in itertools.chain(docs, [None]):
+        if doc is not None:
+            batch.append(doc)
+            ids.append(doc.id)
+            urls.append(doc.url)
+            languages.append(doc.language or "und")
+        if batch and (doc is None or len(batch) == config.tokenizer.batch_size):
+            tokens.extend(encoder.encode([d.text for d in batch]))
+            batch = []
+    order = order_by_id_hash(ids).tolist()
     shards: list[PlannedShard] = []
-    routes = sorted({d.language or "und" for d in ordered}) if config.shard.by_language else [None]
+    routes = sorted(set(languages)) if config.shard.by_language else [None]
     for split in ("train", "val"):
         for language in routes:
             members = [
                 i
-                for i, d in enumerate(ordered)
-                if split_of(d.id, config.shard.val_fraction) == split
-                and (language is None or (d.language or "und") == language)
+                for i in order
+                if split_of(ids[i], config.shard.val_fraction) == split
+                and (language is None or languages[i] == language)
             ]
             lengths = [len(tokens[i]) for i in members]
             for part, (a, b) in enumerate(cut_shards(lengths, config.shard.max_tokens_per_shard)):
@@ -198,8 +209,8 @@ def shard_step(
                         split,
                         language,
                         part,
-                        [ordered[i].id for i in chosen],
-                        [ordered[i].url for i in chosen],
+                        [ids[i] for i in chosen],
+                        [urls[i] for i in chosen],
                         [tokens[i] for i in chosen],
                     )
                 )

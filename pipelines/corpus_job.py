@@ -222,8 +222,11 @@ def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig
         config.tokenizer, files.join(out_dir, "tokenizer.json"), files.join(work, "done", "tokenizer.json")
     )
     sharded = kept | "Shard" >> WriteShards(config, work, files.join(work, "shards"), tokenizer, len(units))
+    kept_counts = kept | "WithoutBuckets" >> beam.Map(
+        lambda r: {k: v for k, v in r.items() if k != "sample_buckets"}
+    )
     _ = (
-        (prepared, kept, sharded, cluster_files)
+        (prepared, kept_counts, sharded, cluster_files)
         | "AllResults" >> beam.Flatten()
         | "CommitRun" >> CommitRun(out_dir, config.to_dict(), config.tokenizer.bos_token, tokenizer)
     )

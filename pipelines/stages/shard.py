@@ -10,7 +10,7 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from corpus.config import PipelineConfig
-from corpus.records import read_documents, write_parquet
+from corpus.records import documents_of, row_groups, write_parquet
 from corpus.shards import write_shard
 from corpus.steps import shard_step
 from corpus.summary import count
@@ -57,10 +57,15 @@ class ShardFileFn(beam.DoFn):
             self.encoder = DocumentEncoder(data.decode("utf-8"), self.config.tokenizer.bos_token)
             self.encoder_sha = tokenizer["sha256"]
         assert self.encoder is not None
+        documents = 0
         with files.open_input(docs_path, decompress=False) as f:
-            docs = read_documents(f)
+            # Row group by row group: the unit's text is never in memory at once.
+            planned_shards = shard_step(
+                (d for table in row_groups(f) for d in documents_of(table)), self.encoder, self.config
+            )
         shards = []
-        for planned in shard_step(docs, self.encoder, self.config):
+        for planned in planned_shards:
+            documents += len(planned.ids)
             route = f"{planned.language}-" if planned.language else ""
             stem = files.join(self.shard_dir, f"{planned.split}-{route}{unit:06d}-{planned.part:04d}")
             with files.atomic_output(stem + ".bin") as bin_f, files.atomic_output(stem + ".idx") as idx_f:
@@ -100,7 +105,7 @@ class ShardFileFn(beam.DoFn):
             "stats": {
                 "stage": "tokenize_shard",
                 "seconds": time.perf_counter() - started,
-                "documents": len(docs),
+                "documents": documents,
                 "bytes_out": sum(s["bytes"] for s in shards),
                 "peak_rss_mb": peak_rss_mb(),
             },

@@ -21,15 +21,11 @@ from pipelines import files
 from pipelines.gather import GatherAll
 
 
-def _sample(results: list[dict], max_bytes: int) -> Iterator[str]:
-    bucket_bytes: dict[int, int] = {}
-    for r in results:
-        for bucket, n in r["sample_buckets"].items():
-            bucket_bytes[int(bucket)] = bucket_bytes.get(int(bucket), 0) + n
+def _sample(units: list[tuple[int, str]], bucket_bytes: dict[int, int], max_bytes: int) -> Iterator[str]:
     cutoff = sample_cutoff(bucket_bytes, max_bytes)
     used = 0
-    for r in sorted(results, key=lambda r: r["index"]):
-        with files.open_input(r["path"], decompress=False) as f:
+    for _, path in sorted(units):
+        with files.open_input(path, decompress=False) as f:
             for table in row_groups(f, columns=["id_hash", "text"]):
                 hashes = table.column("id_hash").to_pylist()
                 texts = table.column("text").to_pylist()
@@ -39,18 +35,20 @@ def _sample(results: list[dict], max_bytes: int) -> Iterator[str]:
                         yield text
 
 
-def make_tokenizer(results: list[dict], config: TokenizerConfig, out_path: str, marker: str) -> dict:
-    """Train (or load) the tokenizer, save it at ``out_path``; {"path", "sha256"}. A rerun whose
-    marker names the file's current checksum keeps it."""
+def make_tokenizer(gathered: list, config: TokenizerConfig, out_path: str, marker: str) -> dict:
+    """Train (or load) the tokenizer, save it at ``out_path``; {"path", "sha256"}. ``gathered``
+    holds ("unit", (index, docs path)) and ("bucket", (id-hash bucket, bytes of kept text)). A
+    rerun whose marker names the file's current checksum keeps it."""
+    units = [v for kind, v in gathered if kind == "unit"]
+    bucket_bytes = dict(v for kind, v in gathered if kind == "bucket")
     done = files.read_json(marker)
     if done is not None and done["sha256"] == _sha_if_exists(out_path):
         return done
     if config.path:
         data = files.read_bytes(config.path).decode("utf-8")
     else:
-        data = train_bpe(
-            _sample(results, config.train_max_bytes), config.vocab_size, config.bos_token
-        ).to_str()
+        sample = _sample(units, bucket_bytes, config.train_max_bytes)
+        data = train_bpe(sample, config.vocab_size, config.bos_token).to_str()
     encoded = data.encode("utf-8")
     files.write_atomic(out_path, lambda f: f.write(encoded))
     done = {"path": out_path, "sha256": hashlib.sha256(encoded).hexdigest()}
@@ -73,8 +71,18 @@ class BuildTokenizer(beam.PTransform):
         self.marker = marker
 
     def expand(self, kept: beam.PCollection) -> beam.PCollection:
-        return (
+        # Bytes per id-hash bucket are summed across units first: what meets in one place is
+        # one histogram and the list of units, however many units there are.
+        buckets = (
             kept
-            | "AllUnits" >> GatherAll()
+            | "BucketBytes" >> beam.FlatMap(lambda r: [(int(b), n) for b, n in r["sample_buckets"].items()])
+            | "SumPerBucket" >> beam.CombinePerKey(sum)
+            | "TagBuckets" >> beam.Map(lambda kv: ("bucket", kv))
+        )
+        units = kept | "TagUnits" >> beam.Map(lambda r: ("unit", (r["index"], r["path"])))
+        return (
+            (buckets, units)
+            | "BucketsAndUnits" >> beam.Flatten()
+            | "Together" >> GatherAll()
             | "TrainOrLoad" >> beam.Map(make_tokenizer, self.config, self.out_path, self.marker)
         )
