@@ -13,7 +13,7 @@ STEPS ?= 300
 # The demo's training fits this many seconds on whatever machine runs it (at most STEPS steps).
 TRAIN_SECONDS ?= 120
 
-.PHONY: setup demo pipeline train test lint format bench sample blocklists clean
+.PHONY: setup demo pipeline train test lint format bench bench-scale sample blocklists clean
 
 setup: $(STAMP)
 
@@ -56,6 +56,11 @@ $(BENCH_STAMP): bench/peer-requirements.txt
 
 bench: setup $(BENCH_STAMP)
 	$(PY) -m bench.run $(if $(QUICK),--quick,)
+	$(if $(QUICK),,$(PY) -m bench.scale)
+
+# The whole job at 250 MB and 1 GB against datatrove's pipeline (about 50 minutes on 2 cores).
+bench-scale: setup $(BENCH_STAMP)
+	$(PY) -m bench.scale
 
 # UT1's adult domain blocklist (4.5M entries, CC BY-SA 4.0) into data/blocklists/ut1-adult/, from
 # the datatrove wheel on PyPI; see scripts/fetch_ut1_blocklist.py for using it.

@@ -30,7 +30,7 @@ class InputConfig:
     """Field holding the document URL (may be absent)."""
     date_field: str = ""
     """Field holding a date to carry along (optional)."""
-    split_bytes: int = 64 * 1024 * 1024
+    split_bytes: int = 32 * 1024 * 1024
     """Largest piece of one input file a worker takes: uncompressed JSONL files are cut at line
     boundaries, Parquet files at row groups, so one big file keeps every core busy. WARC,
     compressed JSONL and Arrow files are read whole (memory stays bounded: they stream)."""
