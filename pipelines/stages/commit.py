@@ -64,7 +64,7 @@ def commit(results: list[dict], tokenizer: dict, out_dir: str, config: dict, bos
     manifest = build_manifest(identity, config, entries)
     summary = build_summary(counts, skipped, {"tokens": manifest["totals"], "shards": len(entries)})
     # Seconds and memory differ from run to run: apart from the outputs that must not.
-    stats = {"stages": by_stage(r["stats"] for r in results if "stats" in r)}
+    stats = {"stages": by_stage([*(r["stats"] for r in results if "stats" in r), tokenizer["stats"]])}
     _write_json(files.join(out_dir, RUN_STATS_NAME), stats)
     _write_json(files.join(out_dir, "summary.json"), summary)
     _write_json(files.join(out_dir, MANIFEST_NAME), manifest)  # last: the commit marker

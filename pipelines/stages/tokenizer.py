@@ -10,6 +10,7 @@ with the corpus.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 
 import apache_beam as beam
@@ -19,6 +20,7 @@ from corpus.records import row_groups
 from corpus.tokenize import sample_bucket, sample_cutoff, train_bpe
 from pipelines import files
 from pipelines.gather import GatherAll
+from pipelines.stats import peak_rss_mb
 
 
 def _sample(units: list[tuple[int, str]], bucket_bytes: dict[int, int], max_bytes: int) -> Iterator[str]:
@@ -44,6 +46,7 @@ def make_tokenizer(gathered: list, config: TokenizerConfig, out_path: str, marke
     done = files.read_json(marker)
     if done is not None and done["sha256"] == _sha_if_exists(out_path):
         return done
+    started = time.perf_counter()
     if config.path:
         data = files.read_bytes(config.path).decode("utf-8")
     else:
@@ -51,7 +54,15 @@ def make_tokenizer(gathered: list, config: TokenizerConfig, out_path: str, marke
         data = train_bpe(sample, config.vocab_size, config.bos_token).to_str()
     encoded = data.encode("utf-8")
     files.write_atomic(out_path, lambda f: f.write(encoded))
-    done = {"path": out_path, "sha256": hashlib.sha256(encoded).hexdigest()}
+    done = {
+        "path": out_path,
+        "sha256": hashlib.sha256(encoded).hexdigest(),
+        "stats": {
+            "stage": "tokenizer",
+            "seconds": time.perf_counter() - started,
+            "peak_rss_mb": peak_rss_mb(),
+        },
+    }
     files.write_json(marker, done)
     return done
 

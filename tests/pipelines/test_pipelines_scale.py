@@ -108,7 +108,7 @@ def test_reference_run_is_cut_into_units_and_adds_up(reference) -> None:
     }
     assert len(kept_ids) == summary["documents"]["kept"]
     assert any(i.startswith("python/") for i in kept_ids)
-    assert set(stats["stages"]) == {"extract_filter", "dedup_apply", "tokenize_shard"}
+    assert set(stats["stages"]) == {"extract_filter", "dedup_apply", "tokenizer", "tokenize_shard"}
 
 
 @pytest.mark.parametrize("engine", ["multiprocess", "dask"])

@@ -283,7 +283,9 @@ def build_tokenizer(tmp_path: Path, results: list[dict], config: TokenizerConfig
             | BuildTokenizer(config, str(out_path), str(tmp_path / "done" / "tok.json"))
         )
         assert_that(out | beam.Map(lambda t: t["path"]), equal_to([str(out_path)]))
-    assert json.loads((tmp_path / "done" / "tok.json").read_text()) == tokenizer_info(out_path)
+    marker = json.loads((tmp_path / "done" / "tok.json").read_text())
+    assert {k: marker[k] for k in ("path", "sha256")} == tokenizer_info(out_path)
+    assert marker["stats"]["stage"] == "tokenizer" and marker["stats"]["seconds"] >= 0
     return out_path
 
 
