@@ -216,8 +216,7 @@ def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig
     cluster_files = pipeline | "NoClusters" >> beam.Create([])
     if config.near_dedup.enabled:
         clusters = files.join(out_dir, "clusters")
-        minhash = prepared | "MinHashKeys" >> ReadKeys(work, "minhash")
-        near_drops, cluster_files = minhash | "NearDedup" >> FindNearDuplicates(
+        near_drops, cluster_files = prepared | "NearDedup" >> FindNearDuplicates(
             config.near_dedup, work, clusters, earlier
         )
         drops.append(near_drops)

@@ -90,17 +90,20 @@ def dedup_keys(
     return table, payload
 
 
-def key_records(table: pa.Table, unit: int) -> Iterator[tuple[str, Any]]:
-    """(kind, record) for the Beam shuffles: ``exact`` (text_hash, (id_hash, id, unit, position)),
-    ``url`` (url key, member) and ``minhash`` ((unit, position), (node, band keys))."""
-    for row in table.to_pylist():
-        position, doc_id, doc_hash = row["position"], row["id"], row["id_hash"]
-        yield "exact", (row["text_hash"], (doc_hash, doc_id, unit, position))
-        if row["url_key"] is not None:
-            yield "url", (row["url_key"], url.member(doc_id, row["date"], unit, position))
-        if row["bands"] is not None:
-            node = (row["preference"], doc_hash, doc_id, unit, position)
-            yield "minhash", ((unit, position), (node, tuple(row["bands"])))
+def key_records(table: pa.Table, unit: int, kind: str) -> Iterator[Any]:
+    """Records for the Beam shuffles: ``exact`` (text_hash, (id_hash, id, unit, position)) or
+    ``url`` (url key, member). (Near dedup reads the band keys as arrays: corpus/dedup/buckets.py.)"""
+    if kind == "exact":
+        columns = (table.column(c).to_pylist() for c in ("text_hash", "id_hash", "id", "position"))
+        for text_hash, doc_hash, doc_id, position in zip(*columns, strict=True):
+            yield text_hash, (doc_hash, doc_id, unit, position)
+    elif kind == "url":
+        columns = (table.column(c).to_pylist() for c in ("url_key", "id", "date", "position"))
+        for key, doc_id, date, position in zip(*columns, strict=True):
+            if key is not None:
+                yield key, url.member(doc_id, date, unit, position)
+    else:
+        raise ValueError(f"unknown kind of dedup key {kind!r}")
 
 
 def payload_of(tables: Iterable[pa.Table], positions: set[int]) -> dict[int, np.ndarray]:

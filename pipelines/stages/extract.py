@@ -156,8 +156,8 @@ class ExtractAndFilter(beam.PTransform):
 
 
 class ReadKeys(beam.PTransform):
-    """Per-unit results -> the dedup records of one ``kind`` (``exact``, ``url`` or ``minhash``,
-    see corpus.dedup.keys.key_records), read back from each unit's keys file.
+    """Per-unit results -> the dedup records of one ``kind`` (``exact`` or ``url``, see
+    corpus.dedup.keys.key_records), read back from each unit's keys file.
 
     One reader per kind rather than one multi-output DoFn: Beam's DaskRunner hands every
     consumer of a multi-output ParDo all of its outputs."""
@@ -174,8 +174,6 @@ class ReadKeys(beam.PTransform):
             unit = result["index"]
             with files.open_input(keys_path(work_dir, unit), decompress=False) as f:
                 for table in row_groups(f):
-                    for k, record in key_records(table, unit):
-                        if k == kind:
-                            yield record
+                    yield from key_records(table, unit, kind)
 
         return results | beam.FlatMap(records)

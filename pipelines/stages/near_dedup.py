@@ -17,13 +17,13 @@ from apache_beam.metrics import Metrics
 
 from corpus.config import NearDedupConfig
 from corpus.dedup import near
+from corpus.dedup.buckets import band_table, bucket_task_edges, parts_for
 from corpus.dedup.keys import payload_of
 from corpus.records import row_groups, write_parquet
 from corpus.steps import similarity
 from pipelines import files
-from pipelines.gather import WithValue
-from pipelines.stages.dedup import SkipDropped
-from pipelines.stages.extract import payload_path
+from pipelines.gather import GatherAll, WithValue
+from pipelines.stages.extract import keys_path, payload_path
 
 CLUSTER_SCHEMA = pa.schema(
     [
@@ -143,9 +143,85 @@ class WriteClustersFn(beam.DoFn):
         yield {"index": file_index, "clusters": out, "counts": {}, "skipped": {}}
 
 
+def band_path(work_dir: str, unit: int) -> str:
+    return files.join(work_dir, f"bands-{unit:06d}.npz")
+
+
+class WriteBandTableFn(beam.DoFn):
+    """Per unit: its documents' band keys as arrays, less those URL or exact dedup dropped."""
+
+    def __init__(self, work_dir: str) -> None:
+        self.work_dir = work_dir
+
+    def process(self, element):
+        unit, grouped = element
+        excluded = set(grouped["dropped"])
+        with files.open_input(keys_path(self.work_dir, unit), decompress=False) as f:
+            data, documents = band_table(
+                row_groups(f, columns=["position", "id_hash", "preference", "bands"]), excluded
+            )
+        files.write_atomic(band_path(self.work_dir, unit), lambda out: out.write(data))
+        yield unit, documents
+
+
+class BucketTaskFn(beam.DoFn):
+    def __init__(self, work_dir: str) -> None:
+        self.work_dir = work_dir
+
+    def ids_of(self, unit: int, positions: list[int]) -> list[str]:
+        wanted = set(positions)
+        found: dict[int, str] = {}
+        with files.open_input(keys_path(self.work_dir, unit), decompress=False) as f:
+            for table in row_groups(f, columns=["position", "id"]):
+                for p, i in zip(
+                    table.column("position").to_pylist(), table.column("id").to_pylist(), strict=True
+                ):
+                    if p in wanted:
+                        found[p] = i
+        return [found[p] for p in positions]
+
+    def process(self, task):
+        band, part, parts, units = task
+        tables = ((u, files.read_bytes(band_path(self.work_dir, u))) for u in units)
+        yield from bucket_task_edges(tables, band, part, parts, self.ids_of)
+
+
+class CandidatePairs(beam.PTransform):
+    """Per-unit results + earlier drops -> candidate pairs (star edges of every LSH bucket).
+
+    No record per document and band goes through a shuffle: each unit writes its band keys as
+    arrays, and a task per (band, slice of the key space) sorts them (corpus/dedup/buckets.py)."""
+
+    def __init__(self, config: NearDedupConfig, work_dir: str, earlier_drops) -> None:
+        super().__init__()
+        self.bands = config.lsh_shape()[0]
+        self.work_dir = work_dir
+        self.earlier_drops = earlier_drops
+
+    def expand(self, units):
+        bands, work_dir = self.bands, self.work_dir
+        by_unit = units | "ByUnit" >> beam.Map(lambda r: (r["index"], r["index"]))
+        dropped = self.earlier_drops | "DroppedPositions" >> beam.Map(lambda kv: (kv[0], kv[1][0]))
+
+        def tasks(tables: list) -> list:
+            parts = parts_for(sum(n for _, n in tables))
+            unit_list = sorted(u for u, _ in tables)
+            return [(b, p, parts, unit_list) for b in range(bands) for p in range(parts)]
+
+        return (
+            {"unit": by_unit, "dropped": dropped}
+            | "JoinDrops" >> beam.CoGroupByKey()
+            | "BandTables" >> beam.ParDo(WriteBandTableFn(work_dir))
+            | "AllTables" >> GatherAll()
+            | "Tasks" >> beam.FlatMap(tasks)
+            | "SpreadTasks" >> beam.Reshuffle()
+            | "Buckets" >> beam.ParDo(BucketTaskFn(work_dir))
+            | "UniquePairs" >> beam.Distinct()
+        )
+
+
 class FindNearDuplicates(beam.PTransform):
-    """((file index, position), (node, band keys)) records + earlier drops (exact and URL dedup's)
-    -> near drops.
+    """Per-unit results + earlier drops (exact and URL dedup's) -> near drops.
 
     Output: (drops, cluster files): (unit, (position, ``near_dedup``, kept id)) for every removed
     document, and one result per ``clusters/`` file written (for the run's final barrier)."""
@@ -157,15 +233,9 @@ class FindNearDuplicates(beam.PTransform):
         self.clusters_dir = clusters_dir
         self.earlier_drops = earlier_drops
 
-    def expand(self, records):
-        # Documents URL or exact dedup dropped are not near-dedup nodes.
-        nodes = records | "SkipEarlierDrops" >> SkipDropped(self.earlier_drops)
-        candidates = (
-            nodes
-            | "BandKeys" >> beam.FlatMap(lambda rec: [((b, k), rec[0]) for b, k in enumerate(rec[1])])
-            | "Buckets" >> beam.GroupByKey()
-            | "StarEdges" >> beam.FlatMap(lambda kv: near.bucket_edges(kv[1]))
-            | "UniquePairs" >> beam.Distinct()
+    def expand(self, units):
+        candidates = units | "CandidatePairs" >> CandidatePairs(
+            self.config, self.work_dir, self.earlier_drops
         )
         verified = (
             candidates
@@ -176,7 +246,7 @@ class FindNearDuplicates(beam.PTransform):
             | "Verify" >> beam.ParDo(VerifyFn(self.config))
         )
         roots = verified | "Clusters" >> ConnectedComponents(self.config)
-        written = records.pipeline | "NoClusterFiles" >> beam.Create([])
+        written = units.pipeline | "NoClusterFiles" >> beam.Create([])
         if self.config.write_clusters:
             written = (
                 roots
