@@ -18,7 +18,9 @@ def test_sorted_buckets_equal_grouped_buckets(sample_raw) -> None:
     excluded = {0: {3, 7}, 1: set()}  # as if URL or exact dedup had dropped these
     tables = [(u, band_table([keys[u]], excluded[u])[0]) for u in (0, 1)]
     ids = {
-        (u, p): i for u in (0, 1) for p, i in zip(keys[u]["position"].to_pylist(), keys[u]["id"].to_pylist())
+        (u, p): i
+        for u in (0, 1)
+        for p, i in zip(keys[u]["position"].to_pylist(), keys[u]["id"].to_pylist(), strict=True)
     }
 
     def ids_of(unit: int, positions: list[int]) -> list[str]:
