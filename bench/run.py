@@ -765,6 +765,11 @@ def write_report(r: Report, path: Path) -> None:
             f"{m['peak_rss_mb']:,.0f} MB |"
         )
     out.append("")
+    # The scale section (bench/scale.py, about 50 minutes) is kept until that bench runs again.
+    old = path.read_text("utf-8") if path.exists() else ""
+    begin, end = "<!-- scale:begin -->", "<!-- scale:end -->"
+    if begin in old and end in old:
+        out += [old[old.index(begin) : old.index(end) + len(end)], ""]
     path.write_text("\n".join(out), "utf-8")
     print("\n".join(out))
 
