@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from corpus.sharding import cut_shards
+
 
 @dataclass(frozen=True)
 class WorkUnit:
@@ -59,12 +61,4 @@ def row_group_ranges(group_bytes: Sequence[int], split_bytes: int) -> list[tuple
     """[start, end) runs of consecutive row groups, each about ``split_bytes`` (at least one group)."""
     if sum(group_bytes) <= split_bytes or len(group_bytes) <= 1:
         return [(0, -1)]
-    ranges: list[tuple[int, int]] = []
-    start, used = 0, 0
-    for i, n in enumerate(group_bytes):
-        if i > start and used + n > split_bytes:
-            ranges.append((start, i))
-            start, used = i, 0
-        used += n
-    ranges.append((start, len(group_bytes)))
-    return ranges
+    return cut_shards(group_bytes, split_bytes)

@@ -8,6 +8,7 @@ a PNG image. Tests count and locate records with Python's zlib/gzip, not with th
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import sys
@@ -94,3 +95,15 @@ def schema_registry():
         uris = {schema["$id"]} | {urljoin(other["$id"], file_name) for other in schemas.values()}
         pairs.extend((uri, resource) for uri in sorted(uris))
     return Registry().with_resources(pairs)
+
+
+def warc_response(body: bytes, headers: str = "Content-Type: text/html; charset=utf-8\r\n") -> bytes:
+    """One gzipped WARC response record for http://127.0.0.1/page serving ``body`` with the HTTP
+    ``headers`` given (each line ending in CRLF)."""
+    http = f"HTTP/1.1 200 OK\r\n{headers}\r\n".encode() + body
+    head = (
+        "WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:0000>\r\n"
+        "WARC-Target-URI: http://127.0.0.1/page\r\nWARC-Date: 2026-12-02T00:00:00Z\r\n"
+        f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(http)}\r\n\r\n"
+    ).encode()
+    return gzip.compress(head + http + b"\r\n\r\n")

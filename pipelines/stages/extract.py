@@ -98,6 +98,7 @@ class ExtractAndFilterFn(beam.DoFn):
         counts: list[dict] = []
         position = 0
         text_bytes = 0
+        documents = 0
         with contextlib.ExitStack() as stack:
             stream = stack.enter_context(files.open_input(unit.path, decompress=unit.format == "jsonl"))
 
@@ -118,6 +119,7 @@ class ExtractAndFilterFn(beam.DoFn):
             )
             items = _guarded(read_documents_of(stream, unit.path, config.input, skipped, unit), unit)
             for batch in batched(items, config.input.batch_documents):
+                documents += len(batch)
                 extracted = extract_step(batch, config)
                 kept = filter_step(extracted.documents, self.identifier, config, self.stop_words, self.safety)
                 counts += [extracted.counts, kept.counts]
@@ -138,7 +140,7 @@ class ExtractAndFilterFn(beam.DoFn):
                 "seconds": time.perf_counter() - started,
                 "bytes_in": unit.bytes,
                 "bytes_out": text_bytes,
-                "documents": sum(c["read"]["in"] for c in counts[::2] if "read" in c),
+                "documents": documents,
                 "peak_rss_mb": peak_rss_mb(),
             },
         }

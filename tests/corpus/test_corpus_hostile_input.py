@@ -16,7 +16,7 @@ import zlib
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from corpus_helpers import SAMPLE_WARC
+from corpus_helpers import SAMPLE_WARC, warc_response
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -170,16 +170,6 @@ def test_warc_with_flipped_cut_or_inserted_bytes(warc_head: bytes, data) -> None
 @given(st.binary(max_size=3000))
 def test_warc_of_random_bytes(data: bytes) -> None:
     extracted(WarcReader(io.BytesIO(data), "f.warc"))
-
-
-def warc_response(body: bytes, headers: str = "Content-Type: text/html; charset=utf-8\r\n") -> bytes:
-    http = f"HTTP/1.1 200 OK\r\n{headers}\r\n".encode() + body
-    head = (
-        "WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:0000>\r\n"
-        "WARC-Target-URI: http://127.0.0.1/page\r\nWARC-Date: 2026-12-02T00:00:00Z\r\n"
-        f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(http)}\r\n\r\n"
-    ).encode()
-    return gzip.compress(head + http + b"\r\n\r\n")
 
 
 def test_gzip_bomb_in_an_http_body_is_rejected_under_the_cap() -> None:

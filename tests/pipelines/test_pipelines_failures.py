@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from apache_beam.io.filesystems import FileSystems
-from corpus_helpers import SAMPLE_WARC
+from corpus_helpers import SAMPLE_WARC, warc_response
 
 from pipelines import corpus_job, files
 
@@ -24,16 +24,6 @@ def run_job(*args: str) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         rc = corpus_job.run(list(args))
     return rc, out.getvalue(), err.getvalue()
-
-
-def warc_response(body: bytes, extra_headers: str = "") -> bytes:
-    http = f"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n{extra_headers}\r\n".encode() + body
-    head = (
-        "WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:b0b0>\r\n"
-        "WARC-Target-URI: http://127.0.0.1/bomb\r\nWARC-Date: 2026-12-02T00:00:00Z\r\n"
-        f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(http)}\r\n\r\n"
-    ).encode()
-    return gzip.compress(head + http + b"\r\n\r\n")
 
 
 def test_hostile_files_are_rejected_and_the_job_goes_on(tmp_path: Path, page_text) -> None:
@@ -50,7 +40,9 @@ def test_hostile_files_are_rejected_and_the_job_goes_on(tmp_path: Path, page_tex
     ]
     (inputs / "mixed.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
     bomb = gzip.compress(b"\0" * (40 * 1024 * 1024), 9)
-    (inputs / "bomb.warc.gz").write_bytes(warc_response(bomb, "Content-Encoding: gzip\r\n"))
+    (inputs / "bomb.warc.gz").write_bytes(
+        warc_response(bomb, "Content-Type: text/html; charset=utf-8\r\nContent-Encoding: gzip\r\n")
+    )
     config = tmp_path / "small.toml"
     config.write_text('name = "hostile"\n[input]\nmax_record_bytes = 100000\n[quality]\npreset = "none"\n')
     rc, stdout, stderr = run_job(
