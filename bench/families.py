@@ -63,6 +63,17 @@ def variant(base: str, donors: Sequence[str], rng: random.Random) -> tuple[str, 
     return "\n".join(paras), "+".join(done) or "none"
 
 
+def chain(base: str, donors: Sequence[str], links: int, share: float, rng: random.Random) -> list[str]:
+    """Successive revisions of ``base``: each replaces ``share`` of the words of the one before,
+    so neighbours are near duplicates while the ends of a long chain are not (A~B, B~C, A and C
+    unlike) -- what connected components get wrong."""
+    donor_words = " ".join(rng.choice(donors) for _ in range(3)).split()
+    out = [base]
+    for _ in range(links):
+        out.append(_replace_words(out[-1], share, donor_words, rng))
+    return out
+
+
 def related_bases(bases: Sequence[str], floor: float = 0.3, ngram: int = 5) -> list[int]:
     """Family of each base: bases that already overlap (Jaccard >= ``floor``, e.g. an untranslated
     page and its original) share one, so the brute force within families sees every true pair."""

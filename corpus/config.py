@@ -106,22 +106,28 @@ class NearDedupConfig:
     verify: str = "exact"
     """Decide candidate pairs by ``exact`` Jaccard of shingle sets, or the signatures' ``estimate``."""
     keep: str = "min_id_hash"
-    """Which document of a cluster stays: ``min_id_hash``, ``longest`` or ``newest``."""
+    """Keep preference within a group of near duplicates: ``min_id_hash``, ``longest`` or
+    ``newest``. Members are decided in this order; one is removed only when an already-kept
+    member is similar to it (its witness)."""
+    max_checks: int = 200_000
+    """Similarities computed at most per group of candidates; members left when they are spent
+    stay, and are counted as ``kept_undecided`` in summary.json."""
     seed: int = 1
     """Seed of the MinHash permutations (datasketch's ``seed``)."""
     max_rounds: int = 12
     """Large-star/small-star rounds for graphs too big for one worker (fails loudly if too few)."""
     single_worker_max_edges: int = 2_000_000
-    """Up to this many verified pairs, clusters are found in one worker (union-find)."""
+    """Up to this many candidate pairs, groups are found in one worker (union-find)."""
     write_clusters: bool = True
-    """Write ``clusters/*.parquet``: (cluster id, document id, kept) for every clustered document."""
+    """Write ``clusters/*.parquet``: (cluster id, document id, kept, witness id, similarity) for
+    every document of a group of candidates."""
 
     def validate(self) -> None:
         if self.shingle not in ("word", "char"):
             raise ValueError(f"near_dedup.shingle: {self.shingle!r} is not word or char")
         if not 1 <= self.ngram <= 64:
             raise ValueError(f"near_dedup.ngram: must be within [1, 64], got {self.ngram}")
-        _positive(self, "near_dedup", "num_perm", "max_rounds")
+        _positive(self, "near_dedup", "num_perm", "max_rounds", "max_checks")
         if self.num_perm > 1024:
             raise ValueError(f"near_dedup.num_perm: at most 1024, got {self.num_perm}")
         if (self.bands == 0) != (self.rows == 0) or self.bands < 0 or self.rows < 0:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from corpus.config import PipelineConfig
-from corpus.dedup import exact, minhash, near, url
+from corpus.dedup import exact, near, url
 from corpus.extract import extract_document
 from corpus.filters import pii, quality
 from corpus.filters.language import LanguageIdentifier, filter_language
@@ -55,8 +55,9 @@ def extract_step(items: Iterable[RawDocument | Rejection], config: PipelineConfi
     return result
 
 
-Drop = tuple[int, str, str]
-"""(position in the unit, stage that dropped it, id of the document kept in its place)."""
+Drop = tuple[int, str, str] | tuple[int, str, str, float]
+"""(position in the unit, stage that dropped it, id of the kept document it duplicates[, their
+similarity: near dedup names it])."""
 
 _DEDUP_REASONS = {exact.STAGE: exact.REASON, url.STAGE: url.REASON, near.STAGE: near.REASON}
 
@@ -125,17 +126,22 @@ def filter_step(
     return result
 
 
-def dedup_step(docs: Iterable[tuple[int, Document]], drops: dict[int, tuple[str, str]]) -> StepResult:
+def dedup_step(
+    docs: Iterable[tuple[int, Document]], drops: dict[int, tuple[str, str, float | None]]
+) -> StepResult:
     """Apply the global dedup decisions (URL, exact, then near) to (position, document) pairs of
-    one unit; ``drops`` maps a position to (stage, id of the kept document)."""
+    one unit; ``drops`` maps a position to (stage, id of the kept document, similarity or None)."""
     result = StepResult([], [])
     rejected: dict[str, list[Rejection]] = {url.STAGE: [], exact.STAGE: [], near.STAGE: []}
     for position, doc in docs:
-        stage, kept_id = drops.get(position, (None, None))
+        stage, kept_id, similar = drops.get(position, (None, None, None))
         if stage is None:
             result.documents.append(doc)
         else:
-            rejected[stage].append(Rejection.of(doc, stage, _DEDUP_REASONS[stage], f"duplicate of {kept_id}"))
+            detail = f"duplicate of {kept_id}" + (
+                f" (similarity {similar:.3f})" if similar is not None else ""
+            )
+            rejected[stage].append(Rejection.of(doc, stage, _DEDUP_REASONS[stage], detail))
     # Each dedup stage sees what the one before kept: URL, then exact, then near.
     near_in = len(result.documents) + len(rejected[near.STAGE])
     exact_in = near_in + len(rejected[exact.STAGE])
@@ -146,18 +152,15 @@ def dedup_step(docs: Iterable[tuple[int, Document]], drops: dict[int, tuple[str,
     return result
 
 
-def unit_drops(drops: Iterable[Drop], config: PipelineConfig) -> dict[int, tuple[str, str]]:
-    """Position -> (stage, kept id). With exact dedup off, its decisions are ignored: identical
-    texts are then near duplicates, and the near decision for a position must not be shadowed."""
+def unit_drops(drops: Iterable[Drop], config: PipelineConfig) -> dict[int, tuple[str, str, float | None]]:
+    """Position -> (stage, kept id, similarity or None). With exact dedup off, its decisions are
+    ignored: identical texts are then near duplicates, and the near decision for a position must
+    not be shadowed."""
     return {
-        position: (stage, kept)
-        for position, stage, kept in drops
-        if stage != exact.STAGE or config.dedup.exact
+        drop[0]: (drop[1], drop[2], drop[3] if len(drop) > 3 else None)  # type: ignore[misc]
+        for drop in drops
+        if drop[1] != exact.STAGE or config.dedup.exact
     }
-
-
-def similarity(x: np.ndarray, y: np.ndarray, verify: str) -> float:
-    return minhash.exact_jaccard(x, y) if verify == "exact" else minhash.estimated_jaccard(x, y)
 
 
 @dataclass(frozen=True)

@@ -213,10 +213,10 @@ def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig
         exact_drops = exact_keys | "ExactDedup" >> FindExactDuplicates(earlier)
         earlier = (earlier, exact_drops) | "UrlAndExactDrops" >> beam.Flatten()
     drops = [earlier]
-    cluster_files = pipeline | "NoClusters" >> beam.Create([])
+    near_results = pipeline | "NoNearDedup" >> beam.Create([])
     if config.near_dedup.enabled:
         clusters = files.join(out_dir, "clusters")
-        near_drops, cluster_files = prepared | "NearDedup" >> FindNearDuplicates(
+        near_drops, near_results = prepared | "NearDedup" >> FindNearDuplicates(
             config.near_dedup, work, clusters, earlier
         )
         drops.append(near_drops)
@@ -232,7 +232,7 @@ def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig
         lambda r: {k: v for k, v in r.items() if k != "sample_buckets"}
     )
     _ = (
-        (prepared, kept_counts, sharded, cluster_files)
+        (prepared, kept_counts, sharded, near_results)
         | "AllResults" >> beam.Flatten()
         | "CommitRun" >> CommitRun(out_dir, config.to_dict(), config.tokenizer.bos_token, tokenizer)
     )

@@ -1,15 +1,19 @@
-"""Near-duplicate removal: LSH candidates -> verified pairs -> clusters -> one kept per cluster.
+"""Near-duplicate removal: LSH candidates -> groups of candidates -> survivors with witnesses.
 
 Documents are graph nodes. A node is a ``Node`` tuple whose natural order *is* the keep
-preference, so "keep the smallest node of each cluster" is deterministic whatever the input order
-or the number of workers: ``(preference, id_hash, id, file_index, position)``, where preference is 0
-(``min_id_hash``), minus the text length (``longest``) or minus the date in seconds (``newest``).
+preference, so decisions are deterministic whatever the input order or the number of workers:
+``(preference, id_hash, id, file_index, position)``, where preference is 0 (``min_id_hash``),
+minus the text length (``longest``) or minus the date in seconds (``newest``).
+
+Candidate pairs join documents into groups (connected components); within a group, documents
+are decided in node order and one goes only when a document that stays is verified similar to
+it (corpus/dedup/survivors.py), so a chain A~B~C with A and C unlike keeps C.
 
 The pieces are pure functions over keys, so the Beam stage runs them inside a shuffle and
 ``find_near_duplicates`` runs them in one process:
 
 - ``bucket_edges``: the members of one LSH bucket -> a star of edges from its smallest member
-  (k - 1 edges for k members, so a cluster of thousands of copies stays linear);
+  (k - 1 edges for k members, so a group of thousands of copies stays linear);
 - ``union_find``: the single-worker path to connected components;
 - ``large_star`` / ``small_star``: one round each of the iterative algorithm of Kiveris et al.,
   "Connected Components in MapReduce and Beyond" (2014), for graphs too big for one worker;
@@ -27,6 +31,7 @@ import numpy as np
 from corpus.config import NearDedupConfig
 from corpus.dedup import minhash
 from corpus.dedup.shingles import shingle_hashes, unique_per_document
+from corpus.dedup.survivors import KEPT, choose_survivors
 from corpus.hashing import id_hash
 
 STAGE = "near_dedup"
@@ -159,16 +164,21 @@ def _neighbours(edges: Iterable[Edge]) -> dict[Node, set[Node]]:
 class NearDedupResult:
     """Outcome of ``find_near_duplicates`` over documents 0..n-1."""
 
-    root: dict[int, int] = field(default_factory=dict)
-    """Document index -> index of the kept document of its cluster (only for clustered docs)."""
+    witness: dict[int, tuple[int, float]] = field(default_factory=dict)
+    """Removed document index -> (index of the kept document it duplicates, their similarity)."""
     candidate_pairs: int = 0
-    verified_pairs: int = 0
+    components: int = 0
+    """Groups of documents joined by candidate pairs (each decided by ``survivors``)."""
+    checks: int = 0
+    """Similarities computed to decide the components."""
+    undecided: int = 0
+    """Documents kept because their component spent ``max_checks`` (see corpus/dedup/survivors.py)."""
     no_shingles: int = 0
     """Documents without a single word (never candidates)."""
 
     def removed(self) -> dict[int, int]:
-        """Removed document index -> the index of the document kept in its place."""
-        return {i: r for i, r in self.root.items() if i != r}
+        """Removed document index -> the index of its witness, a document that stays."""
+        return {i: w for i, (w, _) in self.witness.items()}
 
 
 @dataclass
@@ -246,25 +256,70 @@ def clusters_from_keys(
     order: Callable[[int], tuple] | None = None,
     batch_size: int = 2048,
 ) -> NearDedupResult:
-    """Pass 2: LSH candidates from the band keys, verification, connected components."""
+    """Pass 2: LSH candidates from the band keys, components of candidate pairs, and survivors
+    chosen in each component with a kept witness for every removal (corpus/dedup/survivors.py)."""
     n = len(texts)
     result = NearDedupResult(no_shingles=int(n - pass1.has_shingles.sum()))
     rank = _ranks(n, order)
     edges = _candidate_edges(pass1.keys, pass1.has_shingles, rank)
     result.candidate_pairs = len(edges)
-    verified: list[tuple[int, int]] = []
-    # At most batch_size / 2 edges at a time: never more documents re-shingled at once than in pass 1.
-    step = max(1, batch_size // 2)
-    for lo in range(0, len(edges), step):
-        chunk_edges = edges[lo : lo + step]
-        sims = _similarities(texts, chunk_edges, config, pass1.signatures, pass1.sets)
-        verified.extend(
-            (int(u), int(v)) for (u, v), s in zip(chunk_edges, sims, strict=True) if s >= config.threshold
-        )
-    result.verified_pairs = len(verified)
-    by_rank = union_find(((int(rank[u]), u), (int(rank[v]), v)) for u, v in verified)  # type: ignore[misc]
-    result.root = {node[1]: root[1] for node, root in by_rank.items()}
+    roots = union_find(((int(rank[u]), int(u)), (int(rank[v]), int(v))) for u, v in edges)  # type: ignore[misc]
+    components: dict[tuple, list[tuple]] = {}
+    for node, root in roots.items():
+        components.setdefault(root, []).append(node)
+    # Components a batch at a time: never more documents re-shingled at once than in pass 1.
+    pending: list[list[int]] = []
+    size = 0
+    for root in sorted(components):
+        pending.append([d for _, d in sorted(components[root])])
+        size += len(pending[-1])
+        if size >= batch_size:
+            _decide(texts, pending, config, pass1, result)
+            pending, size = [], 0
+    _decide(texts, pending, config, pass1, result)
+    result.components = len(components)
     return result
+
+
+def _decide(
+    texts: Sequence[str],
+    components: list[list[int]],
+    config: NearDedupConfig,
+    pass1: BandKeys,
+    result: NearDedupResult,
+) -> None:
+    """Survivors of each component (its documents in keep-preference order)."""
+    if not components:
+        return
+    values = _comparable(texts, [d for c in components for d in c], config, pass1)
+    for members in components:
+        chosen = choose_survivors(
+            [values[d] for d in members], similarity_for(config.verify), config.threshold, config.max_checks
+        )
+        result.checks += chosen.checks
+        result.undecided += chosen.undecided
+        for i, w in enumerate(chosen.witness):
+            if w != KEPT:
+                result.witness[members[i]] = (members[w], chosen.similarity[i])
+
+
+def similarity_for(verify: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """Exact Jaccard of two shingle sets (``exact``), or the estimate from two signatures."""
+    return minhash.exact_jaccard if verify == "exact" else minhash.estimated_jaccard
+
+
+def _comparable(
+    texts: Sequence[str], docs: list[int], config: NearDedupConfig, pass1: BandKeys
+) -> dict[int, np.ndarray]:
+    """Document -> what ``similarity_of`` compares: its signature or shingle set (from pass 1's
+    cache, else shingled again)."""
+    if pass1.signatures is not None:
+        return {d: pass1.signatures[d] for d in docs}
+    if pass1.sets is not None:
+        return {d: pass1.sets[d] for d in docs}
+    hashes, offsets = shingle_hashes([texts[d] for d in docs], config.ngram, config.shingle)
+    sets, set_offsets = unique_per_document(hashes, offsets)
+    return {d: sets[set_offsets[j] : set_offsets[j + 1]] for j, d in enumerate(docs)}
 
 
 def _ranks(n: int, order: Callable[[int], tuple] | None) -> np.ndarray:
@@ -294,26 +349,3 @@ def _candidate_edges(keys: np.ndarray, has: np.ndarray, rank: np.ndarray) -> np.
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     return np.unique(np.concatenate(found), axis=0)
-
-
-def _similarities(
-    texts: Sequence[str],
-    edges: np.ndarray,
-    config: NearDedupConfig,
-    sigs: np.ndarray | None,
-    cached: list[np.ndarray] | None = None,
-) -> list[float]:
-    if sigs is not None:
-        return [minhash.estimated_jaccard(sigs[u], sigs[v]) for u, v in edges]
-    if cached is not None:
-        return [minhash.exact_jaccard(cached[int(u)], cached[int(v)]) for u, v in edges]
-    involved = np.unique(edges)
-    hashes, offsets = shingle_hashes([texts[int(i)] for i in involved], config.ngram, config.shingle)
-    sets, set_offsets = unique_per_document(hashes, offsets)
-    where = {int(d): j for j, d in enumerate(involved)}
-
-    def of(d: int) -> np.ndarray:
-        j = where[d]
-        return sets[set_offsets[j] : set_offsets[j + 1]]
-
-    return [minhash.exact_jaccard(of(int(u)), of(int(v))) for u, v in edges]

@@ -62,7 +62,14 @@ def commit(results: list[dict], tokenizer: dict, out_dir: str, config: dict, bos
         )
     identity = tokenizer_identity(tokenizer_json, bos_token)
     manifest = build_manifest(identity, config, entries)
-    summary = build_summary(counts, skipped, {"tokens": manifest["totals"], "shards": len(entries)})
+    extra: dict[str, Any] = {"tokens": manifest["totals"], "shards": len(entries)}
+    if config.get("near_dedup", {}).get("enabled", True):
+        decided = {"groups": 0, "checks": 0, "kept_undecided": 0}
+        for r in results:
+            for key, n in r.get("near_dedup", {}).items():
+                decided[key] += n
+        extra["near_dedup"] = decided
+    summary = build_summary(counts, skipped, extra)
     # Seconds and memory differ from run to run: apart from the outputs that must not.
     stats = {"stages": by_stage([*(r["stats"] for r in results if "stats" in r), tokenizer["stats"]])}
     _write_json(files.join(out_dir, RUN_STATS_NAME), stats)

@@ -1,26 +1,28 @@
-"""Near dedup in Beam: band keys -> candidate pairs -> verified pairs -> clusters -> drops.
+"""Near dedup in Beam: band keys -> candidate pairs -> groups -> survivors and witnesses -> drops.
 
-Only keys go through the shuffles: band keys, nodes (ids and ranks), and for verification the
-shingle-hash sets (or signatures) of the documents on candidate pairs, read from the per-file
-payloads the extract stage wrote. Text never moves.
+Only keys go through the shuffles: candidate pairs and group members as nodes (ids and ranks).
+Band keys are sorted as arrays (corpus/dedup/buckets.py), and the shingle-hash sets (or
+signatures) that decide a group are read by the task deciding it from the per-unit payloads the
+extract stage wrote. Text and payloads never move through a shuffle.
 
-Clusters are found in one worker (union-find) when the verified pairs are few
-(``single_worker_max_edges``); otherwise by rounds of large-star / small-star, each round a
-shuffle, so that no worker needs all edges.
+Groups (connected components of candidate pairs) are found in one worker (union-find) when the
+pairs are few (``single_worker_max_edges``); otherwise by rounds of large-star / small-star,
+each round a shuffle, so that no worker needs all pairs. Each group is then decided in keep
+order with a kept witness for every removal (corpus/dedup/survivors.py).
 """
 
 from __future__ import annotations
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
-from apache_beam.metrics import Metrics
 
 from corpus.config import NearDedupConfig
 from corpus.dedup import near
 from corpus.dedup.buckets import band_table, bucket_task_edges, parts_for
 from corpus.dedup.keys import payload_of
+from corpus.dedup.survivors import KEPT, choose_survivors
 from corpus.records import row_groups, write_parquet
-from corpus.steps import similarity
 from pipelines import files
 from pipelines.gather import GatherAll, WithValue
 from pipelines.stages.extract import keys_path, payload_path
@@ -30,43 +32,56 @@ CLUSTER_SCHEMA = pa.schema(
         pa.field("cluster_id", pa.string(), nullable=False),
         pa.field("id", pa.string(), nullable=False),
         pa.field("kept", pa.bool_(), nullable=False),
+        # The kept document a removed one duplicates, and their similarity (null when kept).
+        pa.field("witness", pa.string()),
+        pa.field("similarity", pa.float32()),
     ]
 )
 
 
-class AttachPayloadFn(beam.DoFn):
-    """Per input file: the payload of each document on a candidate pair, keyed by the pair."""
+NODES_PER_TASK = 20_000
+"""Documents of the groups one decision task takes at most, whose payloads it holds (about
+4 KB each with ``verify = exact``)."""
 
-    def __init__(self, work_dir: str) -> None:
+
+class DecideGroupsFn(beam.DoFn):
+    """A task of groups of candidates -> per member, its group, and its witness if it goes.
+
+    The task reads the payload (shingle set or signature) of each of its members from the unit
+    files the extract stage wrote, once per unit, and decides each group by
+    corpus.dedup.survivors; payloads never travel through a shuffle."""
+
+    def __init__(self, config: NearDedupConfig, work_dir: str) -> None:
+        self.config = config
         self.work_dir = work_dir
 
     def process(self, element):
-        unit, wanted = element
-        wanted = list(wanted)
-        with files.open_input(payload_path(self.work_dir, unit), decompress=False) as f:
-            by_position = payload_of(row_groups(f), {pos for pos, _, _ in wanted})
-        for position, edge, end in wanted:
-            yield edge, (end, by_position[position])
-
-
-class VerifyFn(beam.DoFn):
-    def __init__(self, config: NearDedupConfig) -> None:
-        self.config = config
-        self.candidates = Metrics.counter("near_dedup", "candidate_pairs")
-        self.verified = Metrics.counter("near_dedup", "verified_pairs")
-
-    def process(self, element):
-        edge, ends = element
-        by_end = dict(ends)
-        self.candidates.inc()
-        if similarity(by_end[0], by_end[1], self.config.verify) >= self.config.threshold:
-            self.verified.inc()
-            yield edge
-
-
-def _edge_ends(edge: near.Edge):
-    u, v = edge
-    return [(u[3], (u[4], edge, 0)), (v[3], (v[4], edge, 1))]
+        _, pairs = element
+        groups: dict[near.Node, list[near.Node]] = {}
+        wanted: dict[int, set[int]] = {}
+        for node, root in pairs:
+            groups.setdefault(root, []).append(node)
+            wanted.setdefault(node[3], set()).add(node[4])
+        payload: dict[tuple[int, int], np.ndarray] = {}
+        for unit in sorted(wanted):
+            with files.open_input(payload_path(self.work_dir, unit), decompress=False) as f:
+                for position, values in payload_of(row_groups(f), wanted[unit]).items():
+                    payload[(unit, position)] = values
+        checks = undecided = 0
+        for root in sorted(groups):
+            members = sorted(groups[root])
+            chosen = choose_survivors(
+                [payload[(m[3], m[4])] for m in members],
+                near.similarity_for(self.config.verify),
+                self.config.threshold,
+                self.config.max_checks,
+            )
+            checks += chosen.checks
+            undecided += chosen.undecided
+            for m, w, similar in zip(members, chosen.witness, chosen.similarity, strict=True):
+                witness = None if w == KEPT else members[w][2]
+                yield "member", (m[3], (m[4], m[2], root[2], witness, similar))
+        yield "decided", {"groups": len(groups), "checks": checks, "kept_undecided": undecided}
 
 
 class _StarRound(beam.PTransform):
@@ -129,12 +144,14 @@ class WriteClustersFn(beam.DoFn):
 
     def process(self, element):
         file_index, rows = element
-        rows = sorted(rows)
+        rows = sorted(rows, key=lambda r: (r[0], r[1]))
         table = pa.table(
             {
                 "cluster_id": [r[0] for r in rows],
                 "id": [r[1] for r in rows],
-                "kept": [r[2] for r in rows],
+                "kept": [r[2] is None for r in rows],
+                "witness": [r[2] for r in rows],
+                "similarity": pa.array([r[3] if r[2] is not None else None for r in rows], pa.float32()),
             },
             schema=CLUSTER_SCHEMA,
         )
@@ -223,8 +240,11 @@ class CandidatePairs(beam.PTransform):
 class FindNearDuplicates(beam.PTransform):
     """Per-unit results + earlier drops (exact and URL dedup's) -> near drops.
 
-    Output: (drops, cluster files): (unit, (position, ``near_dedup``, kept id)) for every removed
-    document, and one result per ``clusters/`` file written (for the run's final barrier)."""
+    Candidate pairs join documents into groups (connected components); each group is decided by
+    corpus.dedup.survivors, so every removed document has a kept witness with a verified
+    similarity. Output: (drops, results): (unit, (position, ``near_dedup``, witness id,
+    similarity)) for every removed document; and for the run's final barrier one result per
+    ``clusters/`` file written plus the decision counts (``summary.json``'s ``near_dedup``)."""
 
     def __init__(self, config: NearDedupConfig, work_dir: str, clusters_dir: str, earlier_drops) -> None:
         super().__init__()
@@ -237,26 +257,39 @@ class FindNearDuplicates(beam.PTransform):
         candidates = units | "CandidatePairs" >> CandidatePairs(
             self.config, self.work_dir, self.earlier_drops
         )
-        verified = (
-            candidates
-            | "EdgeEnds" >> beam.FlatMap(_edge_ends)
-            | "EndsByFile" >> beam.GroupByKey()
-            | "AttachPayload" >> beam.ParDo(AttachPayloadFn(self.work_dir))
-            | "BothEnds" >> beam.GroupByKey()
-            | "Verify" >> beam.ParDo(VerifyFn(self.config))
+        roots = candidates | "Groups" >> ConnectedComponents(self.config)
+        nodes = (
+            roots
+            | "OnePerNode" >> beam.Map(lambda _nr: (None, 1))
+            | "CountNodes" >> beam.CombinePerKey(sum)
+            | "Nodes" >> beam.Values()
         )
-        roots = verified | "Clusters" >> ConnectedComponents(self.config)
-        written = units.pipeline | "NoClusterFiles" >> beam.Create([])
+
+        def to_task(node_root_total):
+            (node, root), total = node_root_total
+            tasks = max(1, -(-total // NODES_PER_TASK))
+            return root[1] % tasks, (node, root)
+
+        decided = (
+            roots
+            | "WithNodes" >> WithValue(nodes)
+            | "ToTask" >> beam.Map(to_task)
+            | "Tasks" >> beam.GroupByKey()
+            | "Decide" >> beam.ParDo(DecideGroupsFn(self.config, self.work_dir))
+        )
+        members = decided | "Members" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == "member" else [])
+        counts = decided | "DecisionCounts" >> beam.FlatMap(
+            lambda kv: [{"counts": {}, "skipped": {}, "near_dedup": kv[1]}] if kv[0] == "decided" else []
+        )
+        results = [counts]
         if self.config.write_clusters:
-            written = (
-                roots
-                | "ClusterRows" >> beam.Map(lambda nr: (nr[0][3], (nr[1][2], nr[0][2], nr[0] == nr[1])))
+            results.append(
+                members
+                | "ClusterRows" >> beam.Map(lambda um: (um[0], (um[1][2], um[1][1], um[1][3], um[1][4])))
                 | "RowsByFile" >> beam.GroupByKey()
                 | "WriteClusters" >> beam.ParDo(WriteClustersFn(self.clusters_dir))
             )
-        drops = (
-            roots
-            | "Removed" >> beam.Filter(lambda nr: nr[0] != nr[1])
-            | "Drops" >> beam.Map(lambda nr: (nr[0][3], (nr[0][4], near.STAGE, nr[1][2])))
+        drops = members | "Drops" >> beam.FlatMap(
+            lambda um: [(um[0], (um[1][0], near.STAGE, um[1][3], um[1][4]))] if um[1][3] is not None else []
         )
-        return drops, written
+        return drops, results | "NearResults" >> beam.Flatten()

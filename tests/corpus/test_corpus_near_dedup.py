@@ -12,12 +12,15 @@ import random
 import numpy as np
 import pytest
 from datasketch import LeanMinHash, MinHash, MinHashLSH
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bench.families import plant, score, true_clusters
+from bench.families import chain, plant, score, true_clusters
 from corpus.config import NearDedupConfig, PipelineConfig
 from corpus.dedup import minhash, near
 from corpus.dedup.index import NearDuplicateIndex
 from corpus.dedup.shingles import reference_shingles, shingle_hashes, unique_per_document
+from corpus.dedup.survivors import KEPT, choose_survivors
 from corpus.extract import extract_document
 from corpus.records import Document
 
@@ -278,7 +281,7 @@ def test_re_shingling_path_gives_the_same_clusters(planted, monkeypatch) -> None
     pass1 = near.band_keys_of(planted.texts, NearDedupConfig())
     assert pass1.sets is None
     again = near.find_near_duplicates(planted.texts, NearDedupConfig(), batch_size=64)
-    assert again.root == cached.root and again.verified_pairs == cached.verified_pairs
+    assert again.witness == cached.witness and again.checks == cached.checks
 
 
 def test_newest_reads_dates_without_an_offset_as_utc(monkeypatch) -> None:
@@ -300,3 +303,65 @@ def test_index_remembers_keys_of_documents_without_words() -> None:
     assert len(index) == 1
     with pytest.raises(ValueError, match="already in the index"):
         index.deduplicate(["empty"], [""])
+
+
+# --- survivors: a kept witness for every removal --------------------------------------------------
+
+
+def jaccard(a: str, b: str) -> float:
+    x, y = reference_shingles(a, 5), reference_shingles(b, 5)
+    return len(x & y) / len(x | y)
+
+
+@pytest.fixture(scope="module")
+def revisions(texts) -> list[str]:
+    """Three successive revisions of a long real page: A~B and B~C, but A and C unlike."""
+    base = max(texts, key=len)
+    links = chain(base, texts[:20], 2, 0.02, random.Random(3))
+    a, b, c = links
+    assert jaccard(a, b) >= 0.8 and jaccard(b, c) >= 0.8 and jaccard(a, c) < 0.8  # the premise
+    return links
+
+
+def test_a_chain_keeps_its_far_end(revisions) -> None:
+    # Connected components would keep A alone and remove C, which nothing kept resembles.
+    result = near.find_near_duplicates(revisions, NearDedupConfig())
+    assert result.removed() == {1: 0}
+    witness, similarity = result.witness[1]
+    assert similarity == pytest.approx(jaccard(revisions[1], revisions[0]), abs=0.01)
+    assert result.components == 1 and result.undecided == 0
+
+
+def test_the_most_preferred_similar_member_is_the_witness(revisions) -> None:
+    # Order B, A, C: B stays first, then A and C both duplicate it.
+    order = {0: 1, 1: 0, 2: 2}
+    result = near.find_near_duplicates(revisions, NearDedupConfig(), order=lambda i: (order[i],))
+    assert result.removed() == {0: 1, 2: 1}
+
+
+def test_spent_checks_keep_the_rest_and_count_them(revisions, texts) -> None:
+    # A group of unlike documents joined only by the chain: with room for 1 check, A stays, B is
+    # checked against A and goes, and C cannot be decided without a second check.
+    result = near.find_near_duplicates(revisions, NearDedupConfig(max_checks=1))
+    assert result.removed() == {1: 0} and result.undecided == 1 and result.checks == 1
+
+
+@given(
+    st.lists(st.lists(st.floats(0, 1), min_size=12, max_size=12), min_size=12, max_size=12),
+    st.floats(0.05, 1.0),
+)
+@settings(max_examples=200, deadline=None)
+def test_survivors_have_witnesses_and_are_pairwise_unlike(matrix, threshold) -> None:
+    n = len(matrix)
+    sim = [[1.0 if i == k else max(matrix[i][k], matrix[k][i]) for k in range(n)] for i in range(n)]
+    chosen = choose_survivors(list(range(n)), lambda i, k: sim[i][k], threshold, max_checks=10_000)
+    kept = [i for i, w in enumerate(chosen.witness) if w == KEPT]
+    assert kept[0] == 0  # the most preferred always stays
+    for i, w in enumerate(chosen.witness):
+        if w != KEPT:
+            assert w in kept and w < i and sim[i][w] >= threshold
+            assert chosen.similarity[i] == sim[i][w]
+            # the witness is the most preferred kept member similar to it
+            assert all(sim[i][k] < threshold for k in kept if k < w)
+    assert all(sim[i][k] < threshold for i, k in itertools.combinations(kept, 2))
+    assert chosen.checks <= n * (n - 1) // 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -30,6 +31,11 @@ NEAR_DUPLICATES = [
 ]
 
 
+GROUPS = 11
+"""Groups of candidate pairs on the sample (7 of them with a removal)."""
+GROUP_MEMBERS = 25
+
+
 def run_job(*args: str) -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -39,6 +45,12 @@ def run_job(*args: str) -> None:
 
 def rows(run: Path, folder: str) -> list[dict]:
     return [r for p in sorted((run / folder).glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+
+
+def witness_of(rejected: dict) -> tuple[str, float]:
+    """(witness id, similarity) from a near-dedup rejection's detail."""
+    kept_id, similarity = rejected["detail"].removeprefix("duplicate of ").rsplit(" (similarity ", 1)
+    return kept_id, float(similarity.rstrip(")"))
 
 
 def kept_ids(run: Path) -> set[str]:
@@ -52,26 +64,39 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "near"
 
 
-def test_sample_near_duplicates_are_removed_with_the_kept_id(default_run: Path) -> None:
+def test_sample_near_duplicates_are_removed_with_a_kept_witness(default_run: Path) -> None:
     near = [r for r in rows(default_run, "rejected") if r["stage"] == "near_dedup"]
     assert sorted(r["url"].removeprefix(BASE_URL) for r in near) == NEAR_DUPLICATES
     assert {r["reason"] for r in near} == {"minhash_duplicate"}
     kept = kept_ids(default_run)
     for r in near:
-        kept_id = r["detail"].removeprefix("duplicate of ")
-        assert kept_id in kept and r["id"] not in kept
+        witness, similarity = witness_of(r)
+        assert witness in kept and r["id"] not in kept and 0.8 <= similarity <= 1.0
 
 
-def test_cluster_parquet_has_one_kept_document_per_cluster(default_run: Path) -> None:
+def test_cluster_parquet_names_each_removed_members_witness(default_run: Path) -> None:
     clusters = rows(default_run, "clusters")
     by_cluster: dict[str, list[dict]] = {}
     for r in clusters:
         by_cluster.setdefault(r["cluster_id"], []).append(r)
-    assert len(by_cluster) == 7 and len(clusters) == 16
+    assert len(by_cluster) == GROUPS and len(clusters) == GROUP_MEMBERS
     for cluster_id, members in by_cluster.items():
-        assert [m["id"] for m in members if m["kept"]] == [cluster_id]
-    removed = {r["id"] for r in clusters if not r["kept"]}
-    assert removed == {r["id"] for r in rows(default_run, "rejected") if r["stage"] == "near_dedup"}
+        kept = {m["id"] for m in members if m["kept"]}
+        assert cluster_id in kept  # the most preferred member always stays
+        for m in members:
+            if m["kept"]:
+                assert m["witness"] is None and m["similarity"] is None
+            else:
+                assert m["witness"] in kept and m["similarity"] >= 0.8
+    removed = {r["id"]: (r["witness"], r["similarity"]) for r in clusters if not r["kept"]}
+    near = [r for r in rows(default_run, "rejected") if r["stage"] == "near_dedup"]
+    assert {r["id"]: witness_of(r)[0] for r in near} == {i: w for i, (w, _) in removed.items()}
+    for r in near:
+        assert witness_of(r)[1] == pytest.approx(removed[r["id"]][1], abs=5e-4)
+    summary = json.loads((default_run / "summary.json").read_text("utf-8"))
+    assert summary["near_dedup"]["groups"] == GROUPS and summary["near_dedup"]["kept_undecided"] == 0
+    # At least one check per removed member: each is verified against its witness.
+    assert summary["near_dedup"]["checks"] >= len(near)
 
 
 def test_same_decisions_for_split_reversed_input_two_workers_and_the_iterative_path(
@@ -98,7 +123,7 @@ def test_same_decisions_for_split_reversed_input_two_workers_and_the_iterative_p
         return {(r["id"], r["detail"]) for r in rows(run, "rejected") if r["stage"] == "near_dedup"}
 
     assert removed(split) == removed(default_run)
-    assert len(rows(split, "clusters")) == 16
+    assert len(rows(split, "clusters")) == GROUP_MEMBERS
 
 
 def test_near_dedup_can_be_switched_off(tmp_path: Path) -> None:
@@ -122,8 +147,8 @@ def test_estimated_verification_and_keeping_the_longest(tmp_path: Path) -> None:
     assert len(removed) == 9
     kept_text = {r["id"]: r["text"] for r in rows(run, "docs")}
     for r in removed:
-        kept_id = r["detail"].removeprefix("duplicate of ")
-        assert len(kept_text[kept_id]) >= len(r["text"])  # the longest of each cluster stays
+        witness, _ = witness_of(r)
+        assert len(kept_text[witness]) >= len(r["text"])  # members are decided longest first
 
 
 def test_with_exact_dedup_off_identical_pages_are_near_duplicates(tmp_path: Path) -> None:
