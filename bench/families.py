@@ -181,3 +181,106 @@ def score(removed: dict[int, int], clusters: list[set[int]], n: int) -> dict[str
         "unique_removed": sum(1 for i in removed if i not in in_cluster),
         "documents": n,
     }
+
+
+def plant_hard(bases: Sequence[str], seed: int = 0, chains: int = 20, copies_of_one: int = 10_000) -> Planted:
+    """``plant``'s families, plus what breaks one-survivor-per-component dedup: ``chains``
+    successive-revision chains (A~B~C with A and C unlike) and one page copied ``copies_of_one``
+    times."""
+    rng = random.Random(seed)
+    out = plant(bases, copies=3, seed=seed)
+    texts, family, edits = list(out.texts), list(out.family), list(out.edits)
+    long_bases = sorted(range(len(bases)), key=lambda i: -len(bases[i].split()))[: chains * 2]
+    for i in rng.sample(long_bases, min(chains, len(long_bases))):
+        for k, text in enumerate(chain(bases[i], bases, rng.choice((3, 4, 5)), 0.02, rng)[1:]):
+            texts.append(text)
+            family.append(family[texts.index(bases[i])])
+            edits.append(f"chain_{k + 1}")
+    page = min(range(len(bases)), key=lambda i: abs(len(bases[i]) - 2000))
+    for _ in range(copies_of_one):
+        texts.append(bases[page])
+        family.append(family[texts.index(bases[page])])
+        edits.append("copy")
+    return Planted(texts, family, edits)
+
+
+def witness_score(
+    planted: Planted, removed: set[int] | dict[int, int], threshold: float, ngram: int = 5
+) -> dict:
+    """Quality of a set of removals by the truth of exact Jaccard (brute force within families,
+    over distinct texts so that thousands of copies cost nothing):
+
+    - ``precision``: share of removals that have a true near duplicate (Jaccard >= threshold)
+      among the documents that stay;
+    - ``groups_lost``: groups of true duplicates (connected by true pairs) with no survivor;
+    - ``pair_recall``: share of true pairs of which at least one document was removed
+      (``distinct_pair_recall``: the same over pairs of distinct texts, which copies do not swamp);
+    - ``unique_removed``: removed documents with no true near duplicate at all."""
+    gone = set(removed)
+    by_text: dict[str, list[int]] = {}
+    for i, t in enumerate(planted.texts):
+        by_text.setdefault(t, []).append(i)
+    classes = list(by_text.values())
+    family_of = [planted.family[c[0]] for c in classes]
+    shingles = [reference_shingles(planted.texts[c[0]], ngram) for c in classes]
+    kept_in = [sum(1 for i in c if i not in gone) for c in classes]
+    similar: dict[int, list[int]] = {a: [] for a in range(len(classes))}
+    by_family: dict[int, list[int]] = {}
+    for a, f in enumerate(family_of):
+        by_family.setdefault(f, []).append(a)
+    for members in by_family.values():
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                a, b = members[x], members[y]
+                union = len(shingles[a] | shingles[b])
+                if union and len(shingles[a] & shingles[b]) / union >= threshold:
+                    similar[a].append(b)
+                    similar[b].append(a)
+    pairs = both_kept = distinct = distinct_kept = 0
+    for a, c in enumerate(classes):
+        pairs += len(c) * (len(c) - 1) // 2
+        both_kept += kept_in[a] * (kept_in[a] - 1) // 2
+        for b in similar[a]:
+            if b > a:
+                pairs += len(c) * len(classes[b])
+                both_kept += kept_in[a] * kept_in[b]
+                distinct += 1
+                distinct_kept += bool(kept_in[a]) and bool(kept_in[b])
+    right = unique = 0
+    for a, c in enumerate(classes):
+        n_gone = len(c) - kept_in[a]
+        if not n_gone:
+            continue
+        if kept_in[a] or any(kept_in[b] for b in similar[a]):
+            right += n_gone
+        if len(c) == 1 and not similar[a]:
+            unique += n_gone
+    # Groups: classes joined by true pairs; a class of several copies is a group by itself.
+    parent = list(range(len(classes)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a in range(len(classes)):
+        for b in similar[a]:
+            parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = {}
+    for a in range(len(classes)):
+        groups.setdefault(find(a), []).append(a)
+    true_groups = [g for g in groups.values() if len(g) > 1 or len(classes[g[0]]) > 1]
+    lost = sum(1 for g in true_groups if not any(kept_in[a] for a in g))
+    return {
+        "documents": len(planted.texts),
+        "removed": len(gone),
+        "precision": right / len(gone) if gone else 1.0,
+        "pair_recall": (pairs - both_kept) / pairs if pairs else 1.0,
+        "true_pairs": pairs,
+        "distinct_pair_recall": (distinct - distinct_kept) / distinct if distinct else 1.0,
+        "distinct_pairs": distinct,
+        "groups": len(true_groups),
+        "groups_lost": lost,
+        "unique_removed": unique,
+    }

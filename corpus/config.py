@@ -79,10 +79,17 @@ class DedupConfig:
     for documents read from WARC/WET files (a URL there is one crawled page), ``all`` for every
     input (only if your JSONL/Parquet URLs name one document each, not a page cut in chunks),
     ``off``."""
+    reference: tuple[str, ...] = ()
+    """Finished runs (their output folders) whose corpus this run deduplicates against: a document
+    with a reference document's URL, text or a near-duplicate of it is dropped
+    (``reference_url_duplicate``, ``reference_exact_duplicate``, ``reference_minhash_duplicate``)."""
 
     def validate(self) -> None:
         if self.url not in ("warc", "all", "off"):
             raise ValueError(f"dedup.url: {self.url!r} is not warc, all or off")
+        for path in self.reference:
+            if not isinstance(path, str) or not path:
+                raise ValueError(f"dedup.reference: expected run folders, got {path!r}")
 
 
 @dataclass(frozen=True)

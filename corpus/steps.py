@@ -55,9 +55,13 @@ def extract_step(items: Iterable[RawDocument | Rejection], config: PipelineConfi
     return result
 
 
-Drop = tuple[int, str, str] | tuple[int, str, str, float]
+Drop = tuple[int, str, str] | tuple[int, str, str, float | None] | tuple[int, str, str, float | None, str]
 """(position in the unit, stage that dropped it, id of the kept document it duplicates[, their
-similarity: near dedup names it])."""
+similarity (near dedup names it)[, reason, when not the stage's own: a duplicate of a reference
+run's document]])."""
+
+Decided = tuple[str, str, float | None, str]
+"""What a unit's dedup decisions say of one position: (stage, kept id, similarity, reason)."""
 
 _DEDUP_REASONS = {exact.STAGE: exact.REASON, url.STAGE: url.REASON, near.STAGE: near.REASON}
 
@@ -126,22 +130,21 @@ def filter_step(
     return result
 
 
-def dedup_step(
-    docs: Iterable[tuple[int, Document]], drops: dict[int, tuple[str, str, float | None]]
-) -> StepResult:
+def dedup_step(docs: Iterable[tuple[int, Document]], drops: dict[int, Decided]) -> StepResult:
     """Apply the global dedup decisions (URL, exact, then near) to (position, document) pairs of
-    one unit; ``drops`` maps a position to (stage, id of the kept document, similarity or None)."""
+    one unit (``drops``: see ``unit_drops``)."""
     result = StepResult([], [])
     rejected: dict[str, list[Rejection]] = {url.STAGE: [], exact.STAGE: [], near.STAGE: []}
     for position, doc in docs:
-        stage, kept_id, similar = drops.get(position, (None, None, None))
-        if stage is None:
+        decided = drops.get(position)
+        if decided is None:
             result.documents.append(doc)
         else:
+            stage, kept_id, similar, reason = decided
             detail = f"duplicate of {kept_id}" + (
                 f" (similarity {similar:.3f})" if similar is not None else ""
             )
-            rejected[stage].append(Rejection.of(doc, stage, _DEDUP_REASONS[stage], detail))
+            rejected[stage].append(Rejection.of(doc, stage, reason, detail))
     # Each dedup stage sees what the one before kept: URL, then exact, then near.
     near_in = len(result.documents) + len(rejected[near.STAGE])
     exact_in = near_in + len(rejected[exact.STAGE])
@@ -152,15 +155,19 @@ def dedup_step(
     return result
 
 
-def unit_drops(drops: Iterable[Drop], config: PipelineConfig) -> dict[int, tuple[str, str, float | None]]:
-    """Position -> (stage, kept id, similarity or None). With exact dedup off, its decisions are
-    ignored: identical texts are then near duplicates, and the near decision for a position must
-    not be shadowed."""
-    return {
-        drop[0]: (drop[1], drop[2], drop[3] if len(drop) > 3 else None)  # type: ignore[misc]
-        for drop in drops
-        if drop[1] != exact.STAGE or config.dedup.exact
-    }
+def unit_drops(drops: Iterable[Drop], config: PipelineConfig) -> dict[int, Decided]:
+    """Position -> (stage, kept id, similarity or None, reason). With exact dedup off, its
+    in-run decisions are ignored: identical texts are then near duplicates, and the near
+    decision for a position must not be shadowed."""
+    out: dict[int, Decided] = {}
+    for drop in drops:
+        position, stage, kept = drop[0], drop[1], drop[2]
+        similar = drop[3] if len(drop) > 3 else None  # type: ignore[misc]
+        reason = drop[4] if len(drop) > 4 else _DEDUP_REASONS[stage]  # type: ignore[misc]
+        if stage == exact.STAGE and reason == exact.REASON and not config.dedup.exact:
+            continue
+        out[position] = (stage, kept, similar, reason)
+    return out
 
 
 @dataclass(frozen=True)

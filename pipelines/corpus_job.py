@@ -25,6 +25,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from corpus.config import PipelineConfig
+from corpus.dedup.reference import INDEX_DIR, check_references
 from corpus.manifest import MANIFEST_NAME
 from corpus.units import WorkUnit
 from pipelines import files
@@ -33,6 +34,7 @@ from pipelines.stages.dedup import FindExactDuplicates, FindUrlDuplicates
 from pipelines.stages.drop_duplicates import DropDuplicates
 from pipelines.stages.extract import ExtractAndFilter, ReadKeys
 from pipelines.stages.near_dedup import FindNearDuplicates
+from pipelines.stages.reference import ReferenceDedup
 from pipelines.stages.shard import WriteShards
 from pipelines.stages.tokenizer import BuildTokenizer
 from pipelines.stats import peak_rss_mb
@@ -144,7 +146,7 @@ def fingerprint(config: PipelineConfig, units: list[WorkUnit]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
-OUTPUT_DIRS = ("work", "work/done", "work/shards", "docs", "rejected", "clusters")
+OUTPUT_DIRS = ("work", "work/done", "work/shards", "docs", "rejected", "clusters", INDEX_DIR)
 
 
 def _matching(out_dir: str, patterns: tuple[str, ...]) -> list[str]:
@@ -206,9 +208,13 @@ def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig
     # and near dedup on what both kept: a later stage never drops the copy an earlier one kept
     # in place of others. With exact dedup off, identical texts are near duplicates at Jaccard 1
     # and one of them still goes.
+    # Documents that duplicate an earlier run's corpus (dedup.reference) go first of all.
     earlier = pipeline | "NoDrops" >> beam.Create([])
+    if config.dedup.reference:
+        earlier = prepared | "ReferenceDedup" >> ReferenceDedup(config, work)
     if config.dedup.url != "off":
-        earlier = url_keys | "UrlDedup" >> FindUrlDuplicates()
+        url_drops = url_keys | "UrlDedup" >> FindUrlDuplicates(earlier if config.dedup.reference else None)
+        earlier = (earlier, url_drops) | "EarlierAndUrlDrops" >> beam.Flatten()
     if config.dedup.exact:
         exact_drops = exact_keys | "ExactDedup" >> FindExactDuplicates(earlier)
         earlier = (earlier, exact_drops) | "UrlAndExactDrops" >> beam.Flatten()
@@ -221,9 +227,7 @@ def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig
         )
         drops.append(near_drops)
     all_drops = drops | "AllDrops" >> beam.Flatten()
-    kept = prepared | "DropDuplicates" >> DropDuplicates(
-        config, work, files.join(out_dir, "docs"), rejected, all_drops
-    )
+    kept = prepared | "DropDuplicates" >> DropDuplicates(config, work, out_dir, all_drops)
     tokenizer = kept | "Tokenizer" >> BuildTokenizer(
         config.tokenizer, files.join(out_dir, "tokenizer.json"), files.join(work, "done", "tokenizer.json")
     )
@@ -242,6 +246,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     args, beam_args = parse_args(argv)
     try:
         config = load_config(args)
+        check_references(config.dedup.reference, config)
         inputs = files.list_inputs(args.input)
         units = files.plan_units(inputs, config.input)
     except (ValueError, FileNotFoundError) as e:

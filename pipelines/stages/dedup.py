@@ -27,10 +27,20 @@ class SkipDropped(beam.PTransform):
 
 
 class FindUrlDuplicates(beam.PTransform):
-    """(url key, (-date, id_hash, id, file index, position)) -> (file index, (position,
-    ``url_dedup``, kept id)) for every older copy of a URL."""
+    """(url key, (-date, id_hash, id, file index, position)) [+ earlier drops: reference dedup's]
+    -> (file index, (position, ``url_dedup``, kept id)) for every older copy of a URL."""
+
+    def __init__(self, earlier_drops: beam.PCollection | None = None) -> None:
+        super().__init__()
+        self.earlier_drops = earlier_drops
 
     def expand(self, keys: beam.PCollection) -> beam.PCollection:
+        if self.earlier_drops is not None:
+            keys = (
+                keys
+                | "ByPosition" >> beam.Map(lambda kv: ((kv[1][3], kv[1][4]), kv))
+                | "SkipEarlierDrops" >> SkipDropped(self.earlier_drops)
+            )
         return (
             keys
             | "GroupByUrl" >> beam.GroupByKey()

@@ -1,5 +1,7 @@
 """Per unit: apply the global dedup decisions to the filtered documents, streaming row group by
-row group into ``docs/NNNNNN.parquet`` (kept) and ``rejected/dedup-NNNNNN.parquet``.
+row group into ``docs/NNNNNN.parquet`` (kept) and ``rejected/dedup-NNNNNN.parquet``, and the kept
+documents' dedup keys into ``dedup_index/NNNNNN.parquet`` (what a later run given this one as
+``dedup.reference`` compares against: corpus/dedup/reference.py).
 
 Each unit also reports how many bytes of kept text fall in each id-hash bucket, from which the
 tokenizer's training sample is chosen (the documents with the smallest id hashes, up to a byte
@@ -13,14 +15,16 @@ import time
 from typing import Any
 
 import apache_beam as beam
+import numpy as np
 
 from corpus.config import PipelineConfig
+from corpus.dedup.reference import INDEX_DIR, INDEX_SCHEMA, index_table
 from corpus.records import ParquetSink, documents_of, documents_table, rejections_table, row_groups
 from corpus.steps import dedup_step, unit_drops
 from corpus.summary import merge
 from corpus.tokenize import sample_bucket
 from pipelines import files
-from pipelines.stages.extract import filtered_path, marker_path
+from pipelines.stages.extract import filtered_path, keys_path, marker_path
 from pipelines.stats import peak_rss_mb
 from schemas.document import DOCUMENT_SCHEMA, REJECTED_SCHEMA
 
@@ -29,12 +33,17 @@ def docs_path(docs_dir: str, unit: int) -> str:
     return files.join(docs_dir, f"{unit:06d}.parquet")
 
 
+def index_path(index_dir: str, unit: int) -> str:
+    return files.join(index_dir, f"{unit:06d}.parquet")
+
+
 class DropDuplicatesFn(beam.DoFn):
-    def __init__(self, config: PipelineConfig, work_dir: str, docs_dir: str, rejected_dir: str) -> None:
+    def __init__(self, config: PipelineConfig, work_dir: str, out_dir: str) -> None:
         self.config = config
         self.work_dir = work_dir
-        self.docs_dir = docs_dir
-        self.rejected_dir = rejected_dir
+        self.docs_dir = files.join(out_dir, "docs")
+        self.rejected_dir = files.join(out_dir, "rejected")
+        self.index_dir = files.join(out_dir, INDEX_DIR)
 
     def process(self, element: tuple[int, dict]):
         unit, grouped = element
@@ -67,13 +76,28 @@ class DropDuplicatesFn(beam.DoFn):
                 REJECTED_SCHEMA,
             )
             stack.callback(rejected_out.close)
-            for table in row_groups(source):
+            index_out = ParquetSink(
+                stack.enter_context(files.atomic_output(index_path(self.index_dir, unit))), INDEX_SCHEMA
+            )
+            stack.callback(index_out.close)
+            keys = row_groups(
+                stack.enter_context(files.open_input(keys_path(self.work_dir, unit), decompress=False)),
+                columns=INDEX_SCHEMA.names,
+            )
+            # The keys file has a row group per batch of the filtered documents, row for row.
+            for table, key_table in zip(row_groups(source), keys, strict=True):
                 docs = documents_of(table)
-                result = dedup_step(zip(range(position, position + len(docs)), docs, strict=True), decided)
+                positions = range(position, position + len(docs))
+                result = dedup_step(zip(positions, docs, strict=True), decided)
                 position += len(docs)
                 counts.append(result.counts)
                 docs_out.write(documents_table(result.documents))
                 rejected_out.write(rejections_table(result.rejections))
+                if key_table.num_rows != len(docs):
+                    raise RuntimeError(f"unit {unit}: keys and documents differ in a row group")
+                index_out.write(
+                    index_table(key_table, np.array([p not in decided for p in positions], dtype=bool))
+                )
                 for doc in result.documents:
                     size = len(doc.text.encode("utf-8"))
                     kept_bytes += size
@@ -100,11 +124,9 @@ class DropDuplicates(beam.PTransform):
     results of kept documents (``docs/``). Drops meet their unit in a ``CoGroupByKey``, so a
     worker holds one unit's decisions, never all of them."""
 
-    def __init__(
-        self, config: PipelineConfig, work_dir: str, docs_dir: str, rejected_dir: str, drops: beam.PCollection
-    ) -> None:
+    def __init__(self, config: PipelineConfig, work_dir: str, out_dir: str, drops: beam.PCollection) -> None:
         super().__init__()
-        self.fn = DropDuplicatesFn(config, work_dir, docs_dir, rejected_dir)
+        self.fn = DropDuplicatesFn(config, work_dir, out_dir)
         self.drops = drops
 
     def expand(self, units: beam.PCollection) -> beam.PCollection:

@@ -91,6 +91,7 @@ def test_exit_code_and_printed_summary(sample_run) -> None:
     assert "521 documents in, 477 kept, 44 rejected" in stdout
     assert sorted(p.name for p in run.iterdir()) == [
         "clusters",
+        "dedup_index",
         "docs",
         "manifest.json",
         "rejected",

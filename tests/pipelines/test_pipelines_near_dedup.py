@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from corpus_helpers import BASE_URL, SAMPLE_WARC
 
+from cli.main import main as cli_main
 from pipelines import corpus_job
 
 NEAR_DUPLICATES = [
@@ -163,3 +164,28 @@ def test_with_exact_dedup_off_identical_pages_are_near_duplicates(tmp_path: Path
     assert len(near) == 11
     copies = {BASE_URL + "ch01.html#_console_basics", BASE_URL + "ch01.en.html#_console_basics"}
     assert copies <= {r["url"] for r in near} | {None}
+
+
+def test_corpus_cluster_explains_a_removal_with_a_diff_against_its_witness(default_run: Path) -> None:
+    removed = next(r for r in rows(default_run, "clusters") if not r["kept"])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli_main(["cluster", str(default_run), removed["id"], "--lines", "200"]) == 0
+    text = out.getvalue()
+    assert text.startswith(f"group {removed['cluster_id']}: ")
+    assert f"removed  {removed['id']}" in text and f"witness {removed['witness']}" in text
+    assert f"similarity {removed['similarity']:.3f}" in text
+    assert "--- witness" in text and "+++ member" in text
+    # The diff's '-' and '+' lines are the two texts' differences, nothing else.
+    texts = {r["id"]: r["text"] for r in rows(default_run, "docs") + rows(default_run, "rejected")}
+    witness_lines, member_lines = texts[removed["witness"]].splitlines(), texts[removed["id"]].splitlines()
+    for line in text.splitlines():
+        line = line.removeprefix("    ")
+        if line.startswith("-") and not line.startswith("---"):
+            assert line[1:] in witness_lines
+        elif line.startswith("+") and not line.startswith("+++"):
+            assert line[1:] in member_lines
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert cli_main(["cluster", str(default_run), "no-such-id"]) == 2
+    assert "'no-such-id' is in no near-duplicate group" in err.getvalue()

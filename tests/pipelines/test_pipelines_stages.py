@@ -22,6 +22,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from corpus_helpers import BASE_URL, SAMPLE_WARC
 
 from corpus.config import PipelineConfig, ShardConfig, TokenizerConfig
+from corpus.dedup.keys import dedup_keys
 from corpus.extract import extract_document
 from corpus.records import Document, documents_table, read_documents, write_parquet
 from corpus.shards import write_shard
@@ -193,14 +194,15 @@ def test_drop_duplicates_joins_each_unit_with_its_drops(tmp_path: Path, pages) -
     work = tmp_path / "work"
     (work / "done").mkdir(parents=True)
     write_docs(work / "filtered-000003.parquet", docs)
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "rejected").mkdir()
+    keys, _ = dedup_keys(docs, 0, PipelineConfig(), by_url=True)
+    with open(work / "keys-000003.parquet", "wb") as f:
+        write_parquet(keys, f)
+    for folder in ("docs", "rejected", "dedup_index"):
+        (tmp_path / folder).mkdir()
     with in_process() as p:
         drops = p | "Drops" >> beam.Create([(3, (0, "exact_dedup", KEEPER)), (3, (1, "exact_dedup", KEEPER))])
         units = p | "Units" >> beam.Create([{"index": 3}])
-        out = units | DropDuplicates(
-            PipelineConfig(), str(work), str(tmp_path / "docs"), str(tmp_path / "rejected"), drops
-        )
+        out = units | DropDuplicates(PipelineConfig(), str(work), str(tmp_path), drops)
         assert_that(
             out | beam.Map(lambda r: (r["index"], r["path"], r["counts"])),
             equal_to(
@@ -226,6 +228,9 @@ def test_drop_duplicates_joins_each_unit_with_its_drops(tmp_path: Path, pages) -
         (docs[1].id, "exact_dedup", "exact_duplicate", f"duplicate of {KEEPER}"),
     ]
     assert (work / "done" / "dedup-000003.json").exists()
+    # The index for later runs: the kept documents' keys, row for row.
+    index = pq.read_table(tmp_path / "dedup_index" / "000003.parquet").to_pylist()
+    assert [(r["id"], r["text_hash"]) for r in index] == [(d.id, d.text_hash) for d in kept]
 
 
 def unit_result(index: int, path: Path, docs: list[Document]) -> dict:

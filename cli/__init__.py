@@ -1,0 +1,1 @@
+"""The ``corpus`` command: one small module per subcommand (the top floor; nothing imports it)."""
