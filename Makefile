@@ -13,7 +13,7 @@ STEPS ?= 300
 # The demo's training fits this many seconds on whatever machine runs it (at most STEPS steps).
 TRAIN_SECONDS ?= 120
 
-.PHONY: setup demo pipeline train test lint format bench bench-scale sample blocklists clean
+.PHONY: setup demo pipeline crawl-sample train test lint format bench bench-scale sample blocklists clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,11 @@ demo: setup
 
 pipeline: setup
 	$(PY) -m pipelines.corpus_job --input '$(INPUT)' --output $(OUT) --name $(NAME) --config configs/sample.toml
+
+# Crawl the sample's pages from a loopback server (robots.txt, politeness, WARC), then build a
+# corpus from the crawl: crawl/sample/ and out/crawl-sample/.
+crawl-sample: setup
+	$(PY) -m scripts.crawl_sample
 
 train: setup
 	$(PY) -m trainer.train --data $(OUT)/$(NAME) --out $(RUNS)/$(NAME) --max-steps $(STEPS) --time-budget $(TRAIN_SECONDS)
@@ -72,4 +77,4 @@ sample: setup
 	$(PY) scripts/build_sample_warc.py
 
 clean:
-	rm -rf $(OUT) $(RUNS) .pytest_cache
+	rm -rf $(OUT) $(RUNS) crawl .pytest_cache

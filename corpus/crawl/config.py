@@ -1,0 +1,136 @@
+"""Crawl settings (``[crawl]`` of a TOML file, or flags of ``python -m pipelines.crawl_job``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corpus import __version__
+
+PROJECT_URL = "https://github.com/corpus-toolkit/corpus-toolkit"
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    user_agent: str = f"corpus-toolkit-crawler/{__version__}"
+    """The robots.txt token and the start of the User-Agent header."""
+    contact: str = PROJECT_URL
+    """A URL or e-mail address where site owners reach whoever runs the crawl (in User-Agent)."""
+    min_delay: float = 1.0
+    """Seconds between the starts of two requests to one host, at least."""
+    max_crawl_delay: float = 300.0
+    """robots.txt Crawl-delay is honoured up to this many seconds."""
+    connections_per_ip: int = 2
+    pages_per_round_per_host: int = 50
+    """URLs of one host fetched in one round at most (Nutch's generate.max.count)."""
+    max_pages_per_host: int = 1000
+    max_pages: int = 10_000
+    """Pages fetched in the whole crawl at most."""
+    max_depth: int = 5
+    """Links followed from a seed at most."""
+    max_url_length: int = 1024
+    max_path_segments: int = 20
+    max_repeated_segment: int = 2
+    """A path segment may occur this many times in a URL at most (calendar and path traps)."""
+    allow: tuple[str, ...] = ()
+    """Regular expressions: when given, a URL must match one (besides being on a seed's host)."""
+    deny: tuple[str, ...] = ()
+    """Regular expressions: a URL matching one is never fetched."""
+    same_hosts: bool = True
+    """Follow links only to the seeds' hosts."""
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    """Bytes of a body kept, as received and after decompression; larger captures are truncated
+    and marked ``WARC-Truncated: length``."""
+    content_types: tuple[str, ...] = ("text/html", "application/xhtml+xml", "text/plain")
+    max_redirects: int = 5
+    robots_max_bytes: int = 500 * 1024
+    max_retries: int = 3
+    """Retries of a URL that failed for a reason that may pass (5xx, 429, network)."""
+    warc_max_bytes: int = 1024 * 1024 * 1024
+    """A WARC file is closed and a new one started past this size."""
+    allow_networks: tuple[str, ...] = ()
+    """Networks besides global addresses that may be connected to (tests: ``127.0.0.0/8``)."""
+    sitemaps: bool = False
+    """Add the URLs of robots.txt's Sitemap lines (fetched like pages)."""
+    round_seconds: float = 600.0
+    """Time budget of one fetch group in one round; what is left waits for the next round."""
+    groups: int = 0
+    """Fetch groups per round (hosts are split among them); 0: two per worker."""
+
+    def header(self) -> str:
+        return f"{self.user_agent} (+{self.contact})"
+
+    def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(n, strict=False) for n in self.allow_networks]
+
+    def validate(self) -> CrawlConfig:
+        for name in ("connections_per_ip", "pages_per_round_per_host", "max_pages_per_host", "max_pages",
+                     "max_url_length", "max_path_segments", "max_repeated_segment", "max_body_bytes",
+                     "robots_max_bytes", "warc_max_bytes"):  # fmt: skip
+            if getattr(self, name) <= 0:
+                raise ValueError(f"crawl.{name}: must be positive, got {getattr(self, name)}")
+        for name in ("min_delay", "max_crawl_delay", "connect_timeout", "read_timeout", "round_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"crawl.{name}: must not be negative, got {getattr(self, name)}")
+        for name in ("max_depth", "max_redirects", "max_retries", "groups"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"crawl.{name}: must not be negative, got {getattr(self, name)}")
+        for pattern in (*self.allow, *self.deny):
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"crawl.allow/deny: {pattern!r} is not a regular expression ({e})") from e
+        for network in self.allow_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as e:
+                raise ValueError(f"crawl.allow_networks: {network!r} is not a network ({e})") from e
+        if not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)?", self.user_agent):
+            raise ValueError(f"crawl.user_agent: {self.user_agent!r} is not a product token like name/1.0")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CrawlConfig:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in fields:
+                raise ValueError(f"crawl.{key}: unknown field")
+            default = getattr(cls(), key)
+            if isinstance(default, tuple):
+                if not isinstance(value, list | tuple):
+                    raise ValueError(f"crawl.{key}: expected a list")
+                value = tuple(value)
+            elif isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"crawl.{key}: expected true or false, got {value!r}")
+            elif isinstance(default, int | float):
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ValueError(f"crawl.{key}: expected a number, got {value!r}")
+                if isinstance(default, int) and not isinstance(value, int):
+                    raise ValueError(f"crawl.{key}: expected an integer, got {value!r}")
+            elif isinstance(default, str) and not isinstance(value, str):
+                raise ValueError(f"crawl.{key}: expected a string, got {value!r}")
+            kwargs[key] = value
+        return cls(**kwargs).validate()
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> CrawlConfig:
+        try:
+            data = tomllib.loads(Path(path).read_text("utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML ({e})") from e
+        try:
+            return cls.from_dict(data.get("crawl", {}))
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from e

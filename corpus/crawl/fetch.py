@@ -1,0 +1,446 @@
+"""Fetch a group of hosts politely: robots.txt first, one request at a time per host, at most
+``connections_per_ip`` per address, the delay between two requests to a host the largest of the
+configured minimum, robots.txt's Crawl-delay, twice the last response time and Retry-After.
+
+Every request is one outcome (``Outcome``): fetched, revisit, redirect, http_error, retry,
+skipped or failed, with a reason; each capture goes to a WARC set (``pages``,
+``crawldiagnostics`` for redirects and errors, ``robotstxt``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import hashlib
+import random
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import aiohttp
+from protego import Protego
+
+from corpus.crawl.config import CrawlConfig
+from corpus.crawl.links import page_links
+from corpus.crawl.network import (
+    BlockedAddress,
+    VettedResolver,
+    address_allowed,
+    literal_address,
+    vetted_socket,
+)
+from corpus.crawl.urls import host_of, out_of_scope, resolve_link
+from corpus.crawl.warc import Capture, WarcSet, warc_date
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    depth: int = 0
+    referrer: str | None = None
+    retries: int = 0
+    redirects: int = 0
+
+
+@dataclass
+class Outcome:
+    url: str
+    depth: int
+    referrer: str | None
+    kind: str
+    """fetched | revisit | redirect | http_error | retry | skipped | failed"""
+    reason: str = ""
+    status: int | None = None
+    links: list[str] = field(default_factory=list)
+    redirect: str | None = None
+    retries: int = 0
+    redirects: int = 0
+    date: str = ""
+    seconds: float = 0.0
+    digest: str | None = None
+    truncated: bool = False
+
+
+@dataclass
+class Robots:
+    parser: Protego | None
+    """None: allow everything (robots.txt missing, 4xx)."""
+    reason: str = "allowed"
+    disallow_all: bool = False
+    text: str | None = None
+    """The robots.txt parsed (its first ``robots_max_bytes``), kept with the crawl database."""
+
+    def state(self) -> dict:
+        return {"reason": self.reason, "disallow_all": self.disallow_all, "text": self.text}
+
+    @classmethod
+    def from_state(cls, state: dict) -> Robots:
+        text = state.get("text")
+        parser = Protego.parse(text) if text is not None else None
+        return cls(parser, state["reason"], state.get("disallow_all", False), text)
+
+    def allows(self, url: str, agent: str) -> bool:
+        if self.disallow_all:
+            return False
+        return self.parser is None or self.parser.can_fetch(url, agent)
+
+    def delay(self, agent: str) -> float:
+        if self.parser is None:
+            return 0.0
+        return float(self.parser.crawl_delay(agent) or 0.0)
+
+
+class _Clock:
+    """When the next request to one host may start."""
+
+    def __init__(self) -> None:
+        self.next_at = 0.0
+
+    async def wait(self) -> None:
+        pause = self.next_at - time.monotonic()
+        if pause > 0:
+            await asyncio.sleep(pause)
+
+
+def payload_digest(body: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _decompressed(body: bytes, encoding: str, limit: int) -> tuple[bytes, bool]:
+    """The body without its Content-Encoding, at most ``limit`` bytes (a gzip bomb stops there)."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body, False
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        return b"", False
+    wbits = 47 if encoding != "deflate" else zlib.MAX_WBITS
+    try:
+        d = zlib.decompressobj(wbits)
+        out = d.decompress(body, limit + 1)
+    except zlib.error:
+        if encoding == "deflate":  # raw deflate, as some servers send it
+            try:
+                d = zlib.decompressobj(-zlib.MAX_WBITS)
+                out = d.decompress(body, limit + 1)
+            except zlib.error:
+                return b"", False
+        else:
+            return b"", False
+    return out[:limit], len(out) > limit
+
+
+class GroupFetcher:
+    """Fetches a group of hosts (each with its own queue) into WARC sets, within a deadline."""
+
+    def __init__(
+        self,
+        config: CrawlConfig,
+        warcs: dict[str, WarcSet],
+        seed_hosts: set[str],
+        seen_digests: dict[str, tuple[str, str]] | None = None,
+        hosts: dict[str, dict] | None = None,
+        deadline: float | None = None,
+        pages_left: int | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.agent = config.user_agent.split("/")[0]
+        self.warcs = warcs
+        self.seed_hosts = seed_hosts
+        self.seen_digests = dict(seen_digests or {})
+        self.deadline = deadline if deadline is not None else time.monotonic() + config.round_seconds
+        self.pages_left = pages_left if pages_left is not None else config.max_pages
+        self.allowed = config.networks()
+        self.log = log or (lambda _s: None)
+        self.per_ip: dict[str, asyncio.Semaphore] = {}
+        # What earlier rounds learnt of each host: robots.txt (unless it failed: asked again) and
+        # when the next request may start (wall-clock seconds), so politeness holds across rounds.
+        self.hosts: dict[str, dict] = {h: dict(v) for h, v in (hosts or {}).items()}
+
+    async def run(self, queues: dict[str, list[Target]]) -> list[Outcome]:
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.config.connect_timeout, sock_read=self.config.read_timeout
+        )
+        connector = aiohttp.TCPConnector(
+            resolver=VettedResolver(self.allowed),
+            socket_factory=vetted_socket(self.allowed),
+            limit=0,
+            limit_per_host=1,
+            force_close=False,
+        )
+        headers = {"User-Agent": self.config.header(), "Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, auto_decompress=False, headers=headers
+        ) as session:
+            results = await asyncio.gather(
+                *(self._host(session, host, q) for host, q in sorted(queues.items()))
+            )
+        return [o for outcomes in results for o in outcomes]
+
+    # --- one host ---------------------------------------------------------------------------
+
+    async def _ip_of(self, session: aiohttp.ClientSession, host: str) -> str:
+        name = urlsplit(f"http://{host}").hostname or host
+        literal = literal_address(name)
+        if literal is not None:
+            if not address_allowed(literal, self.allowed):
+                raise BlockedAddress(f"{name} is outside the allowed networks")
+            return literal
+        resolver = session.connector._resolver  # type: ignore[union-attr]
+        found = await resolver.resolve(name, 0)
+        return found[0]["host"]
+
+    async def _host(self, session: aiohttp.ClientSession, host: str, queue: list[Target]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        try:
+            ip = await self._ip_of(session, host)
+        except BlockedAddress as e:
+            self.log(str(e))
+            return [
+                Outcome(t.url, t.depth, t.referrer, "skipped", "blocked_address", retries=t.retries)
+                for t in queue
+            ]
+        except OSError:
+            return [
+                Outcome(t.url, t.depth, t.referrer, "retry", "dns_error", retries=t.retries + 1)
+                for t in queue
+            ]
+        gate = self.per_ip.setdefault(ip, asyncio.Semaphore(self.config.connections_per_ip))
+        clock = _Clock()
+        state = self.hosts.setdefault(host, {})
+        clock.next_at = time.monotonic() + state.get("not_before", 0.0) - time.time()
+        async with gate:
+            try:
+                return await self._host_queue(session, host, queue, clock, state, outcomes)
+            finally:
+                state["not_before"] = time.time() + max(0.0, clock.next_at - time.monotonic())
+
+    async def _host_queue(
+        self,
+        session: aiohttp.ClientSession,
+        host: str,
+        queue: list[Target],
+        clock: _Clock,
+        state: dict,
+        outcomes: list[Outcome],
+    ) -> list[Outcome]:
+        scheme = urlsplit(queue[0].url).scheme if queue else "http"
+        cached = state.get("robots")
+        if cached is not None and not cached.get("disallow_all"):
+            robots = Robots.from_state(cached)
+        else:
+            robots = await self._robots(session, host, scheme, clock)
+            state["robots"] = robots.state()
+        pending = list(queue)
+        seen = {t.url for t in pending}
+        while pending:
+            target = pending.pop(0)
+            if time.monotonic() >= self.deadline or self.pages_left <= 0:
+                break  # not attempted: stays due for the next round
+            if robots.disallow_all:
+                outcomes.append(
+                    Outcome(target.url, target.depth, target.referrer, "retry", robots.reason,
+                            retries=target.retries + 1)
+                )  # fmt: skip
+                continue
+            if not robots.allows(target.url, self.agent):
+                outcomes.append(
+                    Outcome(target.url, target.depth, target.referrer, "skipped", "robots_disallowed")
+                )
+                continue
+            outcome = await self._fetch(session, target, clock, robots)
+            outcomes.append(outcome)
+            if outcome.kind in ("fetched", "revisit"):
+                self.pages_left -= 1
+            if outcome.kind == "redirect" and outcome.redirect and host_of(outcome.redirect) == host:
+                nxt = Target(outcome.redirect, target.depth, target.url, 0, target.redirects + 1)
+                if nxt.url not in seen and nxt.redirects <= self.config.max_redirects:
+                    if out_of_scope(nxt.url, nxt.depth, self.seed_hosts, self.config) is None:
+                        seen.add(nxt.url)
+                        pending.insert(0, nxt)
+        return outcomes
+
+    async def _robots(self, session: aiohttp.ClientSession, host: str, scheme: str, clock: _Clock) -> Robots:
+        url = f"{scheme}://{host}/robots.txt"
+        for _hop in range(6):  # the first request and at most 5 redirects
+            await clock.wait()
+            started = time.monotonic()
+            try:
+                capture, _ = await self._get(session, url, self.config.robots_max_bytes, robots=True)
+            except (TimeoutError, aiohttp.ClientError, OSError) as e:
+                clock.next_at = started + max(self.config.min_delay, 2 * (time.monotonic() - started))
+                self.log(f"robots.txt of {host}: {type(e).__name__}")
+                return Robots(None, "robots_unavailable", disallow_all=True)
+            elapsed = time.monotonic() - started
+            clock.next_at = started + max(self.config.min_delay, 2 * elapsed)
+            self.warcs["robotstxt"].capture(capture, {"fetchTimeMs": str(int(elapsed * 1000))}, None)
+            status = capture.status
+            if 300 <= status < 400:
+                location = dict((k.lower(), v) for k, v in capture.response_headers).get("location")
+                nxt = resolve_link(url, location) if location else None
+                if nxt is None:
+                    return Robots(None, "robots_redirect_broken")
+                url = nxt
+                continue
+            if 200 <= status < 300:
+                text = capture.body.decode("utf-8", errors="replace")
+                robots = Robots(Protego.parse(text), "robots_parsed", text=text)
+                delay = min(robots.delay(self.agent), self.config.max_crawl_delay)
+                clock.next_at = max(clock.next_at, started + delay)
+                return robots
+            if 400 <= status < 500:
+                return Robots(None, "robots_missing")
+            return Robots(None, "robots_unavailable", disallow_all=True)
+        return Robots(None, "robots_too_many_redirects")
+
+    async def _get(
+        self, session: aiohttp.ClientSession, url: str, limit: int, robots: bool = False
+    ) -> tuple[Capture, bool]:
+        """One GET, no redirect followed, the body read up to ``limit`` bytes as received.
+        Returns the capture and whether its content type is one to keep."""
+        name = urlsplit(url).hostname or ""
+        literal = literal_address(name)
+        if literal is not None and not address_allowed(literal, self.allowed):
+            raise BlockedAddress(f"{name} is outside the allowed networks")
+        date = warc_date()
+        async with session.get(url, allow_redirects=False) as resp:
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers]
+            content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            keep = robots or content_type in self.config.content_types or not content_type
+            body = b""
+            truncated = False
+            if keep or not (200 <= resp.status < 300):
+                chunks: list[bytes] = []
+                size = 0
+                while True:
+                    chunk = await resp.content.read(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > limit:
+                        truncated = True
+                        break
+                body = b"".join(chunks)[:limit]
+            # aiohttp has removed any chunked framing: say so, as Common Crawl does.
+            headers = [
+                ("X-Crawler-Transfer-Encoding", v) if k.lower() == "transfer-encoding" else (k, v)
+                for k, v in headers
+            ]
+            peer = resp.connection.transport.get_extra_info("peername") if resp.connection else None
+            request = resp.request_info
+            path = urlsplit(str(request.url)).path or "/"
+            query = urlsplit(str(request.url)).query
+            capture = Capture(
+                url=url,
+                date=date,
+                request_line=f"GET {path}{'?' + query if query else ''} HTTP/1.1",
+                request_headers=[(k, v) for k, v in request.headers.items()],
+                protocol=f"HTTP/{resp.version.major}.{resp.version.minor}" if resp.version else "HTTP/1.1",
+                status=resp.status,
+                reason=resp.reason or "",
+                response_headers=headers,
+                body=body,
+                ip=peer[0] if peer else None,
+                truncated=truncated,
+                payload_digest=payload_digest(body),
+            )
+            if truncated:
+                resp.close()
+            return capture, keep
+
+    async def _fetch(
+        self, session: aiohttp.ClientSession, target: Target, clock: _Clock, robots: Robots
+    ) -> Outcome:
+        config = self.config
+        await clock.wait()
+        started = time.monotonic()
+        out = Outcome(target.url, target.depth, target.referrer, "fetched", retries=target.retries,
+                      redirects=target.redirects)  # fmt: skip
+        wait_more = 0.0
+        try:
+            capture, keep = await self._get(session, target.url, config.max_body_bytes)
+        except BlockedAddress:
+            out.kind, out.reason = "skipped", "blocked_address"
+            return out
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            out.kind, out.reason, out.retries = "retry", "timeout", target.retries + 1
+            clock.next_at = started + max(config.min_delay, 2 * (time.monotonic() - started))
+            return out
+        except (aiohttp.ClientError, OSError) as e:
+            out.kind, out.reason, out.retries = "retry", "network_error", target.retries + 1
+            self.log(f"{target.url}: {type(e).__name__}: {e}")
+            clock.next_at = started + max(config.min_delay, 2 * (time.monotonic() - started))
+            return out
+        elapsed = time.monotonic() - started
+        out.seconds, out.date, out.status, out.digest = round(elapsed, 4), capture.date, capture.status, None
+        header = {k.lower(): v for k, v in capture.response_headers}
+        status = capture.status
+        metadata = {
+            "fetchTimeMs": str(int(elapsed * 1000)),
+            "depth": str(target.depth),
+            **({"referrer": target.referrer} if target.referrer else {}),
+            "robots": robots.reason,
+        }
+        if 200 <= status < 300:
+            if not keep:
+                out.kind, out.reason = "skipped", "content_type_not_allowed"
+            else:
+                first = self.seen_digests.get(capture.payload_digest)
+                self.warcs["pages"].capture(capture, metadata, first)
+                out.kind = "revisit" if first else "fetched"
+                out.digest, out.truncated = capture.payload_digest, capture.truncated
+                if first is None:
+                    self.seen_digests[capture.payload_digest] = (capture.url, capture.date)
+                body, bomb = _decompressed(
+                    capture.body, header.get("content-encoding", ""), config.max_body_bytes
+                )
+                out.truncated = out.truncated or bomb
+                if "html" in header.get("content-type", "text/html") and body:
+                    out.links = page_links(body, capture.url, header.get("content-type", ""))
+        elif 300 <= status < 400:
+            self.warcs["crawldiagnostics"].capture(capture, metadata, None)
+            location = header.get("location")
+            target_url = resolve_link(capture.url, location) if location else None
+            out.kind, out.reason = "redirect", f"http_{status}"
+            if target_url is None:
+                out.kind, out.reason = "http_error", "redirect_without_location"
+            elif target.redirects >= config.max_redirects:
+                out.kind, out.reason = "skipped", "too_many_redirects"
+            else:
+                out.redirect = target_url
+        else:
+            self.warcs["crawldiagnostics"].capture(capture, metadata, None)
+            out.kind, out.reason = "http_error", f"http_{status}"
+            if status in (429, 503) or status >= 500:
+                out.kind, out.retries = "retry", target.retries + 1
+                after = retry_after(header.get("retry-after"))
+                if after is None and status in (429, 503):
+                    # Exponential back-off with jitter, the same for the same URL and try.
+                    jitter = random.Random(f"{target.url}#{target.retries}").uniform(1.0, 1.5)
+                    after = min(
+                        config.max_crawl_delay, max(config.min_delay, 1.0) * 2**target.retries * jitter
+                    )
+                wait_more = min(after or 0.0, config.max_crawl_delay)
+        delay = max(
+            config.min_delay, min(robots.delay(self.agent), config.max_crawl_delay), 2 * elapsed, wait_more
+        )
+        clock.next_at = started + delay
+        return out

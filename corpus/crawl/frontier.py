@@ -1,0 +1,152 @@
+"""The crawl database: one row per known URL, a Parquet file per round (``round-NNNNN.parquet``).
+
+``generate`` picks the URLs due in a round (at most ``pages_per_round_per_host`` per host, the
+shallowest first) and splits their hosts into fetch groups; ``update`` merges a round's outcomes
+and the links they found into the next version. Both are pure functions of their inputs, so a
+rerun after a crash plans the same round again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+
+import pyarrow as pa
+
+from corpus.crawl.config import CrawlConfig
+from corpus.crawl.fetch import Outcome, Target
+from corpus.crawl.urls import BadUrl, canonical, host_of, out_of_scope
+from corpus.hashing import id_hash
+
+DUE, DONE, FAILED, SKIPPED = "due", "done", "failed", "skipped"
+
+
+@dataclass
+class Entry:
+    url: str
+    host: str
+    depth: int
+    referrer: str | None = None
+    status: str = DUE
+    """due | done | failed | skipped"""
+    reason: str = ""
+    retries: int = 0
+    redirects: int = 0
+    http_status: int | None = None
+    round: int = -1
+    """The round that last fetched it."""
+    digest: str | None = None
+    date: str | None = None
+
+
+SCHEMA = pa.schema(
+    [
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("host", pa.string(), nullable=False),
+        pa.field("depth", pa.int32(), nullable=False),
+        pa.field("referrer", pa.string()),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("retries", pa.int32(), nullable=False),
+        pa.field("redirects", pa.int32(), nullable=False),
+        pa.field("http_status", pa.int32()),
+        pa.field("round", pa.int32(), nullable=False),
+        pa.field("digest", pa.string()),
+        pa.field("date", pa.string()),
+    ]
+)
+
+
+def to_table(entries: Iterable[Entry]) -> pa.Table:
+    rows = sorted(entries, key=lambda e: e.url)
+    return pa.Table.from_pylist([asdict(e) for e in rows], schema=SCHEMA)
+
+
+def from_table(table: pa.Table) -> dict[str, Entry]:
+    names = [f.name for f in fields(Entry)]
+    return {r["url"]: Entry(**{k: r[k] for k in names}) for r in table.to_pylist()}
+
+
+def seed_entries(lines: Iterable[str], config: CrawlConfig) -> tuple[dict[str, Entry], dict[str, int]]:
+    """The first crawl database from seed lines (blank lines and ``#`` comments ignored), and
+    the seeds that are not URLs, counted by reason."""
+    db: dict[str, Entry] = {}
+    bad: dict[str, int] = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            url = canonical(line)
+        except BadUrl:
+            bad["malformed_seed"] = bad.get("malformed_seed", 0) + 1
+            continue
+        db.setdefault(url, Entry(url, host_of(url), 0))
+    return db, bad
+
+
+def seed_hosts(db: dict[str, Entry]) -> set[str]:
+    return {e.host for e in db.values() if e.depth == 0 and e.referrer is None}
+
+
+def generate(db: dict[str, Entry], config: CrawlConfig, groups: int) -> list[dict[str, list[Target]]]:
+    """The round's fetch groups: per group, host -> its due targets in fetch order."""
+    fetched_per_host: dict[str, int] = {}
+    for e in db.values():
+        if e.status == DONE:
+            fetched_per_host[e.host] = fetched_per_host.get(e.host, 0) + 1
+    fetched = sum(fetched_per_host.values())
+    due = sorted((e for e in db.values() if e.status == DUE), key=lambda e: (e.depth, e.url))
+    per_host: dict[str, list[Target]] = {}
+    budget = max(0, config.max_pages - fetched)
+    for e in due:
+        queue = per_host.setdefault(e.host, [])
+        room = config.max_pages_per_host - fetched_per_host.get(e.host, 0)
+        if len(queue) >= min(config.pages_per_round_per_host, room) or budget <= 0:
+            continue
+        queue.append(Target(e.url, e.depth, e.referrer, e.retries, e.redirects))
+        budget -= 1
+    out: list[dict[str, list[Target]]] = [{} for _ in range(max(1, groups))]
+    for host, queue in per_host.items():
+        if queue:
+            out[id_hash(host) % len(out)][host] = queue
+    return [g for g in out if g]
+
+
+def update(
+    db: dict[str, Entry], outcomes: Iterable[Outcome], round_: int, config: CrawlConfig, hosts: set[str]
+) -> tuple[dict[str, Entry], dict[str, int]]:
+    """The next crawl database, and the links not added, counted by reason (out of scope)."""
+    new = {url: Entry(**asdict(e)) for url, e in db.items()}
+    left_out: dict[str, int] = {}
+    for o in outcomes:
+        e = new.get(o.url)
+        if e is None:  # a redirect hop followed inside the round
+            e = new[o.url] = Entry(o.url, host_of(o.url), o.depth, o.referrer, redirects=o.redirects)
+        e.round, e.http_status, e.reason, e.retries = round_, o.status, o.reason, o.retries
+        if o.kind in ("fetched", "revisit"):
+            e.status, e.digest, e.date = DONE, o.digest, o.date
+            e.reason = o.kind + ("_truncated" if o.truncated else "")
+        elif o.kind == "redirect":
+            e.status = DONE
+        elif o.kind == "retry":
+            if o.retries > config.max_retries:
+                e.status, e.reason = FAILED, f"gave_up_{o.reason}"
+            else:
+                e.status = DUE
+        elif o.kind == "http_error":
+            e.status = FAILED
+        else:
+            e.status = SKIPPED
+        found = [(link, o.depth + 1, 0) for link in o.links]
+        if o.redirect:
+            found.append((o.redirect, o.depth, o.redirects + 1))
+        for link, depth, redirects in found:
+            if link in new:
+                continue
+            why = out_of_scope(link, depth, hosts, config)
+            if why is not None:
+                left_out[why] = left_out.get(why, 0) + 1
+                continue
+            new[link] = Entry(link, host_of(link), depth, o.url, redirects=redirects)
+    return new, left_out

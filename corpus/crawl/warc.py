@@ -1,0 +1,142 @@
+"""WARC/1.1 output (warcio): gzip per record, files rotated at a size, each file written under a
+``.tmp`` name and renamed when it is closed, so a file with a final name is always complete."""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from corpus import __version__
+
+
+@dataclass
+class WarcFile:
+    path: str
+    records: dict[str, int] = field(default_factory=dict)
+    """Records by WARC-Type."""
+    bytes: int = 0
+
+
+class WarcSet:
+    """One set of WARC files (``pages``, ``crawldiagnostics``, ``robotstxt``) of one fetch group:
+    ``{folder}/{prefix}-NNNNN.warc.gz``, a new file past ``max_bytes``."""
+
+    def __init__(self, folder: str | Path, prefix: str, max_bytes: int, info: dict[str, str]) -> None:
+        self.folder = Path(folder)
+        self.prefix = prefix
+        self.max_bytes = max_bytes
+        self.info = info
+        self.done: list[WarcFile] = []
+        self._file: WarcFile | None = None
+        self._stream: io.BufferedWriter | None = None
+        self._writer: WARCWriter | None = None
+
+    def _open(self) -> WARCWriter:
+        if self._writer is not None and self._stream is not None and self._stream.tell() < self.max_bytes:
+            return self._writer
+        self._close_file()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"{self.prefix}-{len(self.done):05d}.warc.gz"
+        self._file = WarcFile(str(self.folder / name))
+        self._stream = open(self.folder / (name + ".tmp"), "wb")  # noqa: SIM115 - closed in _close_file
+        self._writer = WARCWriter(self._stream, gzip=True, warc_version="1.1")
+        info = {"software": f"corpus-toolkit/{__version__}", "format": "WARC File Format 1.1", **self.info}
+        self._write(self._writer.create_warcinfo_record(name, info))
+        return self._writer
+
+    def _write(self, record) -> None:
+        assert self._writer is not None and self._file is not None
+        self._writer.write_record(record)
+        kind = record.rec_headers.get_header("WARC-Type")
+        self._file.records[kind] = self._file.records.get(kind, 0) + 1
+
+    def _close_file(self) -> None:
+        if self._stream is None or self._file is None:
+            return
+        self._stream.flush()
+        os.fsync(self._stream.fileno())
+        self._file.bytes = self._stream.tell()
+        self._stream.close()
+        os.replace(self._file.path + ".tmp", self._file.path)
+        self.done.append(self._file)
+        self._stream = self._writer = self._file = None
+
+    def close(self) -> list[WarcFile]:
+        self._close_file()
+        return self.done
+
+    def abandon(self) -> None:
+        """Drop the file being written (a fetch group that did not finish)."""
+        if self._stream is not None and self._file is not None:
+            self._stream.close()
+            Path(self._file.path + ".tmp").unlink(missing_ok=True)
+            self._stream = self._writer = self._file = None
+
+    def capture(self, capture: Capture, metadata: dict[str, str], revisit_of: tuple[str, str] | None) -> None:
+        """request + response (or revisit, when the same payload was captured before: its URI and
+        date) + metadata records of one fetch."""
+        writer = self._open()
+        date = capture.date
+        response_headers = StatusAndHeaders(
+            f"{capture.status} {capture.reason}", capture.response_headers, protocol=capture.protocol
+        )
+        warc_headers = {"WARC-Date": date, "WARC-IP-Address": capture.ip or ""}
+        if capture.truncated:
+            warc_headers["WARC-Truncated"] = "length"
+        warc_headers = {k: v for k, v in warc_headers.items() if v}
+        if revisit_of is not None:
+            response = writer.create_revisit_record(
+                capture.url, capture.payload_digest, revisit_of[0], revisit_of[1],
+                http_headers=response_headers, warc_headers_dict=warc_headers,
+            )  # fmt: skip
+        else:
+            response = writer.create_warc_record(
+                capture.url, "response", payload=io.BytesIO(capture.body), length=len(capture.body),
+                http_headers=response_headers, warc_headers_dict=warc_headers,
+            )  # fmt: skip
+        request_headers = StatusAndHeaders(
+            capture.request_line, capture.request_headers, is_http_request=True
+        )
+        request = writer.create_warc_record(
+            capture.url, "request", http_headers=request_headers, warc_headers_dict={"WARC-Date": date}
+        )
+        self._write(response)
+        response_id = response.rec_headers.get_header("WARC-Record-ID")
+        request.rec_headers.add_header("WARC-Concurrent-To", response_id)
+        self._write(request)
+        fields = "".join(f"{k}: {v}\r\n" for k, v in metadata.items()).encode("utf-8")
+        meta = writer.create_warc_record(
+            capture.url, "metadata", payload=io.BytesIO(fields), length=len(fields),
+            warc_content_type="application/warc-fields",
+            warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": response_id},
+        )  # fmt: skip
+        self._write(meta)
+
+
+@dataclass
+class Capture:
+    """One HTTP exchange as received (body as sent by the server, transfer chunking removed)."""
+
+    url: str
+    date: str
+    request_line: str
+    request_headers: list[tuple[str, str]]
+    protocol: str
+    status: int
+    reason: str
+    response_headers: list[tuple[str, str]]
+    body: bytes
+    ip: str | None
+    truncated: bool
+    payload_digest: str
+
+
+def warc_date(when: float | None = None) -> str:
+    moment = datetime.fromtimestamp(when, UTC) if when is not None else datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

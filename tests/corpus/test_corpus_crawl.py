@@ -1,0 +1,87 @@
+"""corpus/crawl's pure parts: canonical URLs, scope, allowed addresses, the crawl database."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from corpus.crawl import frontier
+from corpus.crawl.config import CrawlConfig
+from corpus.crawl.fetch import Outcome, retry_after
+from corpus.crawl.network import address_allowed
+from corpus.crawl.urls import BadUrl, canonical, out_of_scope, resolve_link
+
+BASE = "https://www.debian.org/doc/manuals/debian-reference/"
+
+
+def test_canonical_urls() -> None:
+    assert canonical("HTTPS://WWW.Debian.ORG:443/doc/manuals/debian-reference/ch01.en.html#_console") == (
+        BASE + "ch01.en.html"
+    )
+    assert canonical("http://example.com") == "http://example.com/"
+    assert canonical("http://example.com:8080/a?b=2&a=1") == "http://example.com:8080/a?a=1&b=2"
+    assert canonical("http://bücher.example/") == "http://xn--bcher-kva.example/"
+    for bad in ("ftp://example.com/", "not a url", "http:///nohost", "http://example.com:99999/"):
+        with pytest.raises(BadUrl):
+            canonical(bad)
+    assert resolve_link(BASE + "ch01.en.html", "ch02.en.html#x") == BASE + "ch02.en.html"
+    assert resolve_link(BASE, "mailto:a@b") is None and resolve_link(BASE, "javascript:void(0)") is None
+
+
+def test_scope_rules() -> None:
+    config = CrawlConfig(max_depth=2, deny=(r"\.pdf$",), allow=(r"/doc/",))
+    hosts = {"www.debian.org"}
+    assert out_of_scope(BASE + "ch01.en.html", 1, hosts, config) is None
+    assert out_of_scope("https://example.com/doc/", 1, hosts, config) == "off_site"
+    assert out_of_scope(BASE + "ch01.en.html", 3, hosts, config) == "too_deep"
+    assert out_of_scope(BASE + "a.pdf", 1, hosts, config) == "denied_by_pattern"
+    assert out_of_scope("https://www.debian.org/News/", 1, hosts, config) == "not_allowed_by_pattern"
+    assert out_of_scope("https://www.debian.org/doc/a/a/a/", 1, hosts, config) == "repeated_path_segment"
+    deep = "https://www.debian.org/doc/" + "/".join(f"s{i}" for i in range(25))
+    assert out_of_scope(deep, 1, hosts, config) == "too_many_path_segments"
+    assert out_of_scope(BASE + "x" * 2000, 1, hosts, config) == "url_too_long"
+
+
+@pytest.mark.parametrize(
+    ("ip", "plain", "with_loopback"),
+    [("8.8.8.8", True, True), ("127.0.0.2", False, True), ("10.1.2.3", False, False),
+     ("192.168.1.1", False, False), ("169.254.169.254", False, False), ("100.64.0.1", False, False),
+     ("::1", False, False), ("fe80::1", False, False), ("::ffff:127.0.0.1", False, True),
+     ("::ffff:10.0.0.1", False, False), ("2606:4700::1111", True, True), ("not-an-ip", False, False)],
+)  # fmt: skip
+def test_only_global_or_allowed_addresses(ip: str, plain: bool, with_loopback: bool) -> None:
+    assert address_allowed(ip, []) is plain
+    assert address_allowed(ip, [ipaddress.ip_network("127.0.0.0/8")]) is with_loopback
+
+
+def test_retry_after() -> None:
+    assert retry_after("120") == 120.0 and retry_after(None) is None and retry_after("soon") is None
+    assert 0 <= retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # type: ignore[operator]
+
+
+def test_generate_and_update_the_crawl_database() -> None:
+    config = CrawlConfig(pages_per_round_per_host=2, max_retries=1, max_depth=3)
+    db, bad = frontier.seed_entries(["# seeds", BASE, "https://example.org/", "nonsense", ""], config)
+    assert bad == {"malformed_seed": 1} and len(db) == 2
+    hosts = frontier.seed_hosts(db)
+    groups = frontier.generate(db, config, groups=4)
+    assert sorted(h for g in groups for h in g) == ["example.org", "www.debian.org"]
+    assert frontier.generate(db, config, groups=4) == groups  # the same plan on a rerun
+    links = [BASE + f"ch0{i}.en.html" for i in range(1, 5)] + ["https://elsewhere.net/"]
+    outcomes = [
+        Outcome(BASE, 0, None, "fetched", "", 200, links, digest="sha1:X", date="d"),
+        Outcome("https://example.org/", 0, None, "retry", "timeout", retries=1),
+    ]
+    db2, left_out = frontier.update(db, outcomes, 0, config, hosts)
+    assert left_out == {"off_site": 1}
+    assert db2[BASE].status == frontier.DONE and db2[BASE].reason == "fetched"
+    assert db2["https://example.org/"].status == frontier.DUE  # retried next round
+    assert db2[BASE + "ch01.en.html"].depth == 1 and db2[BASE + "ch01.en.html"].referrer == BASE
+    nxt = frontier.generate(db2, config, groups=1)
+    assert [t.url for t in nxt[0]["www.debian.org"]] == links[:2]  # 2 per host per round
+    again = [Outcome("https://example.org/", 0, None, "retry", "timeout", retries=2)]
+    db3, _ = frontier.update(db2, again, 1, config, hosts)
+    assert db3["https://example.org/"].status == frontier.FAILED
+    assert db3["https://example.org/"].reason == "gave_up_timeout"
+    assert frontier.from_table(frontier.to_table(db3.values())) == db3

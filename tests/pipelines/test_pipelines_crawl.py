@@ -1,0 +1,230 @@
+"""The crawl job against real HTTP servers on loopback: Debian Reference chapters from the sample
+on one host, traps and bad responses on another, robots.txt variants on others, and a host whose
+address is not allowed. Assertions come from the servers' own access logs and the WARC files."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from bench.sites import Site, docs_site, gzip_bomb, sample_pages, send, static
+from pipelines import corpus_job, crawl_job
+
+ROBOTS_A = b"""User-agent: *
+Disallow: /doc/*.ja.html$
+Disallow: /doc/ch0*.fr.html
+Allow: /doc/ch01.fr.html
+Crawl-delay: 0.2
+"""
+MIN_DELAY = 0.05
+
+
+def trap_site(address: str) -> Site:
+    site = Site(address)
+    links = ["/cal?m=1", "/a/", "/loop1", "/slow", "/big", "/bomb", "/bin", "/err", "/moved", "/charset",
+             "/nofollow", "/missing"]  # fmt: skip
+    index = "".join(f'<a href="{u}">{u}</a> ' for u in links)
+    site.routes["/"] = static(f"<html><body>{index}</body></html>".encode())
+    site.routes["/robots.txt"] = static(b"User-agent: *\nDisallow:\n", ctype="text/plain")
+
+    def calendar(h) -> None:
+        month = int(h.path.split("=")[1])
+        send(h, 200, f'<html><body><a href="/cal?m={month + 1}">next month</a></body></html>'.encode())
+
+    site.prefixes["/cal"] = calendar
+    site.prefixes["/a/"] = static(b'<html><body><a href="a/">deeper</a></body></html>')
+    site.routes["/loop1"] = static(b"", 302, Location="/loop2")
+    site.routes["/loop2"] = static(b"", 302, Location="/loop1")
+
+    def slow(h) -> None:
+        time.sleep(1.5)
+        with contextlib.suppress(OSError):
+            send(h, 200, b"<html><body>late</body></html>")
+
+    site.routes["/slow"] = slow
+    page = sample_pages()["ch01.en.html"]
+    site.routes["/big"] = static(page * (3 * 2**20 // len(page) + 1))
+    site.routes["/bomb"] = static(gzip_bomb(50 * 2**20), **{"Content-Encoding": "gzip"})
+    site.routes["/bin"] = static(bytes(range(256)) * 64, ctype="application/octet-stream")
+    site.routes["/err"] = static(b"<html><body>oops</body></html>", 500)
+    site.routes["/moved"] = static(b"", 301, Location="/moved-here")
+    site.routes["/moved-here"] = static(page)
+    site.routes["/charset"] = static(sample_pages()["ch01.ja.html"], ctype="text/html; charset=iso-8859-1")
+    site.routes["/nofollow"] = static(
+        b'<html><head><meta name="robots" content="nofollow"></head>'
+        b'<body><a href="/secret">s</a></body></html>'
+    )
+    site.routes["/secret"] = static(b"<html><body>secret</body></html>")
+    return site
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("crawl")
+    pages = {n: h for n, h in sample_pages().items() if re.fullmatch(r"ch0[1-4]\.(en|fr|ja)\.html", n)}
+    sites = {
+        "docs": docs_site("127.0.0.2", pages, ROBOTS_A),
+        "traps": trap_site("127.0.0.3"),
+        "blocked": docs_site("127.0.0.4", pages, b""),
+        "robots_503": docs_site("127.0.0.5", pages),
+        "robots_slow": docs_site("127.0.0.6", pages),
+        "robots_huge": docs_site("127.0.0.7", pages),
+        "robots_moved": docs_site("127.0.0.8", pages),
+    }
+    sites["robots_503"].routes["/robots.txt"] = static(b"busy", 503, ctype="text/plain")
+
+    def slow_robots(h) -> None:
+        time.sleep(1.5)
+        with contextlib.suppress(OSError):
+            send(h, 200, b"User-agent: *\nDisallow: /\n", "text/plain")
+
+    sites["robots_slow"].routes["/robots.txt"] = slow_robots
+    huge = b"User-agent: *\n" + b"".join(b"Disallow: /nothing-%d\n" % i for i in range(40_000))
+    sites["robots_huge"].routes["/robots.txt"] = static(huge + b"Disallow: /doc/\n", ctype="text/plain")
+    sites["robots_moved"].routes["/robots.txt"] = static(b"", 301, Location="/real-robots.txt")
+    sites["robots_moved"].routes["/real-robots.txt"] = static(
+        b"User-agent: *\nDisallow: /doc/ch02", ctype="text/plain"
+    )
+    for s in sites.values():
+        s.start()
+    seeds = tmp / "seeds.txt"
+    seeds.write_text(
+        "\n".join([*(s.url("/") for s in sites.values()), "not a url", "ftp://x/"]) + "\n", "utf-8"
+    )
+    config = tmp / "crawl.toml"
+    config.write_text(
+        f"[crawl]\nmin_delay = {MIN_DELAY}\nmax_depth = 3\nread_timeout = 1.0\nmax_body_bytes = 1048576\n"
+        "max_retries = 1\nrobots_max_bytes = 512000\n",
+        "utf-8",
+    )
+    allow = [a for a in ("127.0.0.2", "127.0.0.3", "127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8")]
+    args = [
+        "--seeds",
+        str(seeds),
+        "--output",
+        str(tmp),
+        "--name",
+        "t",
+        "--config",
+        str(config),
+        "--rounds",
+        "5",
+    ]
+    for a in allow:
+        args += ["--allow-network", f"{a}/32"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert crawl_job.run(args) == 0, out.getvalue()
+    yield tmp / "t", sites, tmp
+    for s in sites.values():
+        s.stop()
+
+
+def db_rows(run: Path) -> dict[str, dict]:
+    last = sorted((run / "crawldb").glob("round-*.parquet"))[-1]
+    return {r["url"]: r for r in pq.read_table(last).to_pylist()}
+
+
+def test_robots_txt_comes_first_and_is_obeyed(crawl) -> None:
+    run, sites, _ = crawl
+    for name, site in sites.items():
+        if site.hits:
+            assert site.hits[0].path == "/robots.txt", name
+    docs = [h.path for h in sites["docs"].hits]
+    assert "/doc/ch01.en.html" in docs and "/doc/ch01.fr.html" in docs  # allowed, and fetched
+    assert not [p for p in docs if p.endswith(".ja.html")]
+    assert not [p for p in docs if re.fullmatch(r"/doc/ch0[2-9]\.fr\.html", p)]
+    # robots.txt answering 503 or timing out: nothing else is asked of the host.
+    assert [h.path for h in sites["robots_503"].hits] and {h.path for h in sites["robots_503"].hits} == {
+        "/robots.txt"
+    }
+    assert {h.path for h in sites["robots_slow"].hits} == {"/robots.txt"}
+    # robots.txt behind a redirect is followed and obeyed.
+    moved = [h.path for h in sites["robots_moved"].hits]
+    assert moved[:2] == ["/robots.txt", "/real-robots.txt"] and "/doc/ch01.en.html" in moved
+    assert not [p for p in moved if p.startswith("/doc/ch02")]
+    # Only the first 500 KiB of a huge robots.txt are read: its last rule is not seen.
+    assert "/doc/ch01.en.html" in [h.path for h in sites["robots_huge"].hits]
+    rows = db_rows(run)
+    assert {r["reason"] for u, r in rows.items() if "127.0.0.5" in u} == {"gave_up_robots_unavailable"}
+
+
+def test_requests_to_a_host_keep_the_delay(crawl) -> None:
+    _, sites, _ = crawl
+    for name, site in sites.items():
+        delay = 0.2 if name == "docs" else MIN_DELAY
+        times = [h.at for h in site.hits]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert all(g >= delay - 0.01 for g in gaps), (name, min(gaps, default=None))
+        assert all(h.agent.startswith("corpus-toolkit-crawler/") for h in site.hits)
+
+
+def test_no_connection_outside_the_allowed_networks(crawl) -> None:
+    run, sites, _ = crawl
+    assert sites["blocked"].hits == []
+    rows = db_rows(run)
+    assert {r["reason"] for u, r in rows.items() if "127.0.0.4" in u} == {"blocked_address"}
+
+
+def test_traps_and_bad_responses_are_counted_outcomes(crawl) -> None:
+    run, sites, _ = crawl
+    hits = [h.path for h in sites["traps"].hits]
+    rows = {
+        u.split(sites["traps"].host, 1)[1]: r for u, r in db_rows(run).items() if sites["traps"].host in u
+    }
+    assert max(int(p.split("=")[1]) for p in hits if p.startswith("/cal")) <= 3  # depth limit
+    assert max(p.count("a/") for p in hits if p.startswith("/a/")) <= 2  # repeated segment limit
+    assert hits.count("/loop1") == 1 and hits.count("/loop2") == 1
+    assert rows["/slow"]["status"] == "failed" and rows["/slow"]["reason"] == "gave_up_timeout"
+    assert hits.count("/slow") == 2  # tried again once (max_retries = 1), in the next round
+    assert rows["/big"]["reason"] == "fetched_truncated" and rows["/bomb"]["reason"] == "fetched_truncated"
+    assert rows["/bin"]["reason"] == "content_type_not_allowed"
+    assert rows["/err"]["reason"] == "gave_up_http_500" and rows["/missing"]["reason"] == "http_404"
+    # The page it moved to is ch01.en.html, already captured on other hosts: a revisit record.
+    assert rows["/moved"]["reason"] == "http_301" and rows["/moved-here"]["reason"] == "revisit"
+    assert rows["/charset"]["status"] == "done"
+    assert "/secret" not in hits  # nofollow
+    summary = json.loads((run / "crawl_summary.json").read_text("utf-8"))
+    assert (
+        summary["links_left_out"]["too_deep"] >= 1 and summary["links_left_out"]["repeated_path_segment"] >= 1
+    )
+    assert summary["links_left_out"]["malformed_seed"] == 2
+    assert summary["by_reason"]["failed"]["gave_up_timeout"] == 1
+
+
+def test_warc_files_are_complete_and_valid(crawl) -> None:
+    run, _, _ = crawl
+    manifest = json.loads((run / "manifest.json").read_text("utf-8"))
+    listed = {f["path"] for folder in manifest["files"].values() for f in folder}
+    on_disk = {str(p.relative_to(run)) for p in run.glob("*/*.warc.gz")}
+    assert listed == on_disk and not list(run.glob("*/*.tmp"))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "warcio"), "check", *sorted(str(run / p) for p in listed)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    records = manifest["records"]
+    assert records["warc"]["response"] >= 12 and records["robotstxt"]["response"] >= 5
+    assert records["crawldiagnostics"]["response"] >= 4  # redirects, 404, 500
+    assert records["warc"]["revisit"] >= 1  # the same page under several URLs
+
+
+def test_the_corpus_job_reads_the_crawl(crawl) -> None:
+    run, _, tmp = crawl
+    manifest = json.loads((run / "manifest.json").read_text("utf-8"))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = corpus_job.run(["--input", str(run / "warc" / "*.warc.gz"), "--output", str(tmp / "corpus"),
+                             "--name", "c", "--engine", "inprocess"])  # fmt: skip
+    assert rc == 0, out.getvalue()
+    summary = json.loads((tmp / "corpus" / "c" / "summary.json").read_text("utf-8"))
+    assert summary["stages"][0]["in"] == manifest["records"]["warc"]["response"]
