@@ -228,3 +228,70 @@ def test_the_corpus_job_reads_the_crawl(crawl) -> None:
     assert rc == 0, out.getvalue()
     summary = json.loads((tmp / "corpus" / "c" / "summary.json").read_text("utf-8"))
     assert summary["stages"][0]["in"] == manifest["records"]["warc"]["response"]
+
+
+def captured_urls(run: Path) -> list[str]:
+    """Target URIs of every response and revisit record in the pages WARC files."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    urls = []
+    for path in sorted((run / "warc").glob("*.warc.gz")):
+        with open(path, "rb") as f:
+            for record in ArchiveIterator(f):
+                if record.rec_type in ("response", "revisit"):
+                    urls.append(record.rec_headers.get_header("WARC-Target-URI"))
+    return urls
+
+
+def test_killed_crawls_resume_to_the_same_captures(tmp_path: Path) -> None:
+    import os
+    import random
+    import signal
+
+    pages = {n: h for n, h in sample_pages().items() if re.fullmatch(r"ch0[1-9]\.(en|de)\.html", n)}
+    sites = [
+        docs_site("127.0.0.9", pages, b"User-agent: *\nDisallow:\n").start(),
+        docs_site("127.0.0.10", pages, b"User-agent: *\nDisallow: /doc/*.de.html\n").start(),
+    ]
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("".join(s.url("/") + "\n" for s in sites), "utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text("[crawl]\nmin_delay = 0.05\npages_per_round_per_host = 4\n", "utf-8")
+
+    def command(name: str) -> list[str]:
+        return [sys.executable, "-m", "pipelines.crawl_job", "--seeds", str(seeds), "--output", str(tmp_path),
+                "--name", name, "--config", str(config), "--rounds", "20",
+                "--allow-network", "127.0.0.9/32", "--allow-network", "127.0.0.10/32"]  # fmt: skip
+
+    try:
+        subprocess.run(command("whole"), check=True, capture_output=True)
+        rng = random.Random(2)
+        kills = 0
+        # Kill when a round's plan is written, when a fetch group has committed, and at random
+        # moments in between, then run again; the last run finishes.
+        for trigger in ("rounds/00000/plan.json", "rounds/00001/group-*.json", "crawldb/round-00003.parquet",
+                        "rounds/00004/plan.json", "rounds/00006/group-*.json"):  # fmt: skip
+            proc = subprocess.Popen(command("killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 60
+            while not list((tmp_path / "killed").glob(trigger)) and proc.poll() is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.4))
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                kills += 1
+            proc.wait()
+        subprocess.run(command("killed"), check=True, capture_output=True)
+    finally:
+        for s in sites:
+            s.stop()
+    assert kills >= 4
+    whole, killed = captured_urls(tmp_path / "whole"), captured_urls(tmp_path / "killed")
+    assert len(killed) == len(set(killed))  # nothing captured twice
+    assert sorted(killed) == sorted(whole) and len(whole) >= 20
+    assert not list((tmp_path / "killed").glob("*/*.tmp"))
+    files = sorted(str(p) for p in (tmp_path / "killed").glob("*/*.warc.gz"))
+    check = subprocess.run(
+        [str(Path(sys.executable).parent / "warcio"), "check", *files], capture_output=True
+    )
+    assert check.returncode == 0, check.stdout
