@@ -212,7 +212,19 @@ def test_warc_files_are_complete_and_valid(crawl) -> None:
         capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+    tools = Path(sys.executable).parent
+    for path in sorted(listed):
+        checked = subprocess.run(
+            [str(tools / "fastwarc"), "check", str(run / path)], capture_output=True, text=True
+        )
+        assert checked.returncode == 0 and "verified successfully" in checked.stdout, checked.stdout
+    index = subprocess.run(
+        [str(tools / "cdxj-indexer"), *sorted(str(run / p) for p in listed)], capture_output=True, text=True
+    )
+    assert index.returncode == 0, index.stderr
     records = manifest["records"]
+    responses = sum(r.get("response", 0) + r.get("revisit", 0) for r in records.values())
+    assert len([line for line in index.stdout.splitlines() if '"status"' in line]) >= responses
     assert records["warc"]["response"] >= 12 and records["robotstxt"]["response"] >= 5
     assert records["crawldiagnostics"]["response"] >= 4  # redirects, 404, 500
     assert records["warc"]["revisit"] >= 1  # the same page under several URLs
