@@ -74,17 +74,24 @@ def chain(base: str, donors: Sequence[str], links: int, share: float, rng: rando
     return out
 
 
-def related_bases(bases: Sequence[str], floor: float = 0.3, ngram: int = 5) -> list[int]:
-    """Family of each base: bases that already overlap (Jaccard >= ``floor``, e.g. an untranslated
-    page and its original) share one, so the brute force within families sees every true pair."""
-    sets = [reference_shingles(b, ngram) for b in bases]
-    parent = list(range(len(bases)))
+def _finder(parent: list[int]):
+    """``find`` of a union-find over ``parent`` (path halving); union is ``parent[find(a)] = find(b)``."""
 
     def find(x: int) -> int:
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
+
+    return find
+
+
+def related_bases(bases: Sequence[str], floor: float = 0.3, ngram: int = 5) -> list[int]:
+    """Family of each base: bases that already overlap (Jaccard >= ``floor``, e.g. an untranslated
+    page and its original) share one, so the brute force within families sees every true pair."""
+    sets = [reference_shingles(b, ngram) for b in bases]
+    parent = list(range(len(bases)))
+    find = _finder(parent)
 
     for a in range(len(bases)):
         for b in range(a + 1, len(bases)):
@@ -122,12 +129,7 @@ def true_clusters(planted: Planted, threshold: float, ngram: int = 5) -> list[se
     """Connected components of pairs (within a family) whose exact Jaccard reaches ``threshold``."""
     shingles = [reference_shingles(t, ngram) for t in planted.texts]
     parent = list(range(len(planted.texts)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    find = _finder(parent)
 
     by_family: dict[int, list[int]] = {}
     for i, f in enumerate(planted.family):
@@ -257,12 +259,7 @@ def witness_score(
             unique += n_gone
     # Groups: classes joined by true pairs; a class of several copies is a group by itself.
     parent = list(range(len(classes)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    find = _finder(parent)
 
     for a in range(len(classes)):
         for b in similar[a]:

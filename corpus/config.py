@@ -461,7 +461,7 @@ class PipelineConfig:
                 raise ValueError(f"{f.name}: expected a table, got {type(value).__name__}")
             if f.name == "quality":
                 value = with_preset(value)
-            kwargs[f.name] = _stage_from_dict(stage_cls, f.name, value)
+            kwargs[f.name] = section_from_dict(stage_cls, f.name, value)
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"{sorted(unknown)[0]}: unknown config section")
@@ -479,7 +479,9 @@ class PipelineConfig:
             raise ValueError(f"{path}: {e}") from e
 
 
-def _stage_from_dict(stage_cls: type, section: str, data: dict[str, Any]) -> Any:
+def section_from_dict(stage_cls: type, section: str, data: dict[str, Any]) -> Any:
+    """An instance of the dataclass ``stage_cls`` from a TOML table, each value checked against
+    its field's default type; errors name ``section.field``."""
     fields = {f.name: f for f in dataclasses.fields(stage_cls)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():

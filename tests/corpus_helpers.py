@@ -107,3 +107,23 @@ def warc_response(body: bytes, headers: str = "Content-Type: text/html; charset=
         f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(http)}\r\n\r\n"
     ).encode()
     return gzip.compress(head + http + b"\r\n\r\n")
+
+
+def run_job(*args: str) -> None:
+    """Run the corpus job in this process (output captured), asserting it succeeds."""
+    import contextlib
+    import io
+
+    from pipelines import corpus_job
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = corpus_job.run(list(args))
+    assert rc == 0, out.getvalue()
+
+
+def rows(run: Path, folder: str) -> list[dict]:
+    """Every row of a run's Parquet folder (docs/, rejected/, clusters/, ...), file by file."""
+    import pyarrow.parquet as pq
+
+    return [r for p in sorted((run / folder).glob("*.parquet")) for r in pq.read_table(p).to_pylist()]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus import __version__
+from corpus.config import section_from_dict
 
 PROJECT_URL = "https://github.com/corpus-toolkit/corpus-toolkit"
 
@@ -101,28 +102,7 @@ class CrawlConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CrawlConfig:
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in fields:
-                raise ValueError(f"crawl.{key}: unknown field")
-            default = getattr(cls(), key)
-            if isinstance(default, tuple):
-                if not isinstance(value, list | tuple):
-                    raise ValueError(f"crawl.{key}: expected a list")
-                value = tuple(value)
-            elif isinstance(default, bool):
-                if not isinstance(value, bool):
-                    raise ValueError(f"crawl.{key}: expected true or false, got {value!r}")
-            elif isinstance(default, int | float):
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise ValueError(f"crawl.{key}: expected a number, got {value!r}")
-                if isinstance(default, int) and not isinstance(value, int):
-                    raise ValueError(f"crawl.{key}: expected an integer, got {value!r}")
-            elif isinstance(default, str) and not isinstance(value, str):
-                raise ValueError(f"crawl.{key}: expected a string, got {value!r}")
-            kwargs[key] = value
-        return cls(**kwargs).validate()
+        return section_from_dict(cls, "crawl", data).validate()
 
     @classmethod
     def from_toml(cls, path: str | Path) -> CrawlConfig:

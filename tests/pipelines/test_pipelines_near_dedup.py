@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from corpus_helpers import BASE_URL, SAMPLE_WARC
+from corpus_helpers import BASE_URL, SAMPLE_WARC, rows, run_job
 
 from cli.main import main as cli_main
-from pipelines import corpus_job
 
 NEAR_DUPLICATES = [
     "ch03.en.html#_system_management_operations",
@@ -35,17 +34,6 @@ NEAR_DUPLICATES = [
 GROUPS = 11
 """Groups of candidate pairs on the sample (7 of them with a removal)."""
 GROUP_MEMBERS = 25
-
-
-def run_job(*args: str) -> None:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        rc = corpus_job.run(list(args))
-    assert rc == 0, out.getvalue()
-
-
-def rows(run: Path, folder: str) -> list[dict]:
-    return [r for p in sorted((run / folder).glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
 
 
 def witness_of(rejected: dict) -> tuple[str, float]:

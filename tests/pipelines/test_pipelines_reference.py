@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from corpus_helpers import SAMPLE_WARC
+from corpus_helpers import SAMPLE_WARC, rows, run_job
 
 from bench.families import chain
 from corpus.dedup import url
@@ -22,17 +22,6 @@ from corpus.dedup.shingles import reference_shingles
 from pipelines import corpus_job
 
 REFERENCE_REASONS = {"reference_url_duplicate", "reference_exact_duplicate", "reference_minhash_duplicate"}
-
-
-def run_job(*args: str) -> None:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        rc = corpus_job.run(list(args))
-    assert rc == 0, out.getvalue()
-
-
-def rows(run: Path, folder: str) -> list[dict]:
-    return [r for p in sorted((run / folder).glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
 
 
 def jaccard(x: set, y: set) -> float:
