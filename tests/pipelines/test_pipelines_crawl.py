@@ -31,7 +31,7 @@ MIN_DELAY = 0.05
 def trap_site(address: str) -> Site:
     site = Site(address)
     links = ["/cal?m=1", "/a/", "/loop1", "/slow", "/big", "/bomb", "/bin", "/err", "/moved", "/charset",
-             "/nofollow", "/missing"]  # fmt: skip
+             "/nofollow", "/missing", "/busy"]  # fmt: skip
     index = "".join(f'<a href="{u}">{u}</a> ' for u in links)
     site.routes["/"] = static(f"<html><body>{index}</body></html>".encode())
     site.routes["/robots.txt"] = static(b"User-agent: *\nDisallow:\n", ctype="text/plain")
@@ -64,6 +64,7 @@ def trap_site(address: str) -> Site:
         b'<body><a href="/secret">s</a></body></html>'
     )
     site.routes["/secret"] = static(b"<html><body>secret</body></html>")
+    site.routes["/busy"] = static(b"<html><body>slow down</body></html>", 429, **{"Retry-After": "1"})
     return site
 
 
@@ -193,6 +194,12 @@ def test_traps_and_bad_responses_are_counted_outcomes(crawl) -> None:
     assert rows["/moved"]["reason"] == "http_301" and rows["/moved-here"]["reason"] == "revisit"
     assert rows["/charset"]["status"] == "done"
     assert "/secret" not in hits  # nofollow
+    # 429 with Retry-After: 1 -> the host's next request waits a second.
+    busy = [i for i, h in enumerate(sites["traps"].hits) if h.path == "/busy"]
+    assert busy and rows["/busy"]["reason"] == "gave_up_http_429"
+    for i in busy:
+        if i + 1 < len(sites["traps"].hits):
+            assert sites["traps"].hits[i + 1].at - sites["traps"].hits[i].at >= 1.0 - 0.01
     summary = json.loads((run / "crawl_summary.json").read_text("utf-8"))
     assert (
         summary["links_left_out"]["too_deep"] >= 1 and summary["links_left_out"]["repeated_path_segment"] >= 1
