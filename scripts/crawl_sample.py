@@ -41,7 +41,14 @@ def main(argv: list[str] | None = None) -> int:
         site.stop()
     print(json.dumps(json.loads((out / args.name / "crawl_summary.json").read_text("utf-8"))["by_reason"]))
     return corpus_job.run(
-        ["--input", str(out / args.name / "warc" / "*.warc.gz"), "--output", "out", "--name", f"crawl-{args.name}"]
+        [
+            "--input",
+            str(out / args.name / "warc" / "*.warc.gz"),
+            "--output",
+            "out",
+            "--name",
+            f"crawl-{args.name}",
+        ]
     )
 
 
