@@ -15,7 +15,6 @@ import email.utils
 import hashlib
 import random
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -34,6 +33,7 @@ from corpus.crawl.network import (
 )
 from corpus.crawl.urls import host_of, out_of_scope, resolve_link
 from corpus.crawl.warc import Capture, WarcSet, warc_date
+from corpus.readers.warc import inflate
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,26 @@ class Robots:
 class _Clock:
     """When the next request to one host may start."""
 
-    def __init__(self) -> None:
+    def __init__(self, min_delay: float) -> None:
+        self.min_delay = min_delay
         self.next_at = 0.0
 
-    async def wait(self) -> None:
+    async def wait(self) -> float:
+        """Sleep until a request may start; the moment it starts."""
         pause = self.next_at - time.monotonic()
         if pause > 0:
             await asyncio.sleep(pause)
+        return time.monotonic()
+
+    def rest(self, started: float, *delays: float) -> float:
+        """After a request that started at ``started`` has ended: the next one waits the largest
+        of the minimum delay, twice this response time and ``delays``, counted from now (the
+        end, so that the server sees at least that gap whatever the time to send a request).
+        Returns the response time."""
+        now = time.monotonic()
+        elapsed = now - started
+        self.next_at = max(self.next_at, now + max(self.min_delay, 2 * elapsed, *delays))
+        return elapsed
 
 
 def payload_digest(body: bytes) -> str:
@@ -121,29 +134,6 @@ def retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def _decompressed(body: bytes, encoding: str, limit: int) -> tuple[bytes, bool]:
-    """The body without its Content-Encoding, at most ``limit`` bytes (a gzip bomb stops there)."""
-    encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
-        return body, False
-    if encoding not in ("gzip", "x-gzip", "deflate"):
-        return b"", False
-    wbits = 47 if encoding != "deflate" else zlib.MAX_WBITS
-    try:
-        d = zlib.decompressobj(wbits)
-        out = d.decompress(body, limit + 1)
-    except zlib.error:
-        if encoding == "deflate":  # raw deflate, as some servers send it
-            try:
-                d = zlib.decompressobj(-zlib.MAX_WBITS)
-                out = d.decompress(body, limit + 1)
-            except zlib.error:
-                return b"", False
-        else:
-            return b"", False
-    return out[:limit], len(out) > limit
 
 
 class GroupFetcher:
@@ -223,7 +213,7 @@ class GroupFetcher:
                 for t in queue
             ]
         gate = self.per_ip.setdefault(ip, asyncio.Semaphore(self.config.connections_per_ip))
-        clock = _Clock()
+        clock = _Clock(self.config.min_delay)
         state = self.hosts.setdefault(host, {})
         clock.next_at = time.monotonic() + state.get("not_before", 0.0) - time.time()
         async with gate:
@@ -280,16 +270,14 @@ class GroupFetcher:
     async def _robots(self, session: aiohttp.ClientSession, host: str, scheme: str, clock: _Clock) -> Robots:
         url = f"{scheme}://{host}/robots.txt"
         for _hop in range(6):  # the first request and at most 5 redirects
-            await clock.wait()
-            started = time.monotonic()
+            started = await clock.wait()
             try:
                 capture, _ = await self._get(session, url, self.config.robots_max_bytes, robots=True)
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
-                clock.next_at = started + max(self.config.min_delay, 2 * (time.monotonic() - started))
+                clock.rest(started)
                 self.log(f"robots.txt of {host}: {type(e).__name__}")
                 return Robots(None, "robots_unavailable", disallow_all=True)
-            elapsed = time.monotonic() - started
-            clock.next_at = started + max(self.config.min_delay, 2 * elapsed)
+            elapsed = clock.rest(started)
             self.warcs["robotstxt"].capture(capture, {"fetchTimeMs": str(int(elapsed * 1000))}, None)
             status = capture.status
             if 300 <= status < 400:
@@ -302,8 +290,7 @@ class GroupFetcher:
             if 200 <= status < 300:
                 text = capture.body.decode("utf-8", errors="replace")
                 robots = Robots(Protego.parse(text), "robots_parsed", text=text)
-                delay = min(robots.delay(self.agent), self.config.max_crawl_delay)
-                clock.next_at = max(clock.next_at, started + delay)
+                clock.rest(started, min(robots.delay(self.agent), self.config.max_crawl_delay))
                 return robots
             if 400 <= status < 500:
                 return Robots(None, "robots_missing")
@@ -370,8 +357,7 @@ class GroupFetcher:
         self, session: aiohttp.ClientSession, target: Target, clock: _Clock, robots: Robots
     ) -> Outcome:
         config = self.config
-        await clock.wait()
-        started = time.monotonic()
+        started = await clock.wait()
         out = Outcome(target.url, target.depth, target.referrer, "fetched", retries=target.retries,
                       redirects=target.redirects)  # fmt: skip
         wait_more = 0.0
@@ -382,12 +368,12 @@ class GroupFetcher:
             return out
         except (TimeoutError, aiohttp.ServerTimeoutError):
             out.kind, out.reason, out.retries = "retry", "timeout", target.retries + 1
-            clock.next_at = started + max(config.min_delay, 2 * (time.monotonic() - started))
+            clock.rest(started)
             return out
         except (aiohttp.ClientError, OSError) as e:
             out.kind, out.reason, out.retries = "retry", "network_error", target.retries + 1
             self.log(f"{target.url}: {type(e).__name__}: {e}")
-            clock.next_at = started + max(config.min_delay, 2 * (time.monotonic() - started))
+            clock.rest(started)
             return out
         elapsed = time.monotonic() - started
         out.seconds, out.date, out.status, out.digest = round(elapsed, 4), capture.date, capture.status, None
@@ -409,9 +395,15 @@ class GroupFetcher:
                 out.digest, out.truncated = capture.payload_digest, capture.truncated
                 if first is None:
                     self.seen_digests[capture.payload_digest] = (capture.url, capture.date)
-                body, bomb = _decompressed(
-                    capture.body, header.get("content-encoding", ""), config.max_body_bytes
-                )
+                try:
+                    body, bomb = inflate(
+                        capture.body,
+                        header.get("content-encoding", ""),
+                        config.max_body_bytes,
+                        raw_deflate=True,
+                    )
+                except ValueError:  # kept as received; its links cannot be read
+                    body, bomb = b"", False
                 out.truncated = out.truncated or bomb
                 if "html" in header.get("content-type", "text/html") and body:
                     out.links = page_links(body, capture.url, header.get("content-type", ""))
@@ -439,8 +431,5 @@ class GroupFetcher:
                         config.max_crawl_delay, max(config.min_delay, 1.0) * 2**target.retries * jitter
                     )
                 wait_more = min(after or 0.0, config.max_crawl_delay)
-        delay = max(
-            config.min_delay, min(robots.delay(self.agent), config.max_crawl_delay), 2 * elapsed, wait_more
-        )
-        clock.next_at = started + delay
+        clock.rest(started, min(robots.delay(self.agent), config.max_crawl_delay), wait_more)
         return out

@@ -70,18 +70,33 @@ def parse_http_response(
             headers[name.strip().lower()] = value.strip()
     if headers.get("transfer-encoding", "").lower() == "chunked":
         body = _dechunk(body)
-    encoding = headers.get("content-encoding", "identity").lower()
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        inflater = zlib.decompressobj(47 if "gzip" in encoding else 15)
-        try:
-            body = inflater.decompress(body, max_bytes + 1)
-        except zlib.error as e:
-            raise ValueError(f"Content-Encoding {encoding}: {e}") from e
-        if len(body) > max_bytes:
-            raise RecordTooLarge(f"Content-Encoding {encoding}: inflates past {max_bytes} bytes")
-    elif encoding not in ("identity", ""):
-        raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+    encoding = headers.get("content-encoding", "identity")
+    body, over = inflate(body, encoding, max_bytes)
+    if over:
+        raise RecordTooLarge(f"Content-Encoding {encoding.strip().lower()}: inflates past {max_bytes} bytes")
     return status, headers, body
+
+
+def inflate(body: bytes, encoding: str, max_bytes: int, raw_deflate: bool = False) -> tuple[bytes, bool]:
+    """An HTTP body without its Content-Encoding (gzip or deflate), at most ``max_bytes`` of it
+    (a gzip bomb stops there), and whether it would have inflated past them. ``raw_deflate``
+    also accepts deflate data without its zlib header, as some servers send it. ValueError for
+    corrupt data or another encoding."""
+    encoding = encoding.strip().lower()
+    if encoding in ("identity", ""):
+        return body, False
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+    try:
+        out = zlib.decompressobj(47 if "gzip" in encoding else 15).decompress(body, max_bytes + 1)
+    except zlib.error as e:
+        if not (raw_deflate and encoding == "deflate"):
+            raise ValueError(f"Content-Encoding {encoding}: {e}") from e
+        try:
+            out = zlib.decompressobj(-zlib.MAX_WBITS).decompress(body, max_bytes + 1)
+        except zlib.error as e2:
+            raise ValueError(f"Content-Encoding {encoding}: {e2}") from e2
+    return out[:max_bytes], len(out) > max_bytes
 
 
 def _dechunk(body: bytes) -> bytes:
