@@ -42,7 +42,7 @@ class InputConfig:
     with the size of a file."""
 
     def validate(self) -> None:
-        _positive(self, "input", "split_bytes", "max_record_bytes", "batch_documents")
+        require_positive(self, "input", "split_bytes", "max_record_bytes", "batch_documents")
         if self.format not in ("auto", "warc", "jsonl", "parquet", "arrow"):
             raise ValueError(f"input.format: {self.format!r} is not auto, warc, jsonl, parquet or arrow")
         if not self.text_field:
@@ -66,7 +66,7 @@ class ExtractConfig:
     """Reject documents longer than this many characters after normalisation."""
 
     def validate(self) -> None:
-        _positive(self, "extract", "max_html_bytes", "max_html_depth", "min_chars", "max_chars")
+        require_positive(self, "extract", "max_html_bytes", "max_html_depth", "min_chars", "max_chars")
         _fraction(self, "extract", "max_replacement_ratio")
 
 
@@ -134,7 +134,7 @@ class NearDedupConfig:
             raise ValueError(f"near_dedup.shingle: {self.shingle!r} is not word or char")
         if not 1 <= self.ngram <= 64:
             raise ValueError(f"near_dedup.ngram: must be within [1, 64], got {self.ngram}")
-        _positive(self, "near_dedup", "num_perm", "max_rounds", "max_checks")
+        require_positive(self, "near_dedup", "num_perm", "max_rounds", "max_checks")
         if self.num_perm > 1024:
             raise ValueError(f"near_dedup.num_perm: at most 1024, got {self.num_perm}")
         if (self.bands == 0) != (self.rows == 0) or self.bands < 0 or self.rows < 0:
@@ -152,9 +152,7 @@ class NearDedupConfig:
             raise ValueError(f"near_dedup.verify: {self.verify!r} is not exact or estimate")
         if self.keep not in ("min_id_hash", "longest", "newest"):
             raise ValueError(f"near_dedup.keep: {self.keep!r} is not min_id_hash, longest or newest")
-        for name in ("seed", "single_worker_max_edges"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"near_dedup.{name}: must not be negative, got {getattr(self, name)}")
+        require_not_negative(self, "near_dedup", "seed", "single_worker_max_edges")
 
     def lsh_shape(self) -> tuple[int, int]:
         """(bands, rows): as given, else optimal for ``candidate_threshold``."""
@@ -183,7 +181,7 @@ class LanguageConfig:
         for lang, score in self.thresholds().items():
             if not 0.0 <= score <= 1.0:
                 raise ValueError(f"language.min_score_by_language: {lang}={score} is not within [0, 1]")
-        _positive(self, "language", "max_chars")
+        require_positive(self, "language", "max_chars")
         for code in self.languages:
             if not isinstance(code, str) or not code.isascii() or not code.replace("_", "").isalnum():
                 raise ValueError(f"language.languages: {code!r} is not a language code")
@@ -249,7 +247,7 @@ class QualityConfig:
     def validate(self) -> None:
         if self.preset not in QUALITY_PRESETS:
             raise ValueError(f"quality.preset: {self.preset!r} is not one of {', '.join(QUALITY_PRESETS)}")
-        _positive(self, "quality", "gopher_min_words", "gopher_max_words", "c4_max_word_length")
+        require_positive(self, "quality", "gopher_min_words", "gopher_max_words", "c4_max_word_length")
         _fraction(
             self,
             "quality",
@@ -389,7 +387,7 @@ class TokenizerConfig:
     """The document-start token; every document in a shard starts with it."""
 
     def validate(self) -> None:
-        _positive(self, "tokenizer", "vocab_size", "train_max_bytes", "batch_size")
+        require_positive(self, "tokenizer", "vocab_size", "train_max_bytes", "batch_size")
         if self.vocab_size < 257:
             raise ValueError("tokenizer.vocab_size: must be at least 257 (bytes + document token)")
 
@@ -405,7 +403,7 @@ class ShardConfig:
 
     def validate(self) -> None:
         _fraction(self, "shard", "val_fraction")
-        _positive(self, "shard", "max_tokens_per_shard")
+        require_positive(self, "shard", "max_tokens_per_shard")
 
 
 @dataclass(frozen=True)
@@ -506,10 +504,16 @@ def section_from_dict(stage_cls: type, section: str, data: dict[str, Any]) -> An
     return stage_cls(**kwargs)
 
 
-def _positive(obj: Any, section: str, *names: str) -> None:
+def require_positive(obj: Any, section: str, *names: str) -> None:
     for name in names:
         if getattr(obj, name) <= 0:
             raise ValueError(f"{section}.{name}: must be positive, got {getattr(obj, name)}")
+
+
+def require_not_negative(obj: Any, section: str, *names: str) -> None:
+    for name in names:
+        if getattr(obj, name) < 0:
+            raise ValueError(f"{section}.{name}: must not be negative, got {getattr(obj, name)}")
 
 
 def _fraction(obj: Any, section: str, *names: str) -> None:

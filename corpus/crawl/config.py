@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus import __version__
-from corpus.config import section_from_dict
+from corpus.config import require_not_negative, require_positive, section_from_dict
 
 PROJECT_URL = "https://github.com/corpus-toolkit/corpus-toolkit"
 
@@ -58,8 +58,6 @@ class CrawlConfig:
     """A WARC file is closed and a new one started past this size."""
     allow_networks: tuple[str, ...] = ()
     """Networks besides global addresses that may be connected to (tests: ``127.0.0.0/8``)."""
-    sitemaps: bool = False
-    """Add the URLs of robots.txt's Sitemap lines (fetched like pages)."""
     round_seconds: float = 600.0
     """Time budget of one fetch group in one round; what is left waits for the next round."""
     groups: int = 0
@@ -72,17 +70,15 @@ class CrawlConfig:
         return [ipaddress.ip_network(n, strict=False) for n in self.allow_networks]
 
     def validate(self) -> CrawlConfig:
-        for name in ("connections_per_ip", "pages_per_round_per_host", "max_pages_per_host", "max_pages",
-                     "max_url_length", "max_path_segments", "max_repeated_segment", "max_body_bytes",
-                     "robots_max_bytes", "warc_max_bytes"):  # fmt: skip
-            if getattr(self, name) <= 0:
-                raise ValueError(f"crawl.{name}: must be positive, got {getattr(self, name)}")
-        for name in ("min_delay", "max_crawl_delay", "connect_timeout", "read_timeout", "round_seconds"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"crawl.{name}: must not be negative, got {getattr(self, name)}")
-        for name in ("max_depth", "max_redirects", "max_retries", "groups"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"crawl.{name}: must not be negative, got {getattr(self, name)}")
+        require_positive(
+            self, "crawl", "connections_per_ip", "pages_per_round_per_host", "max_pages_per_host",
+            "max_pages", "max_url_length", "max_path_segments", "max_repeated_segment", "max_body_bytes",
+            "robots_max_bytes", "warc_max_bytes",
+        )  # fmt: skip
+        require_not_negative(
+            self, "crawl", "min_delay", "max_crawl_delay", "connect_timeout", "read_timeout", "round_seconds",
+            "max_depth", "max_redirects", "max_retries", "groups",
+        )  # fmt: skip
         for pattern in (*self.allow, *self.deny):
             try:
                 re.compile(pattern)
