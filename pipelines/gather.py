@@ -23,6 +23,18 @@ class GatherAll(beam.PTransform):
         )
 
 
+class CountAll(beam.PTransform):
+    """A PCollection -> one element: how many elements it has (none if it is empty)."""
+
+    def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
+        return (
+            pcoll
+            | "OneEach" >> beam.Map(lambda _x: (None, 1))
+            | "Sum" >> beam.CombinePerKey(sum)
+            | "Total" >> beam.Values()
+        )
+
+
 def spread_key(value: object, buckets: int) -> int:
     """A bucket for ``value`` that is the same in every process (unlike ``hash()`` of a str)."""
     return xxhash.xxh3_64_intdigest(repr(value).encode("utf-8")) % buckets

@@ -333,8 +333,8 @@ class GroupFetcher:
             ]
             peer = resp.connection.transport.get_extra_info("peername") if resp.connection else None
             request = resp.request_info
-            path = urlsplit(str(request.url)).path or "/"
-            query = urlsplit(str(request.url)).query
+            sent = urlsplit(str(request.url))
+            path, query = sent.path or "/", sent.query
             capture = Capture(
                 url=url,
                 date=date,

@@ -24,7 +24,7 @@ from corpus.dedup.keys import payload_of
 from corpus.dedup.survivors import KEPT, choose_survivors
 from corpus.records import row_groups, write_parquet
 from pipelines import files
-from pipelines.gather import GatherAll, WithValue
+from pipelines.gather import CountAll, GatherAll, WithValue
 from pipelines.stages.extract import keys_path, payload_path
 
 CLUSTER_SCHEMA = pa.schema(
@@ -109,12 +109,7 @@ class ConnectedComponents(beam.PTransform):
     def expand(self, edges):
         limit = self.config.single_worker_max_edges
         rounds = self.config.max_rounds
-        total = (
-            edges
-            | "OnePerEdge" >> beam.Map(lambda _e: (None, 1))
-            | "CountEdges" >> beam.CombinePerKey(sum)
-            | "Total" >> beam.Values()
-        )
+        total = edges | "CountEdges" >> CountAll()
         # Two filters, not a Partition: the DaskRunner does not separate a ParDo's outputs.
         with_total = edges | "WithTotal" >> WithValue(total)
         small = with_total | "SmallEdges" >> beam.FlatMap(lambda et: [et[0]] if et[1] <= limit else [])
@@ -258,12 +253,7 @@ class FindNearDuplicates(beam.PTransform):
             self.config, self.work_dir, self.earlier_drops
         )
         roots = candidates | "Groups" >> ConnectedComponents(self.config)
-        nodes = (
-            roots
-            | "OnePerNode" >> beam.Map(lambda _nr: (None, 1))
-            | "CountNodes" >> beam.CombinePerKey(sum)
-            | "Nodes" >> beam.Values()
-        )
+        nodes = roots | "CountNodes" >> CountAll()
 
         def to_task(node_root_total):
             (node, root), total = node_root_total
