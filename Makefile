@@ -13,7 +13,7 @@ STEPS ?= 300
 # The demo's training fits this many seconds on whatever machine runs it (at most STEPS steps).
 TRAIN_SECONDS ?= 120
 
-.PHONY: setup demo pipeline crawl-sample train test lint format bench bench-scale sample blocklists clean
+.PHONY: setup demo pipeline crawl-sample train test lint format bench bench-crawl bench-scale sample blocklists clean
 
 setup: $(STAMP)
 
@@ -61,7 +61,12 @@ $(BENCH_STAMP): bench/peer-requirements.txt
 
 bench: setup $(BENCH_STAMP)
 	$(PY) -m bench.run $(if $(QUICK),--quick,)
+	$(PY) -m bench.crawl $(if $(QUICK),--hosts 20,)
 	$(if $(QUICK),,$(PY) -m bench.scale)
+
+# The crawler against wget and Scrapy on 100 loopback virtual hosts (about 3 minutes).
+bench-crawl: setup $(BENCH_STAMP)
+	$(PY) -m bench.crawl
 
 # The whole job at 250 MB and 1 GB against datatrove's pipeline (about 50 minutes on 2 cores).
 bench-scale: setup $(BENCH_STAMP)

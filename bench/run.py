@@ -34,6 +34,7 @@ import xxhash
 
 from bench.components import components_removed
 from bench.families import plant_hard, witness_score
+from bench.report import sections
 from bench.safety import safety_rows
 from corpus.config import NearDedupConfig, PipelineConfig
 from corpus.dedup import minhash
@@ -800,11 +801,11 @@ def write_report(r: Report, path: Path) -> None:
             f"{m['peak_rss_mb']:,.0f} MB |"
         )
     out.append("")
-    # The scale section (bench/scale.py, about 50 minutes) is kept until that bench runs again.
+    # The sections of the other benches (bench/scale.py, about 50 minutes; bench/crawl.py) are kept
+    # until they run again.
     old = path.read_text("utf-8") if path.exists() else ""
-    begin, end = "<!-- scale:begin -->", "<!-- scale:end -->"
-    if begin in old and end in old:
-        out += [old[old.index(begin) : old.index(end) + len(end)], ""]
+    for section in sections(old):
+        out += [section, ""]
     path.write_text("\n".join(out), "utf-8")
     print("\n".join(out))
 

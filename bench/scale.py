@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -32,10 +31,9 @@ from pathlib import Path
 import psutil
 
 from bench.corpus_gen import generate
+from bench.report import write_section
 
 PEER_PYTHON = Path(".venv-bench/bin/python")
-SECTION_BEGIN = "<!-- scale:begin -->"
-SECTION_END = "<!-- scale:end -->"
 CONFIG = """name = "e2e"
 [input]
 split_bytes = 33554432
@@ -215,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--render", help="only write the section from a results JSON of an earlier run")
     args = parser.parse_args(argv)
     if args.render:
-        write_section(json.loads(Path(args.render).read_text()), Path(args.report))
+        write_section(Path(args.report), "scale", section_text(json.loads(Path(args.render).read_text())))
         return 0
     root = Path(args.keep or tempfile.mkdtemp(prefix="bench-scale-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -267,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
     Path("bench/results").mkdir(parents=True, exist_ok=True)
     Path("bench/results/scale.json").write_text(json.dumps(results, indent=1) + "\n")
-    write_section(results, Path(args.report))
+    write_section(Path(args.report), "scale", section_text(results))
     print(section_text(results))
     return 0
 
@@ -276,7 +274,6 @@ def section_text(r: dict) -> str:
     mb = r["input_bytes"] / 1e6
     o2, o1, one = r["ours_many_2"], r["ours_many_1"], r["ours_one_2"]
     lines = [
-        SECTION_BEGIN,
         "## The whole job at scale (`python -m bench.scale`, part of `make bench`)",
         "",
         f"{mb:.0f} MB of real text (bench/corpus_gen.py: the sample's pages, Python's docstrings, "
@@ -330,20 +327,7 @@ def section_text(r: dict) -> str:
             f"(**{bm['rss_mb'] / o2['rss_mb']:.2f}x**); target <= 1.25x. {r['big_mb']:g} MB took "
             f"{b1['seconds']:.0f} s as one file, {bm['seconds']:.0f} s as {r['files']} files.",
         ]
-    lines.append(SECTION_END)
     return "\n".join(lines)
-
-
-def write_section(r: dict, report: Path) -> None:
-    text = report.read_text("utf-8") if report.exists() else ""
-    section = section_text(r)
-    if SECTION_BEGIN in text:
-        text = re.sub(
-            re.escape(SECTION_BEGIN) + ".*?" + re.escape(SECTION_END), lambda _m: section, text, flags=re.S
-        )
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    report.write_text(text, "utf-8")
 
 
 if __name__ == "__main__":

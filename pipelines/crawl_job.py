@@ -118,7 +118,7 @@ class FetchGroupFn(beam.DoFn):
         result = {
             "round": round_,
             "group": group,
-            "outcomes": [asdict(o) for o in outcomes],
+            "outcomes": [vars(o) for o in outcomes],  # flat fields: no deep copy (asdict's)
             "files": files,
             "hosts": fetcher.hosts,
         }

@@ -24,6 +24,8 @@ class CrawlConfig:
     """A URL or e-mail address where site owners reach whoever runs the crawl (in User-Agent)."""
     min_delay: float = 1.0
     """Seconds between the starts of two requests to one host, at least."""
+    response_time_factor: float = 2.0
+    """The next request to a host waits this many times the last response's time at least."""
     max_crawl_delay: float = 300.0
     """robots.txt Crawl-delay is honoured up to this many seconds."""
     connections_per_ip: int = 2
@@ -51,6 +53,10 @@ class CrawlConfig:
     and marked ``WARC-Truncated: length``."""
     content_types: tuple[str, ...] = ("text/html", "application/xhtml+xml", "text/plain")
     max_redirects: int = 5
+    sitemaps: bool = False
+    """Read the sitemaps robots.txt names (and the sitemaps a sitemap index lists) once per host:
+    the pages they list join the frontier at depth 1."""
+    max_sitemaps_per_host: int = 10
     robots_max_bytes: int = 500 * 1024
     max_retries: int = 3
     """Retries of a URL that failed for a reason that may pass (5xx, 429, network)."""
@@ -73,11 +79,11 @@ class CrawlConfig:
         require_positive(
             self, "crawl", "connections_per_ip", "pages_per_round_per_host", "max_pages_per_host",
             "max_pages", "max_url_length", "max_path_segments", "max_repeated_segment", "max_body_bytes",
-            "robots_max_bytes", "warc_max_bytes",
+            "robots_max_bytes", "warc_max_bytes", "max_sitemaps_per_host",
         )  # fmt: skip
         require_not_negative(
-            self, "crawl", "min_delay", "max_crawl_delay", "connect_timeout", "read_timeout", "round_seconds",
-            "max_depth", "max_redirects", "max_retries", "groups",
+            self, "crawl", "min_delay", "response_time_factor", "max_crawl_delay", "connect_timeout",
+            "read_timeout", "round_seconds", "max_depth", "max_redirects", "max_retries", "groups",
         )  # fmt: skip
         for pattern in (*self.allow, *self.deny):
             try:

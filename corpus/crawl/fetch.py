@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from protego import Protego
+from usp.tree import sitemap_from_str
 
 from corpus.crawl.config import CrawlConfig
 from corpus.crawl.links import page_links
@@ -51,7 +52,7 @@ class Outcome:
     depth: int
     referrer: str | None
     kind: str
-    """fetched | revisit | redirect | http_error | retry | skipped | failed"""
+    """fetched | revisit | redirect | sitemap | http_error | retry | skipped | failed"""
     reason: str = ""
     status: int | None = None
     links: list[str] = field(default_factory=list)
@@ -96,8 +97,9 @@ class Robots:
 class _Clock:
     """When the next request to one host may start."""
 
-    def __init__(self, min_delay: float) -> None:
+    def __init__(self, min_delay: float, response_time_factor: float = 2.0) -> None:
         self.min_delay = min_delay
+        self.factor = response_time_factor
         self.next_at = 0.0
 
     async def wait(self) -> float:
@@ -109,12 +111,12 @@ class _Clock:
 
     def rest(self, started: float, *delays: float) -> float:
         """After a request that started at ``started`` has ended: the next one waits the largest
-        of the minimum delay, twice this response time and ``delays``, counted from now (the
-        end, so that the server sees at least that gap whatever the time to send a request).
-        Returns the response time."""
+        of the minimum delay, this response time times the factor (2 by default) and ``delays``,
+        counted from now (the end, so that the server sees at least that gap whatever the time
+        to send a request). Returns the response time."""
         now = time.monotonic()
         elapsed = now - started
-        self.next_at = max(self.next_at, now + max(self.min_delay, 2 * elapsed, *delays))
+        self.next_at = max(self.next_at, now + max(self.min_delay, self.factor * elapsed, *delays))
         return elapsed
 
 
@@ -213,7 +215,7 @@ class GroupFetcher:
                 for t in queue
             ]
         gate = self.per_ip.setdefault(ip, asyncio.Semaphore(self.config.connections_per_ip))
-        clock = _Clock(self.config.min_delay)
+        clock = _Clock(self.config.min_delay, self.config.response_time_factor)
         state = self.hosts.setdefault(host, {})
         clock.next_at = time.monotonic() + state.get("not_before", 0.0) - time.time()
         async with gate:
@@ -238,6 +240,9 @@ class GroupFetcher:
         else:
             robots = await self._robots(session, host, scheme, clock)
             state["robots"] = robots.state()
+        if self.config.sitemaps and not robots.disallow_all and not state.get("sitemaps_read"):
+            outcomes.extend(await self._sitemaps(session, host, scheme, robots, clock))
+            state["sitemaps_read"] = True
         pending = list(queue)
         seen = {t.url for t in pending}
         while pending:
@@ -296,6 +301,62 @@ class GroupFetcher:
                 return Robots(None, "robots_missing")
             return Robots(None, "robots_unavailable", disallow_all=True)
         return Robots(None, "robots_too_many_redirects")
+
+    async def _sitemaps(
+        self, session: aiohttp.ClientSession, host: str, scheme: str, robots: Robots, clock: _Clock
+    ) -> list[Outcome]:
+        """The sitemaps robots.txt names on this host, and those their indexes list, at most
+        ``max_sitemaps_per_host``: each fetched politely, captured in crawldiagnostics and parsed
+        (ultimate-sitemap-parser: XML, gzip, plain text); one outcome per sitemap, its links the
+        pages it lists (the frontier checks their scope)."""
+        if robots.parser is None:
+            return []
+        home = f"{scheme}://{host}/"
+        queue = [u for u in (resolve_link(home, s) for s in robots.parser.sitemaps) if u]
+        outcomes: list[Outcome] = []
+        tried: set[str] = set()
+        while queue and len(tried) < self.config.max_sitemaps_per_host:
+            url = queue.pop(0)
+            if url in tried or host_of(url) != host:
+                continue
+            tried.add(url)
+            out = Outcome(url, 0, None, "sitemap", "sitemap")
+            outcomes.append(out)
+            if not robots.allows(url, self.agent):
+                out.kind, out.reason = "skipped", "robots_disallowed"
+                continue
+            started = await clock.wait()
+            try:
+                capture, _ = await self._get(session, url, self.config.max_body_bytes, robots=True)
+            except BlockedAddress:
+                out.kind, out.reason = "skipped", "blocked_address"
+                continue
+            except (TimeoutError, aiohttp.ClientError, OSError):
+                clock.rest(started)
+                out.kind, out.reason = "http_error", "sitemap_unavailable"
+                continue
+            elapsed = clock.rest(started, min(robots.delay(self.agent), self.config.max_crawl_delay))
+            self.warcs["crawldiagnostics"].capture(
+                capture, {"fetchTimeMs": str(int(elapsed * 1000)), "sitemap": "robots.txt"}, None
+            )
+            out.status, out.date = capture.status, capture.date
+            if not 200 <= capture.status < 300:
+                out.kind, out.reason = "http_error", f"sitemap_http_{capture.status}"
+                continue
+            header = {k.lower(): v for k, v in capture.response_headers}
+            try:
+                body, _ = inflate(
+                    capture.body, header.get("content-encoding", ""), self.config.max_body_bytes
+                )
+                if body[:2] == b"\x1f\x8b":  # a sitemap.xml.gz file
+                    body, _ = inflate(body, "gzip", self.config.max_body_bytes)
+            except ValueError:
+                out.kind, out.reason = "http_error", "sitemap_corrupt"
+                continue
+            parsed = sitemap_from_str(body.decode("utf-8", errors="replace"))
+            out.links = [u for u in (resolve_link(url, p.url) for p in parsed.all_pages()) if u]
+            queue += [u for u in (resolve_link(url, m.url) for m in getattr(parsed, "sub_sitemaps", [])) if u]
+        return outcomes
 
     async def _get(
         self, session: aiohttp.ClientSession, url: str, limit: int, robots: bool = False

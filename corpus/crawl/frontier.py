@@ -1,20 +1,24 @@
 """The crawl database: one row per known URL, a Parquet file per round (``round-NNNNN.parquet``).
 
 ``generate`` picks the URLs due in a round (at most ``pages_per_round_per_host`` per host, the
-shallowest first) and splits their hosts into fetch groups; ``update`` merges a round's outcomes
-and the links they found into the next version. Both are pure functions of their inputs, so a
-rerun after a crash plans the same round again.
+shallowest first) and splits their hosts into fetch groups, each site (registered domain) in
+one; ``update`` merges a round's outcomes and the links they found into the next version. Both
+are pure functions of their inputs, so a rerun after a crash plans the same round again.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
+from urllib.parse import urlsplit
 
 import pyarrow as pa
+from publicsuffixlist import PublicSuffixList
 
 from corpus.crawl.config import CrawlConfig
 from corpus.crawl.fetch import Outcome, Target
+from corpus.crawl.network import literal_address
 from corpus.crawl.urls import BadUrl, canonical, host_of, out_of_scope
 from corpus.hashing import id_hash
 
@@ -89,6 +93,21 @@ def seed_hosts(db: dict[str, Entry]) -> set[str]:
     return {e.host for e in db.values() if e.depth == 0 and e.referrer is None}
 
 
+@functools.cache
+def _suffixes() -> PublicSuffixList:
+    return PublicSuffixList()  # the list the package ships: nothing downloaded
+
+
+def site_of(host: str) -> str:
+    """The registered domain of ``host[:port]`` (publicsuffixlist: ``docs.python.org`` ->
+    ``python.org``, ``a.github.io`` stays whole), or the host itself for an IP address: the hosts
+    of one site go to one fetch group, so that one worker paces everything a site serves."""
+    name = urlsplit(f"http://{host}").hostname or host
+    if literal_address(name) is not None:
+        return name
+    return _suffixes().privatesuffix(name) or name
+
+
 def generate(db: dict[str, Entry], config: CrawlConfig, groups: int) -> list[dict[str, list[Target]]]:
     """The round's fetch groups: per group, host -> its due targets in fetch order."""
     fetched_per_host: dict[str, int] = {}
@@ -109,7 +128,7 @@ def generate(db: dict[str, Entry], config: CrawlConfig, groups: int) -> list[dic
     out: list[dict[str, list[Target]]] = [{} for _ in range(max(1, groups))]
     for host, queue in per_host.items():
         if queue:
-            out[id_hash(host) % len(out)][host] = queue
+            out[id_hash(site_of(host)) % len(out)][host] = queue
     return [g for g in out if g]
 
 
@@ -117,8 +136,9 @@ def update(
     db: dict[str, Entry], outcomes: Iterable[Outcome], round_: int, config: CrawlConfig, hosts: set[str]
 ) -> tuple[dict[str, Entry], dict[str, int]]:
     """The next crawl database, and the links not added, counted by reason (out of scope)."""
-    new = {url: Entry(**asdict(e)) for url, e in db.items()}
+    new = {url: replace(e) for url, e in db.items()}  # Entry holds scalars: a shallow copy
     left_out: dict[str, int] = {}
+    verdicts: dict[tuple[str, int], str | None] = {}  # a site's off-site links recur on every page
     for o in outcomes:
         e = new.get(o.url)
         if e is None:  # a redirect hop followed inside the round
@@ -127,7 +147,7 @@ def update(
         if o.kind in ("fetched", "revisit"):
             e.status, e.digest, e.date = DONE, o.digest, o.date
             e.reason = o.kind + ("_truncated" if o.truncated else "")
-        elif o.kind == "redirect":
+        elif o.kind in ("redirect", "sitemap"):
             e.status = DONE
         elif o.kind == "retry":
             if o.retries > config.max_retries:
@@ -144,7 +164,10 @@ def update(
         for link, depth, redirects in found:
             if link in new:
                 continue
-            why = out_of_scope(link, depth, hosts, config)
+            key = (link, depth)
+            if key not in verdicts:
+                verdicts[key] = out_of_scope(link, depth, hosts, config)
+            why = verdicts[key]
             if why is not None:
                 left_out[why] = left_out.get(why, 0) + 1
                 continue

@@ -3,9 +3,9 @@ inside the crawl (seed hosts, allow/deny patterns, depth, trap limits)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
-from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -19,9 +19,11 @@ class BadUrl(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def canonical(url: str) -> str:
     """The URL a page is known by: scheme and host lower-cased, default port dropped, fragment
-    dropped, query arguments sorted, percent-escapes normalised (w3lib), empty path ``/``."""
+    dropped, query arguments sorted, percent-escapes normalised (w3lib), empty path ``/``.
+    Cached: a site's navigation links recur on every page."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -54,17 +56,21 @@ def resolve_link(base: str, href: str) -> str | None:
     if not href or href.startswith(("javascript:", "mailto:", "tel:", "data:", "#")):
         return None
     try:
+        if href.startswith(("http://", "https://")):  # absolute: no join (and canonical is cached)
+            return canonical(href)
         return canonical(urljoin(base, href))
     except (BadUrl, ValueError):
         return None
 
 
-def out_of_scope(url: str, depth: int, seed_hosts: Iterable[str], config: CrawlConfig) -> str | None:
+def out_of_scope(
+    url: str, depth: int, seed_hosts: set[str] | frozenset[str], config: CrawlConfig
+) -> str | None:
     """Why ``url`` (canonical) at ``depth`` is not fetched, or None when it is in scope."""
     if len(url) > config.max_url_length:
         return "url_too_long"
     parts = urlsplit(url)
-    if config.same_hosts and parts.netloc not in set(seed_hosts):
+    if config.same_hosts and parts.netloc not in seed_hosts:
         return "off_site"
     if depth > config.max_depth:
         return "too_deep"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,21 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from corpus import __version__
+
+
+class _GzipWriter(WARCWriter):
+    """warcio's writer, each record its own gzip member at level 6 (warcio's own gzip uses 9:
+    a third slower on HTML for 1.4% smaller files)."""
+
+    def __init__(self, out: io.BufferedWriter) -> None:
+        super().__init__(out, gzip=False, warc_version="1.1")
+
+    def _write_warc_record(self, out, record):
+        plain = io.BytesIO()
+        result = super()._write_warc_record(plain, record)
+        member = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        out.write(member.compress(plain.getbuffer()) + member.flush())
+        return result
 
 
 @dataclass
@@ -35,9 +51,9 @@ class WarcSet:
         self.done: list[WarcFile] = []
         self._file: WarcFile | None = None
         self._stream: io.BufferedWriter | None = None
-        self._writer: WARCWriter | None = None
+        self._writer: _GzipWriter | None = None
 
-    def _open(self) -> WARCWriter:
+    def _open(self) -> _GzipWriter:
         if self._writer is not None and self._stream is not None and self._stream.tell() < self.max_bytes:
             return self._writer
         self._close_file()
@@ -45,7 +61,7 @@ class WarcSet:
         name = f"{self.prefix}-{len(self.done):05d}.warc.gz"
         self._file = WarcFile(str(self.folder / name))
         self._stream = open(self.folder / (name + ".tmp"), "wb")  # noqa: SIM115 - closed in _close_file
-        self._writer = WARCWriter(self._stream, gzip=True, warc_version="1.1")
+        self._writer = _GzipWriter(self._stream)
         info = {"software": f"corpus-toolkit/{__version__}", "format": "WARC File Format 1.1", **self.info}
         self._write(self._writer.create_warcinfo_record(name, info))
         return self._writer

@@ -85,3 +85,17 @@ def test_generate_and_update_the_crawl_database() -> None:
     assert db3["https://example.org/"].status == frontier.FAILED
     assert db3["https://example.org/"].reason == "gave_up_timeout"
     assert frontier.from_table(frontier.to_table(db3.values())) == db3
+
+
+def test_fetch_groups_keep_a_site_together() -> None:
+    assert frontier.site_of("docs.python.org") == frontier.site_of("www.python.org:8080") == "python.org"
+    assert frontier.site_of("a.b.github.io") == "b.github.io"  # a private suffix: its own site
+    assert frontier.site_of("127.0.0.2:8000") == "127.0.0.2"
+    config = CrawlConfig()
+    db, _ = frontier.seed_entries(
+        [f"http://{h}/" for h in ("docs.python.org", "www.python.org", "bugs.python.org", "www.debian.org")],
+        config,
+    )
+    groups = frontier.generate(db, config, 8)
+    python_groups = [g for g in groups if any(h.endswith("python.org") for h in g)]
+    assert len(python_groups) == 1 and len(python_groups[0]) == 3

@@ -314,3 +314,67 @@ def test_killed_crawls_resume_to_the_same_captures(tmp_path: Path) -> None:
         [str(Path(sys.executable).parent / "warcio"), "check", *files], capture_output=True
     )
     assert check.returncode == 0, check.stdout
+
+
+def test_sitemaps_named_in_robots_txt_bring_pages(tmp_path: Path) -> None:
+    """A home page without links: the chapters are found only through the sitemaps robots.txt
+    names (an index pointing to a gzipped XML sitemap and a plain-text one). What a sitemap lists
+    still has to pass robots.txt and the scope."""
+    import gzip
+
+    pages = {n: h for n, h in sample_pages().items() if re.fullmatch(r"ch0[1-6]\.en\.html", n)}
+    site = docs_site("127.0.0.11", pages, b"")
+    site.routes["/"] = static(b"<html><body><p>Nothing linked here.</p></body></html>")
+    site.start()
+    try:
+        names = sorted(pages)
+        xml_urls = "".join(f"<url><loc>{site.url('/doc/' + n)}</loc></url>" for n in names[:4])
+        xml = f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{xml_urls}</urlset>'
+        site.routes["/maps/pages.xml.gz"] = static(gzip.compress(xml.encode()), ctype="application/x-gzip")
+        text = "".join(site.url("/doc/" + n) + "\n" for n in names[4:]) + "http://elsewhere.example/x\n"
+        site.routes["/maps/more.txt"] = static(text.encode(), ctype="text/plain")
+        index = (
+            '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<sitemap><loc>{site.url('/maps/pages.xml.gz')}</loc></sitemap>"
+            f"<sitemap><loc>{site.url('/maps/more.txt')}</loc></sitemap></sitemapindex>"
+        )
+        site.routes["/maps/index.xml"] = static(index.encode(), ctype="application/xml")
+        robots = f"User-agent: *\nDisallow: /doc/ch06\nSitemap: {site.url('/maps/index.xml')}\n"
+        site.routes["/robots.txt"] = static(robots.encode(), ctype="text/plain")
+        seeds = tmp_path / "seeds.txt"
+        seeds.write_text(site.url("/") + "\n", "utf-8")
+        config = tmp_path / "c.toml"
+        config.write_text("[crawl]\nmin_delay = 0.02\nsitemaps = true\n", "utf-8")
+        args = ["--seeds", str(seeds), "--output", str(tmp_path), "--name", "maps", "--config", str(config),
+                "--allow-network", "127.0.0.11/32"]  # fmt: skip
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert crawl_job.run(args) == 0
+    finally:
+        site.stop()
+    run = tmp_path / "maps"
+    fetched = {u.rsplit("/", 1)[1] for u in captured_urls(run)}
+    assert fetched == {"", *(n for n in names if not n.startswith("ch06"))}
+    paths = [h.path for h in site.hits]
+    assert paths.index("/robots.txt") == 0
+    assert paths.count("/maps/index.xml") == 1  # read once, not every round
+    assert "/doc/ch06.en.html" not in paths  # listed, but disallowed
+    rows = db_rows(run)
+    assert rows[site.url("/maps/more.txt")]["reason"] == "sitemap"
+    assert rows[site.url("/doc/" + names[0])]["referrer"] == site.url("/maps/pages.xml.gz")
+    summary = json.loads((run / "crawl_summary.json").read_text("utf-8"))
+    assert "http://elsewhere.example/x" not in rows and summary["links_left_out"]["off_site"] >= 1
+    assert summary["by_reason"]["skipped"]["robots_disallowed"] == 1
+    from warcio.archiveiterator import ArchiveIterator
+
+    maps = []
+    for path in sorted((run / "crawldiagnostics").glob("*.warc.gz")):
+        with open(path, "rb") as f:
+            uris = [
+                r.rec_headers.get_header("WARC-Target-URI")
+                for r in ArchiveIterator(f)
+                if r.rec_type == "response"
+            ]
+            maps += [u for u in uris if "/maps/" in u]
+    assert sorted(maps) == sorted(
+        site.url(p) for p in ("/maps/index.xml", "/maps/pages.xml.gz", "/maps/more.txt")
+    )
