@@ -1,7 +1,10 @@
 """Checkpoints: everything needed to continue a run as if it had never stopped.
 
-Batches are a function of (seed, step), so the data loader has no state to save: model,
-optimizer, step, config and the RNG state (dropout) are enough.
+Batches are a function of (seed, step): the loader's one cursor is step x global batch, so the
+data loader has no state of its own to save; model, optimizer, step, config (with the global
+batch, which a resume on another number of ranks keeps) and the RNG state (dropout) are
+enough. Any number of ranks can resume a checkpoint: under DDP every rank holds the whole model
+and optimizer state, and the main rank writes them.
 """
 
 from __future__ import annotations

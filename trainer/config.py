@@ -64,7 +64,16 @@ class TrainConfig:
     batch_size: int = 16
     """Sequences per micro-batch."""
     grad_accum: int = 1
-    """Micro-batches per optimizer step; tokens per step = batch_size * seq_len * grad_accum."""
+    """Micro-batches per optimizer step and rank; tokens per step = global_batch * seq_len."""
+    global_batch: int = 0
+    """Sequences per optimizer step over all ranks (batch_size * grad_accum * ranks). 0: that
+    product at the start of a run. A resumed run keeps its checkpoint's and sets grad_accum to
+    fit its own number of ranks; a global batch the new ranks cannot divide is refused."""
+    stop_at: int = 0
+    """Stop after this step (a checkpoint is written) as if interrupted; the schedule still
+    runs to max_steps. 0: run to max_steps."""
+    log_batches: bool = False
+    """Write batches.jsonl: a hash of each step's global batch of token ids (resume checks)."""
     lr: float = 1e-3
     """Peak learning rate, reached at the end of the warmup."""
     min_lr: float = 1e-4
@@ -124,7 +133,8 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        non_negative = ("vocab_size", "warmup_steps", "eval_interval", "checkpoint_interval", "seed")
+        non_negative = ("vocab_size", "warmup_steps", "eval_interval", "checkpoint_interval", "seed",
+                        "global_batch", "stop_at")  # fmt: skip
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -174,7 +184,7 @@ class TrainConfig:
 
     @property
     def tokens_per_step(self) -> int:
-        return self.batch_size * self.seq_len * self.grad_accum
+        return (self.global_batch or self.batch_size * self.grad_accum) * self.seq_len
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,14 +1,23 @@
-"""Batches from memory-mapped token shards, reproducible from (seed, step).
+"""Batches from memory-mapped token shards: every training window once per epoch.
 
 Shards are opened with ``corpus.shards.open_tokens`` (a read-only ``np.memmap``); a batch copies
 only its own windows out of the page cache, so memory stays flat whatever the corpus size.
 
-A training window is seq_len + 1 consecutive tokens of one shard (inputs and shifted targets). It
-may span several documents; each document starts with BOS, so the model learns where one ends.
+A training window is seq_len + 1 consecutive tokens of one shard (inputs and shifted targets),
+windows laid end to end with stride seq_len, so every token but a shard's first is a target
+once per epoch. A window may span several documents; each document starts with BOS, so the
+model learns where one ends.
+
+The loader's whole state is one global cursor, the number of windows drawn so far (step x
+global batch): sample g is window ``permutation(seed, epoch)[g mod W]`` of the W windows of all
+shards, epoch = g // W. A global batch is cut into micro-batches, micro-batch k = rank x
+grad_accum + micro-step, so any number of ranks (with grad_accum to match) draws the same
+global batches: a run resumes on another number of processes exactly.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,16 +63,24 @@ def _to_tensors(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class TrainBatches:
-    """Random windows over a split; a batch depends on (seed, step, micro_step) only.
+    """The micro-batches of one rank; a batch depends on (seed, step, rank, micro-step) only,
+    so nothing about the loader has to be checkpointed but the step."""
 
-    No iterator state: a run resumed at step s draws exactly the batches the uninterrupted run
-    drew, and nothing about the data loader has to be checkpointed.
-    """
-
-    def __init__(self, shards: list[Shard], batch_size: int, seq_len: int, seed: int) -> None:
+    def __init__(
+        self,
+        shards: list[Shard],
+        batch_size: int,
+        seq_len: int,
+        seed: int,
+        global_batch: int | None = None,
+        rank: int = 0,
+        grad_accum: int = 1,
+    ) -> None:
         self.batch_size, self.seq_len, self.seed = batch_size, seq_len, seed
-        # A shard of n tokens has n - seq_len windows; shards too short for one are skipped (and
-        # listed, for the trainer to report).
+        self.global_batch = global_batch or batch_size * grad_accum
+        self.rank, self.grad_accum = rank, grad_accum
+        # A shard of n tokens has (n - 1) // seq_len windows; shards too short for one are
+        # skipped (and listed, for the trainer to report).
         self.shards = [s for s in shards if len(s.tokens) > seq_len]
         self.skipped = [s.name for s in shards if len(s.tokens) <= seq_len]
         if not self.shards:
@@ -71,25 +88,50 @@ class TrainBatches:
                 f"seq_len: no training shard has more than {seq_len} tokens "
                 f"(shards: {', '.join(s.name for s in shards) or 'none'})"
             )
-        starts = np.array([len(s.tokens) - seq_len for s in self.shards], dtype=np.float64)
-        # Weighting shards by their windows makes every window of the split equally likely.
-        self.weights = starts / starts.sum()
-        self.num_starts = starts.astype(np.int64)
+        counts = np.array([(len(s.tokens) - 1) // seq_len for s in self.shards], dtype=np.int64)
+        self.first_window = np.concatenate([[0], np.cumsum(counts)])
+        self.windows = int(self.first_window[-1])
+        self._perm: tuple[int, np.ndarray] | None = None
 
-    def positions(self, step: int, micro_step: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Which shard (index into self.shards) and which start offset each row uses."""
-        rng = np.random.default_rng([self.seed, _TRAIN_STREAM, step, micro_step])
-        shard_ids = rng.choice(len(self.shards), size=self.batch_size, p=self.weights)
-        starts = rng.integers(0, self.num_starts[shard_ids])
-        return shard_ids, starts
+    def permutation(self, epoch: int) -> np.ndarray:
+        """The order of the windows in one epoch (the last one asked for is kept)."""
+        if self._perm is None or self._perm[0] != epoch:
+            rng = np.random.default_rng([self.seed, _TRAIN_STREAM, epoch])
+            self._perm = (epoch, rng.permutation(self.windows))
+        return self._perm[1]
 
-    def batch(self, step: int, micro_step: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """(inputs, targets), each (batch_size, seq_len) int64 on the CPU."""
-        shard_ids, starts = self.positions(step, micro_step)
+    def positions(self, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Shard index and start token of samples first .. first + count - 1."""
+        g = np.arange(first, first + count, dtype=np.int64)
+        epochs, within = np.divmod(g, self.windows)
+        w = np.empty(count, dtype=np.int64)
+        for epoch in np.unique(epochs).tolist():
+            at = epochs == epoch
+            w[at] = self.permutation(epoch)[within[at]]
+        shard_ids = np.searchsorted(self.first_window, w, side="right") - 1
+        return shard_ids, (w - self.first_window[shard_ids]) * self.seq_len
+
+    def rows(self, first: int, count: int) -> np.ndarray:
+        shard_ids, starts = self.positions(first, count)
         n = self.seq_len + 1
         pairs = zip(shard_ids.tolist(), starts.tolist(), strict=True)
-        rows = np.stack([self.shards[i].tokens[s : s + n] for i, s in pairs])
-        return _to_tensors(rows)
+        return np.stack([self.shards[i].tokens[s : s + n] for i, s in pairs])
+
+    def epoch_of(self, step: int) -> float:
+        """Epochs done before ``step`` (fractional)."""
+        return step * self.global_batch / self.windows
+
+    def batch(self, step: int, micro_step: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, targets) of this rank's micro-step, each (batch_size, seq_len) int64."""
+        k = self.rank * self.grad_accum + micro_step
+        return _to_tensors(self.rows(step * self.global_batch + k * self.batch_size, self.batch_size))
+
+    def global_digest(self, step: int) -> str:
+        """A hash of the token ids of the whole global batch of ``step``, whichever rank asks."""
+        rows = self.rows(step * self.global_batch, self.global_batch)
+        return hashlib.blake2b(
+            np.ascontiguousarray(rows, dtype=np.int64).tobytes(), digest_size=16
+        ).hexdigest()
 
 
 def eval_batches(

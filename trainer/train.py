@@ -1,6 +1,7 @@
 """The training loop and its command line.
 
     python -m trainer.train --data out/sample --out runs/sample --max-steps 300
+    torchrun --nproc_per_node 2 -m trainer.train --data out/sample --out runs/sample
 
 Before step 0 the run directory is verified (manifest, sha256 of every shard, tokenizer); a
 mismatch stops the run with an error naming the file. Outputs in ``--out``: checkpoint.pt,
@@ -10,7 +11,9 @@ metrics.jsonl, train_summary.json. Rerunning the same command resumes from the c
 from __future__ import annotations
 
 import contextlib
+import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +37,7 @@ from trainer.checkpoint import (
 )
 from trainer.config import ConfigError, TrainConfig, parse_config
 from trainer.data import Shard, TrainBatches, eval_batches, open_split, unigram_entropy
+from trainer.distributed import World, barrier, close_world, from_main, init_world, mean
 from trainer.metrics import METRICS_NAME, MetricsLogger
 from trainer.model import GPT
 from trainer.schedule import lr_at
@@ -109,19 +113,48 @@ class Setup:
     autocast: Autocast
     model: GPT
     runner: nn.Module
-    """The model as called: a torch.compile wrapper or the model itself (which is what is saved)."""
+    """The model as trained: DDP around it when there are several ranks, compiled when asked;
+    ``model`` is what is saved."""
+    eval_runner: nn.Module
+    """The model as evaluated (every rank scores the same windows, no collective)."""
     optimizer: torch.optim.Optimizer
+    world: World
 
 
-def prepare(config: TrainConfig, say: Callable[[str], None]) -> Setup:
+def split_global_batch(config: TrainConfig, world: World, saved: dict[str, Any] | None) -> TrainConfig:
+    """Resolve the global batch (this config's, else the checkpoint's, else batch_size x
+    grad_accum x ranks) and the grad_accum that gives it on this many ranks."""
+    legacy = saved and saved.get("batch_size", 0) * saved.get("grad_accum", 0)
+    global_batch = config.global_batch or (saved and saved.get("global_batch")) or legacy
+    global_batch = global_batch or config.batch_size * config.grad_accum * world.size
+    per_pass = config.batch_size * world.size
+    if global_batch % per_pass:
+        raise ConfigError(
+            f"global_batch: {global_batch} sequences per step cannot be split into micro-batches of "
+            f"batch_size {config.batch_size} on {world.size} ranks; use a batch_size that divides "
+            f"{global_batch} / {world.size}"
+        )
+    return replace(config, global_batch=global_batch, grad_accum=global_batch // per_pass)
+
+
+def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, Any] | None = None) -> Setup:
     run = verify_run(config.data)
     say(f"data: {run.directory} verified (manifest, shard checksums, {run.tokenizer_path.name})")
+    device = resolve_device(config.device)
+    world = init_world(device.type)
+    if device.type == "cuda" and world.active:
+        device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(device)
     # Record the resolved embedding size, so the checkpoint holds the real shape.
     config = replace(config, vocab_size=model_vocab_size(config.vocab_size, run.vocab_size))
+    config = split_global_batch(config, world, saved)
     train_shards, val_shards = open_split(run, "train"), open_split(run, "val")
     if not train_shards:
         raise ManifestError(f"{run.directory / MANIFEST_NAME}: no shard of split 'train'")
-    batches = TrainBatches(train_shards, config.batch_size, config.seq_len, config.seed)
+    batches = TrainBatches(
+        train_shards, config.batch_size, config.seq_len, config.seed, config.global_batch, world.rank,
+        config.grad_accum,
+    )  # fmt: skip
     if batches.skipped:
         say(f"note: train shards shorter than one window, never sampled: {', '.join(batches.skipped)}")
     # One pass over the memmaps; it also proves every token id fits the vocabulary.
@@ -131,10 +164,10 @@ def prepare(config: TrainConfig, say: Callable[[str], None]) -> Setup:
         f"tokens, unigram entropy {entropy:.4f} nats/token | val: {len(val_shards)} shards, "
         f"{sum(len(s.tokens) for s in val_shards):,} tokens"
     )
-    device = resolve_device(config.device)
     bf16 = config.dtype == "bf16" or (config.dtype == "auto" and bf16_supported(device))
     torch.manual_seed(config.seed)
     model = GPT(config.model_config(config.vocab_size)).to(device)
+    _seed_dropout(config.seed, world, 0)
     optimizer = model.configure_optimizer(
         config.lr, config.weight_decay, config.betas, device_type=device.type
     )
@@ -143,6 +176,15 @@ def prepare(config: TrainConfig, say: Callable[[str], None]) -> Setup:
         f"heads, {config.n_embd} wide, {config.position} positions, vocab {config.vocab_size}) "
         f"on {device} in {'bf16 autocast' if bf16 else 'fp32'}"
     )
+    say(
+        f"batch: {config.global_batch} sequences of {config.seq_len} per step = {world.size} ranks x "
+        f"{config.grad_accum} micro-steps x {config.batch_size}; {batches.windows:,} windows per epoch"
+    )
+    trained: nn.Module = model
+    if world.active:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trained = DistributedDataParallel(model, broadcast_buffers=False)
     return Setup(
         config=config,
         run=run,
@@ -154,24 +196,40 @@ def prepare(config: TrainConfig, say: Callable[[str], None]) -> Setup:
         bf16=bf16,
         autocast=make_autocast(device, bf16),
         model=model,
-        runner=torch.compile(model) if config.compile else model,
+        runner=torch.compile(trained) if config.compile else trained,
+        eval_runner=model if world.active or not config.compile else torch.compile(model),
         optimizer=optimizer,
+        world=world,
     )
 
 
-def resume(s: Setup, ckpt: Path, say: Callable[[str], None]) -> tuple[int, dict[str, Any]] | None:
-    """Load the checkpoint into the model if the config says so; (step, extra) or None."""
+def _seed_dropout(seed: int, world: World, step: int) -> None:
+    """Every rank initialises the same weights (seeded alike), but draws its own dropout masks.
+    Rank 0's random state is the one checkpointed; the other ranks reseed from (seed, rank,
+    step) when a run resumes, so with dropout a resumed multi-rank run draws other masks than
+    an uninterrupted one (without dropout it is exact)."""
+    if world.rank:
+        torch.manual_seed(hash((seed, world.rank, step)) & 0x7FFF_FFFF)
+
+
+def resume(
+    s: Setup, ckpt: Path, say: Callable[[str], None], state: dict[str, Any] | None
+) -> tuple[int, dict[str, Any]] | None:
+    """Load the checkpoint ``state`` (read by ``train``) into the model; (step, extra) or None."""
     if not ckpt.exists():
         return None
     if s.config.resume == "never":
         # Removed now, not at the first save: a crash before then must not leave an old
         # checkpoint beside the new run's metrics for the next `--resume auto` to pick up.
-        ckpt.unlink()
+        barrier(s.world)  # every rank has seen it before it goes
+        if s.world.main:
+            ckpt.unlink()
         say(f"--resume never: removed {ckpt}; starting at step 0")
         return None
-    state = load_checkpoint(ckpt, s.device)
+    assert state is not None
     check_compatible(ckpt, state["config"], s.config)
     step = restore(state, s.model, s.optimizer)
+    _seed_dropout(s.config.seed, s.world, step)
     if step > s.config.max_steps:
         raise CheckpointError(
             f"{ckpt}: at step {step}, past max_steps {s.config.max_steps}; "
@@ -195,10 +253,14 @@ def train_step(s: Setup, step: int) -> tuple[torch.Tensor, torch.Tensor, float]:
     for micro in range(c.grad_accum):
         x, y = s.batches.batch(step, micro)
         x, y = x.to(s.device, non_blocking=True), y.to(s.device, non_blocking=True)
-        with s.autocast():
-            _, loss = s.runner(x, y)
-        # Dividing makes the accumulated gradient the mean over the micro-batches.
-        (loss / c.grad_accum).backward()
+        # DDP averages gradients over the ranks at the last micro-step only.
+        sync = not s.world.active or micro == c.grad_accum - 1
+        with contextlib.nullcontext() if sync else s.runner.no_sync():  # type: ignore[operator]
+            with s.autocast():
+                _, loss = s.runner(x, y)
+            # Every micro-batch holds batch_size x seq_len targets: dividing by grad_accum (and
+            # DDP's mean over ranks) makes the gradient the mean over the global batch's tokens.
+            (loss / c.grad_accum).backward()
         loss_sum += loss.detach()
     # max_norm=inf still returns the norm, worth logging even without clipping.
     grad_norm = nn.utils.clip_grad_norm_(s.model.parameters(), c.grad_clip if c.grad_clip > 0 else math.inf)
@@ -212,37 +274,68 @@ def train(config: TrainConfig, stream: TextIO | None = None) -> dict[str, Any]:
     t_start = time.perf_counter()
     stream = stream if stream is not None else sys.stdout
 
-    def say(text: str) -> None:
-        print(text, file=stream, flush=True)
+    main_rank = int(os.environ.get("RANK", "0")) == 0
 
-    s = prepare(config, say)
+    def say(text: str) -> None:
+        if main_rank:
+            print(text, file=stream, flush=True)
+
+    ckpt = checkpoint_path(config.out)
+    state = load_checkpoint(ckpt) if config.resume == "auto" and ckpt.exists() else None
+    s = prepare(config, say, state["config"] if state else None)
+    try:
+        return _train(s, ckpt, state, say, stream, t_start, config.max_steps)
+    finally:
+        close_world(s.world)
+
+
+class _Silent:
+    """The metrics logger of a rank other than the main one."""
+
+    def log(self, *_a: Any, **_k: Any) -> None:
+        pass
+
+    log_train = log_eval = log
+
+    def close(self) -> None:
+        pass
+
+
+def _train(
+    s: Setup, ckpt: Path, state: dict[str, Any] | None, say: Callable[[str], None], stream: TextIO,
+    t_start: float, asked_steps: int,
+) -> dict[str, Any]:  # fmt: skip
     c = s.config
     out = Path(c.out)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt = checkpoint_path(out)
-    resumed = resume(s, ckpt, say)
+    resumed = resume(s, ckpt, say, state)
     start_step, extra = resumed if resumed else (0, {})
     if resumed and c.time_budget and extra.get("time_budget"):
         # The schedule was fitted when the run started; a resumed run finishes that one.
         s = budget.apply(s, budget.Plan(**extra["time_budget"]))
         c = s.config
     elif c.time_budget:
-        plan = budget.fit(s, t_start + c.time_budget)
+        # Each rank timed its own steps; all follow the main rank's plan.
+        plan = from_main(budget.fit(s, t_start + c.time_budget), s.world)
         s = budget.apply(s, plan)
         c = s.config
         extra["time_budget"] = plan.to_dict()
         say(
             f"time budget {c.time_budget:g} s: {plan.step_seconds:.3f} s per step measured here, "
-            f"so {c.max_steps} steps (warmup {c.warmup_steps}) instead of {config.max_steps}"
+            f"so {c.max_steps} steps (warmup {c.warmup_steps}) instead of {asked_steps}"
         )
     extra["manifest_sha256"] = _manifest_sha(s.run.directory)
-    metrics = MetricsLogger(out, resume_step=start_step if resumed else None, stream=stream)
+    main = s.world.main
+    metrics: Any = (
+        MetricsLogger(out, resume_step=start_step if resumed else None, stream=stream) if main else _Silent()
+    )
+    digests = (out / "batches.jsonl").open("a", encoding="utf-8") if c.log_batches and main else None
     val_missing_said = False
 
     def run_eval(step: int) -> float | None:
         nonlocal val_missing_said
         windows = eval_batches(s.val_shards, c.batch_size, c.seq_len, c.eval_batches)
-        loss, tokens = evaluate(s.runner, windows, s.device, s.autocast)
+        loss, tokens = evaluate(s.eval_runner, windows, s.device, s.autocast)
         if tokens == 0:
             if not val_missing_said:
                 say(
@@ -257,16 +350,20 @@ def train(config: TrainConfig, stream: TextIO | None = None) -> dict[str, Any]:
     train_time, time_since_log, tokens_since_log = 0.0, 0.0, 0
     last_loss: float | None = extra.get("last_loss")
     s.model.train()
-    for step in range(start_step, c.max_steps):
+    end = min(c.stop_at, c.max_steps) if c.stop_at else c.max_steps
+    for step in range(start_step, end):
         if c.eval_interval and step % c.eval_interval == 0:
             run_eval(step)
         t0 = time.perf_counter()
         loss, grad_norm, lr = train_step(s, step)
+        if digests is not None:
+            digests.write(json.dumps({"step": step, "batch": s.batches.global_digest(step)}) + "\n")
         log_now = step % c.log_interval == 0 or step == c.max_steps - 1
         if log_now:
             # .item() waits for the device: only log steps pay for it, and the time taken just
-            # below then includes the work queued since the last log.
-            last_loss = loss.item()
+            # below then includes the work queued since the last log. The loss is the mean over
+            # the ranks (every rank takes part: log steps are the same on all).
+            last_loss = mean(loss, s.world).item()
         elapsed = time.perf_counter() - t0
         train_time += elapsed
         time_since_log += elapsed
@@ -279,19 +376,25 @@ def train(config: TrainConfig, stream: TextIO | None = None) -> dict[str, Any]:
             time_since_log, tokens_since_log = 0.0, 0
         done = step + 1
         # The last checkpoint is written after the loop, also when no step ran.
-        if c.checkpoint_interval and done % c.checkpoint_interval == 0 and done < c.max_steps:
+        if c.checkpoint_interval and done % c.checkpoint_interval == 0 and done < end and main:
             extra["last_loss"] = last_loss
             save_checkpoint(ckpt, s.model, s.optimizer, done, c, extra)
 
-    steps_run = c.max_steps - start_step
-    if steps_run or not ckpt.exists():
+    if digests is not None:
+        digests.close()
+    steps_run = max(0, end - start_step)
+    if (steps_run or not ckpt.exists()) and main:
         extra["last_loss"] = last_loss
-        save_checkpoint(ckpt, s.model, s.optimizer, c.max_steps, c, extra)
+        save_checkpoint(ckpt, s.model, s.optimizer, end, c, extra)
+    if end < c.max_steps:
+        metrics.close()
+        say(f"stopped after step {end} of {c.max_steps} (stop_at): {ckpt}; run again to continue")
+        return {"stopped_at": end, "steps_this_run": steps_run, "checkpoint": str(ckpt)}
     val_loss = run_eval(c.max_steps)
     # Measured like the val loss (fixed windows), so the two compare; the last step's loss is
     # one noisy batch.
     train_windows = eval_batches(s.train_shards, c.batch_size, c.seq_len, c.eval_batches)
-    train_loss, _ = evaluate(s.runner, train_windows, s.device, s.autocast)
+    train_loss, _ = evaluate(s.eval_runner, train_windows, s.device, s.autocast)
     metrics.log({"step": c.max_steps, "train_eval_loss": train_loss})
     metrics.close()
 
@@ -319,7 +422,9 @@ def train(config: TrainConfig, stream: TextIO | None = None) -> dict[str, Any]:
         "metrics": str(out / METRICS_NAME),
         "config": c.to_dict(),
     }
-    write_json_atomic(out / SUMMARY_NAME, summary)
+    summary["ranks"] = s.world.size
+    if main:
+        write_json_atomic(out / SUMMARY_NAME, summary)
     say(summary_text(summary))
     return summary
 

@@ -41,16 +41,19 @@ def test_batches_are_exact_windows_of_the_shards(train_batches: TrainBatches) ->
     for step in (0, 1, 99):
         x, y = train_batches.batch(step)
         assert x.shape == y.shape == (B, T) and x.dtype == torch.int64
-        shard_ids, starts = train_batches.positions(step)
+        shard_ids, starts = train_batches.positions(step * B, B)
         for row, (i, s) in enumerate(zip(shard_ids, starts, strict=True)):
-            assert 0 <= s <= len(raw[i]) - (T + 1)
+            assert 0 <= s <= len(raw[i]) - (T + 1) and s % T == 0
             assert x[row].tolist() == raw[i][s : s + T].tolist()
             assert y[row].tolist() == raw[i][s + 1 : s + T + 1].tolist()
 
 
 def test_batches_depend_only_on_seed_and_step(run_dir: Path) -> None:
     shards = open_split(verify_run(run_dir), "train")
-    first, second = TrainBatches(shards, B, T, seed=7), TrainBatches(shards, B, T, seed=7)
+    first, second = (
+        TrainBatches(shards, B, T, seed=7, grad_accum=2),
+        TrainBatches(shards, B, T, seed=7, grad_accum=2),
+    )
     late = first.batch(5, micro_step=1)
     first.batch(0)  # drawing other batches first changes nothing
     assert all(torch.equal(a, b) for a, b in zip(late, second.batch(5, 1), strict=True))
@@ -59,12 +62,30 @@ def test_batches_depend_only_on_seed_and_step(run_dir: Path) -> None:
     assert not torch.equal(first.batch(5)[0], TrainBatches(shards, B, T, seed=8).batch(5)[0])
 
 
-def test_shards_are_drawn_in_proportion_to_their_windows(train_batches: TrainBatches) -> None:
-    picks = np.concatenate([train_batches.positions(step)[0] for step in range(500)])
-    windows = [len(s.tokens) - T for s in train_batches.shards]
-    assert np.bincount(picks, minlength=2) / len(picks) == pytest.approx(
-        np.array(windows) / sum(windows), abs=0.03
-    )
+def test_every_window_once_per_epoch_in_a_new_order(train_batches: TrainBatches) -> None:
+    w = train_batches.windows
+    assert w == sum((len(s.tokens) - 1) // T for s in train_batches.shards)
+    keys = lambda first, n: list(zip(*(a.tolist() for a in train_batches.positions(first, n)), strict=True))  # noqa: E731
+    epoch0, epoch1 = keys(0, w), keys(w, w)
+    assert len(set(epoch0)) == w and set(epoch0) == set(epoch1)  # each window once, both epochs
+    assert epoch0 != epoch1  # reshuffled
+    # A batch that straddles the epoch boundary takes the end of one order and the start of the next.
+    assert keys(w - 2, 4) == epoch0[-2:] + epoch1[:2]
+
+
+def test_ranks_and_micro_steps_cut_the_same_global_batches(run_dir: Path) -> None:
+    """2 ranks x 1 micro-step, 1 rank x 2 micro-steps and 1 rank x 1 double micro-batch draw the
+    same global batch rows in the same order, so a run resumes on another number of ranks."""
+    shards = open_split(verify_run(run_dir), "train")
+    ranks = [TrainBatches(shards, B, T, 7, global_batch=2 * B, rank=r) for r in (0, 1)]
+    accum = TrainBatches(shards, B, T, 7, global_batch=2 * B, grad_accum=2)
+    whole = TrainBatches(shards, 2 * B, T, 7, global_batch=2 * B)
+    for step in (0, 3, 50):
+        by_rank = torch.cat([r.batch(step)[0] for r in ranks])
+        by_micro = torch.cat([accum.batch(step, m)[0] for m in (0, 1)])
+        assert torch.equal(by_rank, by_micro) and torch.equal(by_rank, whole.batch(step)[0])
+        assert ranks[0].global_digest(step) == accum.global_digest(step) == whole.global_digest(step)
+    assert ranks[0].global_digest(0) != ranks[0].global_digest(1)
 
 
 def test_a_shard_too_short_for_one_window_is_an_error(run_dir: Path) -> None:
