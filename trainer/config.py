@@ -72,6 +72,20 @@ class TrainConfig:
     stop_at: int = 0
     """Stop after this step (a checkpoint is written) as if interrupted; the schedule still
     runs to max_steps. 0: run to max_steps."""
+    init_from: str = ""
+    """A checkpoint whose weights start this run (continued pretraining): its model shape and
+    tokenizer must match; optimizer, step and schedule start afresh (warmup_steps re-warms;
+    0 starts at the peak rate). Ignored when the run resumes from its own checkpoint."""
+    max_bad_steps: int = 5
+    """A step whose loss or gradient norm is not finite is skipped (on every rank) and counted;
+    this many in a row stop the run with an error."""
+    spike_ratio: float = 3.0
+    """A logged loss above this many times the running mean of the logged losses is recorded
+    as a loss spike in metrics.jsonl (0: off)."""
+    activation_checkpointing: bool = False
+    """Recompute each block's activations in the backward pass: less memory, ~30% more compute."""
+    peak_tflops: float = 0.0
+    """The device's peak TFLOP/s for MFU; 0: from the table in trainer/flops.py (GPUs only)."""
     log_batches: bool = False
     """Write batches.jsonl: a hash of each step's global batch of token ids (resume checks)."""
     lr: float = 1e-3
@@ -134,7 +148,7 @@ class TrainConfig:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         non_negative = ("vocab_size", "warmup_steps", "eval_interval", "checkpoint_interval", "seed",
-                        "global_batch", "stop_at")  # fmt: skip
+                        "global_batch", "stop_at", "max_bad_steps", "spike_ratio", "peak_tflops")  # fmt: skip
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+import torch
+
 METRICS_NAME = "metrics.jsonl"
 
 
@@ -60,19 +62,28 @@ class MetricsLogger:
         lr: float,
         tokens_per_s: float,
         grad_norm: float,
+        tflops: float | None = None,
+        mfu: float | None = None,
     ) -> None:
+        """``tokens_per_s`` over all ranks; ``tflops`` per device; ``mfu`` when its peak is known."""
         record = {
             "step": step,
             "loss": loss,
             "lr": lr,
             "tokens_per_s": tokens_per_s,
             "grad_norm": grad_norm,
+            "tflops": tflops,
+            "mfu": mfu,
         }
-        self.log(
-            record,
+        if torch.cuda.is_available():
+            record["memory_gb"] = torch.cuda.max_memory_allocated() / 1e9
+        line = (
             f"step {step:>6}/{max_steps} | loss {loss:7.4f} | lr {lr:.2e} | "
-            f"{tokens_per_s:9,.0f} tok/s | grad norm {grad_norm:6.3f}",
+            f"{tokens_per_s:9,.0f} tok/s | grad norm {grad_norm:6.3f}"
         )
+        if mfu is not None:
+            line += f" | MFU {100 * mfu:4.1f}%"
+        self.log(record, line)
 
     def log_eval(self, step: int, max_steps: int, val_loss: float, tokens: int) -> None:
         self.log(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ class GPT(nn.Module):
         )
         # Not persistent: derived from the config, so checkpoints stay free of it.
         self.register_buffer("rotary", rotary, persistent=False)
+        self.checkpoint_blocks = False
+        """Recompute each block's activations in the backward pass (activation checkpointing)."""
         self.apply(self._init_weights)
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -151,7 +154,10 @@ class GPT(nn.Module):
             x = x + self.pos_emb(torch.arange(T, device=idx.device))  # (T, C) broadcast over B
         x = self.drop(x)
         for block in self.blocks:
-            x = block(x, self.rotary)
+            if self.checkpoint_blocks and self.training:
+                x = checkpoint(block, x, self.rotary, use_reentrant=False)
+            else:
+                x = block(x, self.rotary)
         logits = self.lm_head(self.ln_f(x))  # (B, T, V)
         if targets is None:
             return logits, None

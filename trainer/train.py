@@ -38,6 +38,7 @@ from trainer.checkpoint import (
 from trainer.config import ConfigError, TrainConfig, parse_config
 from trainer.data import Shard, TrainBatches, eval_batches, open_split, unigram_entropy
 from trainer.distributed import World, barrier, close_world, from_main, init_world, mean
+from trainer.flops import flops_per_token, peak_tflops
 from trainer.metrics import METRICS_NAME, MetricsLogger
 from trainer.model import GPT
 from trainer.schedule import lr_at
@@ -167,6 +168,7 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
     bf16 = config.dtype == "bf16" or (config.dtype == "auto" and bf16_supported(device))
     torch.manual_seed(config.seed)
     model = GPT(config.model_config(config.vocab_size)).to(device)
+    model.checkpoint_blocks = config.activation_checkpointing
     _seed_dropout(config.seed, world, 0)
     optimizer = model.configure_optimizer(
         config.lr, config.weight_decay, config.betas, device_type=device.type
@@ -242,9 +244,14 @@ def resume(
     return step, extra
 
 
-def train_step(s: Setup, step: int) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """One optimizer update: (mean loss, gradient norm), left on the device unsynchronised, and
-    the learning rate used."""
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss stays non-finite); the message says why."""
+
+
+def train_step(s: Setup, step: int) -> tuple[torch.Tensor, torch.Tensor, float, bool]:
+    """One optimizer update: (mean loss, gradient norm) on the device, the learning rate used,
+    and whether the update was made: a non-finite loss or gradient norm on any rank skips it
+    on every rank (the one host sync per step)."""
     c = s.config
     lr = lr_at(step, c.lr, c.min_lr, c.warmup_steps, c.max_steps)
     for group in s.optimizer.param_groups:
@@ -264,9 +271,12 @@ def train_step(s: Setup, step: int) -> tuple[torch.Tensor, torch.Tensor, float]:
         loss_sum += loss.detach()
     # max_norm=inf still returns the norm, worth logging even without clipping.
     grad_norm = nn.utils.clip_grad_norm_(s.model.parameters(), c.grad_clip if c.grad_clip > 0 else math.inf)
-    s.optimizer.step()
+    finite = torch.isfinite(grad_norm) & torch.isfinite(loss_sum)
+    ok = bool(mean(finite.float(), s.world).item() == 1.0)
+    if ok:
+        s.optimizer.step()
     s.optimizer.zero_grad(set_to_none=True)
-    return loss_sum / c.grad_accum, grad_norm, lr
+    return loss_sum / c.grad_accum, grad_norm, lr, ok
 
 
 def train(config: TrainConfig, stream: TextIO | None = None) -> dict[str, Any]:
@@ -309,6 +319,8 @@ def _train(
     out = Path(c.out)
     out.mkdir(parents=True, exist_ok=True)
     resumed = resume(s, ckpt, say, state)
+    if not resumed and c.init_from:
+        init_from(s, Path(c.init_from), say)
     start_step, extra = resumed if resumed else (0, {})
     if resumed and c.time_budget and extra.get("time_budget"):
         # The schedule was fitted when the run started; a resumed run finishes that one.
@@ -325,6 +337,11 @@ def _train(
             f"so {c.max_steps} steps (warmup {c.warmup_steps}) instead of {asked_steps}"
         )
     extra["manifest_sha256"] = _manifest_sha(s.run.directory)
+    extra["tokenizer_sha256"] = s.run.manifest["tokenizer"]["sha256"]
+    flops_token = flops_per_token(s.model.num_params(exclude_embeddings=True), c.n_layer, c.n_embd, c.seq_len)
+    peak = peak_tflops(s.device, c.peak_tflops)
+    skipped, bad_in_row, logged_mean, logged = int(extra.get("skipped_steps", 0)), 0, 0.0, 0
+    tflops: float | None = None
     main = s.world.main
     metrics: Any = (
         MetricsLogger(out, resume_step=start_step if resumed else None, stream=stream) if main else _Silent()
@@ -355,7 +372,18 @@ def _train(
         if c.eval_interval and step % c.eval_interval == 0:
             run_eval(step)
         t0 = time.perf_counter()
-        loss, grad_norm, lr = train_step(s, step)
+        loss, grad_norm, lr, ok = train_step(s, step)
+        if not ok:
+            skipped, bad_in_row = skipped + 1, bad_in_row + 1
+            why = "non-finite loss or gradient norm"
+            metrics.log({"step": step, "skipped": why}, f"step {step:>6}/{c.max_steps} | skipped: {why}")
+            if bad_in_row >= c.max_bad_steps:
+                raise TrainingError(
+                    f"{bad_in_row} steps in a row with a non-finite loss or gradient norm (step "
+                    f"{step}); lower lr, check the data, or raise max_bad_steps"
+                )
+        else:
+            bad_in_row = 0
         if digests is not None:
             digests.write(json.dumps({"step": step, "batch": s.batches.global_digest(step)}) + "\n")
         log_now = step % c.log_interval == 0 or step == c.max_steps - 1
@@ -372,19 +400,28 @@ def _train(
             if step == 0:
                 extra["loss_step0"] = last_loss
             speed = tokens_since_log / time_since_log
-            metrics.log_train(step, c.max_steps, last_loss, lr, speed, float(grad_norm))
+            tflops = speed / s.world.size * flops_token / 1e12
+            mfu = tflops / peak if peak else None
+            metrics.log_train(step, c.max_steps, last_loss, lr, speed, float(grad_norm), tflops, mfu)
+            if c.spike_ratio and logged >= 5 and last_loss > c.spike_ratio * logged_mean:
+                spike = f"loss spike: {last_loss:.4f}, running mean {logged_mean:.4f}"
+                metrics.log({"step": step, "loss_spike": last_loss, "running_mean": logged_mean},
+                            f"step {step:>6}/{c.max_steps} | {spike}")  # fmt: skip
+            if math.isfinite(last_loss):
+                logged_mean = last_loss if not logged else 0.9 * logged_mean + 0.1 * last_loss
+                logged += 1
             time_since_log, tokens_since_log = 0.0, 0
         done = step + 1
         # The last checkpoint is written after the loop, also when no step ran.
         if c.checkpoint_interval and done % c.checkpoint_interval == 0 and done < end and main:
-            extra["last_loss"] = last_loss
+            extra["last_loss"], extra["skipped_steps"] = last_loss, skipped
             save_checkpoint(ckpt, s.model, s.optimizer, done, c, extra)
 
     if digests is not None:
         digests.close()
     steps_run = max(0, end - start_step)
     if (steps_run or not ckpt.exists()) and main:
-        extra["last_loss"] = last_loss
+        extra["last_loss"], extra["skipped_steps"] = last_loss, skipped
         save_checkpoint(ckpt, s.model, s.optimizer, end, c, extra)
     if end < c.max_steps:
         metrics.close()
@@ -423,10 +460,27 @@ def _train(
         "config": c.to_dict(),
     }
     summary["ranks"] = s.world.size
+    summary["skipped_steps"] = skipped
+    summary["tflops_per_device"] = tflops
+    summary["mfu"] = tflops / peak if tflops is not None and peak else None
     if main:
         write_json_atomic(out / SUMMARY_NAME, summary)
     say(summary_text(summary))
     return summary
+
+
+def init_from(s: Setup, path: Path, say: Callable[[str], None]) -> None:
+    """Continued pretraining: the weights of another run's checkpoint, nothing else of it."""
+    state = load_checkpoint(path)
+    check_compatible(path, state["config"], s.config)
+    theirs, ours = state["extra"].get("tokenizer_sha256"), s.run.manifest["tokenizer"]["sha256"]
+    if theirs is not None and theirs != ours:
+        raise CheckpointError(
+            f"{path}: trained with another tokenizer (sha256 {theirs[:12]}...) than "
+            f"{s.run.tokenizer_path} ({ours[:12]}...); its token ids mean other things here"
+        )
+    s.model.load_state_dict(state["model"])
+    say(f"weights from {path} (step {state['step']}); optimizer and schedule start afresh")
 
 
 def _manifest_sha(directory: Path) -> str:
@@ -457,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(argv)
     try:
         train(config)
-    except (ConfigError, ManifestError, ShardFormatError, CheckpointError) as e:
+    except (ConfigError, ManifestError, ShardFormatError, CheckpointError, TrainingError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
