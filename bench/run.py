@@ -629,28 +629,28 @@ def language_accuracy(docs: list[Document], identifier: LanguageIdentifier) -> l
 
 
 def trainer_rows(run: Path, reps: int) -> list[Row]:
-    """Loader: random windows from the memmapped shard vs raw memmap reads. Step: our train_step
-    (batch from the shards, schedule, clipping, AdamW) vs forward+backward+AdamW on a fixed batch."""
+    """Loader: the trainer's own batches (epoch permutation over every window of the train
+    shards) vs raw memmap reads of the same windows. Step: our train_step (batch from the
+    shards, schedule, clipping, AdamW) vs forward+backward+AdamW on a fixed batch."""
     import torch
 
-    from corpus.shards import open_tokens
     from trainer.config import TrainConfig
+    from trainer.data import TrainBatches, open_split
     from trainer.train import prepare, train_step
+    from trainer.verify import verify_run
 
-    tokens = open_tokens(run / "train_000000.bin")
-    rng = np.random.default_rng(0)
     seq, batch, steps = 256, 8, 200
-    starts = rng.integers(0, len(tokens) - seq - 1, size=(steps, batch))
+    batches = TrainBatches(open_split(verify_run(run), "train"), batch, seq, seed=0)
+    windows = [batches.positions(step * batch, batch) for step in range(steps)]
 
     def loader() -> None:
-        for row in starts:
-            x = torch.from_numpy(np.stack([tokens[s : s + seq + 1].astype(np.int64) for s in row]))
-            _ = x[:, :-1], x[:, 1:]
+        for step in range(steps):
+            batches.batch(step)
 
     def memread() -> None:
-        for row in starts:
-            for s in row:
-                np.asarray(tokens[s : s + seq + 1]).sum()
+        for shard_ids, starts in windows:
+            for i, s in zip(shard_ids.tolist(), starts.tolist(), strict=True):
+                np.asarray(batches.shards[i].tokens[s : s + seq + 1]).sum()
 
     a, _, f = measure(reps, loader, floor=memread)
     out = [Row("trainer loader", "tokens", steps * batch * seq, a, None, "memmap read", f)]
