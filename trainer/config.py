@@ -82,6 +82,9 @@ class TrainConfig:
     spike_ratio: float = 3.0
     """A logged loss above this many times the running mean of the logged losses is recorded
     as a loss spike in metrics.jsonl (0: off)."""
+    doc_masking: bool = False
+    """Attention only within the current document of a packed window (block-diagonal causal
+    mask through SDPA), positions restarting at each document's BOS."""
     activation_checkpointing: bool = False
     """Recompute each block's activations in the backward pass: less memory, ~30% more compute."""
     peak_tflops: float = 0.0

@@ -35,9 +35,9 @@ def rotary_tables(seq_len: int, head_size: int, base: float = 10000.0) -> torch.
 
 
 def apply_rotary(x: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
-    """Rotate pairs (x[..., :D/2], x[..., D/2:]) of x (B, H, T, D) by their position's angle."""
-    T = x.size(-2)
-    cos, sin = tables[0, :T].to(x.dtype), tables[1, :T].to(x.dtype)  # (T, D/2) each
+    """Rotate pairs (x[..., :D/2], x[..., D/2:]) of x (B, H, T, D) by their position's angle;
+    ``tables`` is (2, T, D/2), or (2, B, 1, T, D/2) when positions differ per row."""
+    cos, sin = tables[0].to(x.dtype), tables[1].to(x.dtype)  # broadcast over (B, H, T, D/2)
     x1, x2 = x.chunk(2, dim=-1)  # (B, H, T, D/2) each
     return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
 
@@ -52,14 +52,17 @@ class CausalSelfAttention(nn.Module):
         self.proj.residual = True  # scaled down at init: see GPT._init_weights
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, rotary: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, rotary: torch.Tensor | None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``mask`` (B, 1, T, T), True where a query may attend a key; None: plain causal."""
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)  # (B, T, C) each
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         if rotary is not None:  # (B, H, T, D)
             q, k = apply_rotary(q, rotary), apply_rotary(k, rotary)
         y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, attn_mask=mask, is_causal=mask is None, dropout_p=self.dropout if self.training else 0.0
         )  # (B, H, T, D)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.proj(y))
@@ -87,8 +90,10 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=False)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, rotary: torch.Tensor | None) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), rotary)
+    def forward(
+        self, x: torch.Tensor, rotary: torch.Tensor | None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), rotary, mask)
         x = x + self.mlp(self.ln_2(x))
         return x
 
@@ -116,6 +121,10 @@ class GPT(nn.Module):
         self.register_buffer("rotary", rotary, persistent=False)
         self.checkpoint_blocks = False
         """Recompute each block's activations in the backward pass (activation checkpointing)."""
+        self.doc_bos: int | None = None
+        """Document masking: with the id of the token that starts every document, attention
+        stays inside the current document of a packed sequence and positions restart at each
+        document (a window's first tokens, the tail of an earlier document, are one too)."""
         self.apply(self._init_weights)
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -150,14 +159,29 @@ class GPT(nn.Module):
         if T > self.config.seq_len:
             raise ValueError(f"sequence of {T} tokens, the model's seq_len is {self.config.seq_len}")
         x = self.tok_emb(idx)  # (B, T, C)
+        t = torch.arange(T, device=idx.device)
+        mask, rotary = None, None
+        if self.doc_bos is None:
+            positions: torch.Tensor = t  # (T,)
+            if self.rotary is not None:
+                rotary = self.rotary[:, :T]  # (2, T, D/2)
+        else:
+            starts = idx == self.doc_bos  # (B, T)
+            segment = starts.cumsum(dim=1)  # which document of the row each token is in
+            causal = t[:, None] >= t[None, :]  # (T, T)
+            mask = ((segment[:, :, None] == segment[:, None, :]) & causal).unsqueeze(1)  # (B, 1, T, T)
+            first = torch.where(starts, t, torch.zeros_like(t)).cummax(dim=1).values  # (B, T)
+            positions = t - first  # (B, T): 0 at each document start
+            if self.rotary is not None:
+                rotary = self.rotary[:, positions].unsqueeze(2)  # (2, B, 1, T, D/2)
         if self.pos_emb is not None:
-            x = x + self.pos_emb(torch.arange(T, device=idx.device))  # (T, C) broadcast over B
+            x = x + self.pos_emb(positions)  # (T, C) or (B, T, C)
         x = self.drop(x)
         for block in self.blocks:
             if self.checkpoint_blocks and self.training:
-                x = checkpoint(block, x, self.rotary, use_reentrant=False)
+                x = checkpoint(block, x, rotary, mask, use_reentrant=False)
             else:
-                x = block(x, self.rotary)
+                x = block(x, rotary, mask)
         logits = self.lm_head(self.ln_f(x))  # (B, T, V)
         if targets is None:
             return logits, None

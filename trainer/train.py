@@ -169,6 +169,7 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
     torch.manual_seed(config.seed)
     model = GPT(config.model_config(config.vocab_size)).to(device)
     model.checkpoint_blocks = config.activation_checkpointing
+    model.doc_bos = run.bos_id if config.doc_masking else None
     _seed_dropout(config.seed, world, 0)
     optimizer = model.configure_optimizer(
         config.lr, config.weight_decay, config.betas, device_type=device.type
