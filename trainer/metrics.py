@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -85,11 +86,21 @@ class MetricsLogger:
             line += f" | MFU {100 * mfu:4.1f}%"
         self.log(record, line)
 
-    def log_eval(self, step: int, max_steps: int, val_loss: float, tokens: int) -> None:
-        self.log(
-            {"step": step, "val_loss": val_loss, "val_tokens": tokens},
-            f"step {step:>6}/{max_steps} | val loss {val_loss:7.4f} ({tokens:,} tokens)",
-        )
+    def log_eval(
+        self, step: int, max_steps: int, val_loss: float, tokens: int, bpb: float | None = None
+    ) -> None:
+        """``bpb``: bits per byte of the same targets (None when the tokenizer has no byte table)."""
+        record = {
+            "step": step,
+            "val_loss": val_loss,
+            "val_perplexity": math.exp(val_loss),
+            "val_tokens": tokens,
+        }
+        line = f"step {step:>6}/{max_steps} | val loss {val_loss:7.4f} ({tokens:,} tokens)"
+        if bpb is not None:
+            record["val_bpb"] = bpb
+            line += f" | {bpb:.4f} bits/byte"
+        self.log(record, line)
 
     def close(self) -> None:
         self._file.close()

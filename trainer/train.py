@@ -27,6 +27,7 @@ from torch import nn
 from corpus.manifest import MANIFEST_NAME, ManifestError, sha256_file, write_json_atomic
 from corpus.shards import ShardFormatError
 from trainer import budget
+from trainer.bpb import bits_per_byte, target_bytes, token_bytes
 from trainer.checkpoint import (
     CheckpointError,
     check_compatible,
@@ -349,9 +350,16 @@ def _train(
     )
     digests = (out / "batches.jsonl").open("a", encoding="utf-8") if c.log_batches and main else None
     val_missing_said = False
+    table = token_bytes(s.run.tokenizer_path)
+    val_bytes = (
+        target_bytes(eval_batches(s.val_shards, c.batch_size, c.seq_len, c.eval_batches), table)
+        if table is not None
+        else 0
+    )
+    bpb: float | None = None
 
     def run_eval(step: int) -> float | None:
-        nonlocal val_missing_said
+        nonlocal val_missing_said, bpb
         windows = eval_batches(s.val_shards, c.batch_size, c.seq_len, c.eval_batches)
         loss, tokens = evaluate(s.eval_runner, windows, s.device, s.autocast)
         if tokens == 0:
@@ -362,7 +370,8 @@ def _train(
                 )
                 val_missing_said = True
             return None
-        metrics.log_eval(step, c.max_steps, loss, tokens)
+        bpb = bits_per_byte(loss, tokens, val_bytes) if val_bytes else None
+        metrics.log_eval(step, c.max_steps, loss, tokens, bpb)
         return loss
 
     train_time, time_since_log, tokens_since_log = 0.0, 0.0, 0
@@ -461,6 +470,8 @@ def _train(
         "config": c.to_dict(),
     }
     summary["ranks"] = s.world.size
+    summary["final_val_perplexity"] = math.exp(val_loss) if val_loss is not None else None
+    summary["final_val_bits_per_byte"] = bpb
     summary["skipped_steps"] = skipped
     summary["tflops_per_device"] = tflops
     summary["mfu"] = tflops / peak if tflops is not None and peak else None
@@ -501,7 +512,12 @@ def summary_text(s: dict[str, Any]) -> str:
             f"  loss at step 0        {_fmt(s['loss_step0'])}   (ln vocab {s['ln_vocab_size']:.4f})",
             f"  final train loss      {_fmt(s['final_train_loss'])}   "
             f"(last step {_fmt(s['last_step_loss'])})",
-            f"  final val loss        {_fmt(s['final_val_loss'])}",
+            f"  final val loss        {_fmt(s['final_val_loss'])}"
+            + (
+                f"   ({s['final_val_bits_per_byte']:.4f} bits/byte)"
+                if s.get("final_val_bits_per_byte")
+                else ""
+            ),
             f"  train unigram entropy {_fmt(s['train_unigram_entropy'])} nats/token",
             f"  outputs: {s['checkpoint']}, {s['metrics']}, {Path(s['out']) / SUMMARY_NAME}",
         ]
