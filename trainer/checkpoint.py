@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,29 @@ def save_checkpoint(
         # file under the final name.
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def keep_history(path: str | os.PathLike, step: int, keep: int) -> list[Path]:
+    """After ``path`` was saved at ``step``: keep it also as ``checkpoints/step-NNNNNNNN.pt``
+    (a hard link, no copy, where the file system allows) and remove all but the newest
+    ``keep - 1`` of those. ``keep`` 1 keeps no history. Returns the files kept."""
+    path = Path(path)
+    folder = path.parent / "checkpoints"
+    if keep <= 1:
+        return []
+    folder.mkdir(exist_ok=True)
+    target = folder / f"step-{step:08d}.pt"
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(path, tmp)
+    except OSError:
+        shutil.copyfile(path, tmp)
+    os.replace(tmp, target)
+    kept = sorted(folder.glob("step-*.pt"))
+    for old in kept[: -(keep - 1)]:
+        old.unlink()
+    return kept[-(keep - 1) :]
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Any]:

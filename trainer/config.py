@@ -82,6 +82,11 @@ class TrainConfig:
     spike_ratio: float = 3.0
     """A logged loss above this many times the running mean of the logged losses is recorded
     as a loss spike in metrics.jsonl (0: off)."""
+    bos_aligned: bool = False
+    """Training windows start at document starts (BOS) only, one per document per epoch."""
+    keep_checkpoints: int = 1
+    """checkpoint.pt is always the newest; above 1, each save also keeps
+    checkpoints/step-NNNNNNNN.pt, the newest keep_checkpoints - 1 of them."""
     doc_masking: bool = False
     """Attention only within the current document of a packed window (block-diagonal causal
     mask through SDPA), positions restarting at each document's BOS."""
@@ -146,6 +151,7 @@ class TrainConfig:
             "max_steps",
             "eval_batches",
             "log_interval",
+            "keep_checkpoints",
         )
         for name in positive:
             if getattr(self, name) <= 0:

@@ -75,7 +75,12 @@ class TrainBatches:
         global_batch: int | None = None,
         rank: int = 0,
         grad_accum: int = 1,
+        bos_aligned: int | None = None,
     ) -> None:
+        """``bos_aligned``: the BOS id; windows then start only at document starts (as
+        modded-nanogpt's loader does), one per document whose window fits in its shard, and
+        an epoch is every document once (the rest of a document longer than a window is not
+        trained on)."""
         self.batch_size, self.seq_len, self.seed = batch_size, seq_len, seed
         self.global_batch = global_batch or batch_size * grad_accum
         self.rank, self.grad_accum = rank, grad_accum
@@ -88,7 +93,15 @@ class TrainBatches:
                 f"seq_len: no training shard has more than {seq_len} tokens "
                 f"(shards: {', '.join(s.name for s in shards) or 'none'})"
             )
-        counts = np.array([(len(s.tokens) - 1) // seq_len for s in self.shards], dtype=np.int64)
+        self.doc_starts: list[np.ndarray] | None = None
+        if bos_aligned is not None:
+            self.doc_starts = [
+                np.flatnonzero(np.asarray(s.tokens[: len(s.tokens) - seq_len]) == bos_aligned)
+                for s in self.shards
+            ]
+            counts = np.array([len(d) for d in self.doc_starts], dtype=np.int64)
+        else:
+            counts = np.array([(len(s.tokens) - 1) // seq_len for s in self.shards], dtype=np.int64)
         self.first_window = np.concatenate([[0], np.cumsum(counts)])
         self.windows = int(self.first_window[-1])
         self._perm: tuple[int, np.ndarray] | None = None
@@ -109,7 +122,14 @@ class TrainBatches:
             at = epochs == epoch
             w[at] = self.permutation(epoch)[within[at]]
         shard_ids = np.searchsorted(self.first_window, w, side="right") - 1
-        return shard_ids, (w - self.first_window[shard_ids]) * self.seq_len
+        within_shard = w - self.first_window[shard_ids]
+        if self.doc_starts is None:
+            return shard_ids, within_shard * self.seq_len
+        starts = np.array(
+            [self.doc_starts[i][j] for i, j in zip(shard_ids.tolist(), within_shard.tolist(), strict=True)],
+            dtype=np.int64,
+        )
+        return shard_ids, starts
 
     def rows(self, first: int, count: int) -> np.ndarray:
         shard_ids, starts = self.positions(first, count)

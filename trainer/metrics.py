@@ -14,6 +14,11 @@ import torch
 METRICS_NAME = "metrics.jsonl"
 
 
+def perplexity(loss: float) -> float:
+    """exp(loss), inf past what a float holds (a diverged run)."""
+    return math.exp(loss) if loss < 700 else math.inf
+
+
 class MetricsLogger:
     """Appends records to metrics.jsonl.
 
@@ -93,7 +98,7 @@ class MetricsLogger:
         record = {
             "step": step,
             "val_loss": val_loss,
-            "val_perplexity": math.exp(val_loss),
+            "val_perplexity": perplexity(val_loss),
             "val_tokens": tokens,
         }
         line = f"step {step:>6}/{max_steps} | val loss {val_loss:7.4f} ({tokens:,} tokens)"

@@ -32,6 +32,7 @@ from trainer.checkpoint import (
     CheckpointError,
     check_compatible,
     checkpoint_path,
+    keep_history,
     load_checkpoint,
     restore,
     save_checkpoint,
@@ -40,7 +41,7 @@ from trainer.config import ConfigError, TrainConfig, parse_config
 from trainer.data import Shard, TrainBatches, eval_batches, open_split, unigram_entropy
 from trainer.distributed import World, barrier, close_world, from_main, init_world, mean
 from trainer.flops import flops_per_token, peak_tflops
-from trainer.metrics import METRICS_NAME, MetricsLogger
+from trainer.metrics import METRICS_NAME, MetricsLogger, perplexity
 from trainer.model import GPT
 from trainer.schedule import lr_at
 from trainer.verify import RunData, model_vocab_size, verify_run
@@ -155,7 +156,7 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
         raise ManifestError(f"{run.directory / MANIFEST_NAME}: no shard of split 'train'")
     batches = TrainBatches(
         train_shards, config.batch_size, config.seq_len, config.seed, config.global_batch, world.rank,
-        config.grad_accum,
+        config.grad_accum, run.bos_id if config.bos_aligned else None,
     )  # fmt: skip
     if batches.skipped:
         say(f"note: train shards shorter than one window, never sampled: {', '.join(batches.skipped)}")
@@ -426,6 +427,7 @@ def _train(
         if c.checkpoint_interval and done % c.checkpoint_interval == 0 and done < end and main:
             extra["last_loss"], extra["skipped_steps"] = last_loss, skipped
             save_checkpoint(ckpt, s.model, s.optimizer, done, c, extra)
+            keep_history(ckpt, done, c.keep_checkpoints)
 
     if digests is not None:
         digests.close()
@@ -433,6 +435,7 @@ def _train(
     if (steps_run or not ckpt.exists()) and main:
         extra["last_loss"], extra["skipped_steps"] = last_loss, skipped
         save_checkpoint(ckpt, s.model, s.optimizer, end, c, extra)
+        keep_history(ckpt, end, c.keep_checkpoints)
     if end < c.max_steps:
         metrics.close()
         say(f"stopped after step {end} of {c.max_steps} (stop_at): {ckpt}; run again to continue")
@@ -470,7 +473,7 @@ def _train(
         "config": c.to_dict(),
     }
     summary["ranks"] = s.world.size
-    summary["final_val_perplexity"] = math.exp(val_loss) if val_loss is not None else None
+    summary["final_val_perplexity"] = perplexity(val_loss) if val_loss is not None else None
     summary["final_val_bits_per_byte"] = bpb
     summary["skipped_steps"] = skipped
     summary["tflops_per_device"] = tflops

@@ -62,3 +62,14 @@ def test_unreadable_checkpoint_names_the_file(tmp_path: Path) -> None:
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=r"checkpoint\.pt: cannot be read"):
         load_checkpoint(path)
+
+
+def test_the_newest_checkpoints_are_kept(tiny_config) -> None:
+    from trainer.train import train
+
+    config = tiny_config(max_steps=6, checkpoint_interval=2, keep_checkpoints=3)
+    train(config)
+    kept = sorted((Path(config.out) / "checkpoints").glob("*.pt"))
+    assert [p.name for p in kept] == ["step-00000004.pt", "step-00000006.pt"]
+    assert [load_checkpoint(p)["step"] for p in kept] == [4, 6]
+    assert load_checkpoint(Path(config.out) / "checkpoint.pt")["step"] == 6

@@ -132,3 +132,19 @@ def test_token_outside_the_vocabulary_names_the_shard(run_dir: Path) -> None:
     top = int(max(s.tokens.max() for s in shards))
     with pytest.raises(ManifestError, match=rf"train_00000\d\.bin: token id {top} is outside"):
         unigram_counts(shards, top)
+
+
+def test_bos_aligned_windows_start_at_every_document_once_per_epoch(run_dir: Path) -> None:
+    run = verify_run(run_dir)
+    batches = TrainBatches(open_split(run, "train"), B, T, seed=3, bos_aligned=run.bos_id)
+    expected = {
+        (i, int(p))
+        for i, s in enumerate(batches.shards)
+        for p in np.flatnonzero(np.asarray(s.tokens) == run.bos_id)
+        if p + T + 1 <= len(s.tokens)
+    }
+    shard_ids, starts = batches.positions(0, batches.windows)
+    assert set(zip(shard_ids.tolist(), starts.tolist(), strict=True)) == expected
+    assert batches.windows == len(expected)
+    x, _ = batches.batch(0)
+    assert (x[:, 0] == run.bos_id).all()
