@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The trainer on one GPU: a 124M GPT (12 layers x 768, 12 heads, seq 1024, GPT-2's shape), bf16,
+# compiled, on the shards `make demo` builds from the bundled sample; prints tokens/s and MFU
+# (trainer/flops.py: 6N + attention FLOPs over the GPU's bf16 peak, H100/H200/A100/L4 known)
+# and writes bench/results/gpu/ (metrics.jsonl, train_summary.json, nvidia-smi.txt).
+#
+#   make setup && make pipeline && bash bench/gpu_train.sh [STEPS]     # a few minutes
+#
+# The sample holds ~0.7M training tokens, so the run cycles through many epochs: this measures
+# speed, not what the model learns. llm.c reaches about 38-41% MFU by the same formula on H100.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEPS="${1:-200}"
+DATA="${DATA:-out/sample}"
+OUT="bench/results/gpu"
+PY="${PY:-.venv/bin/python}"
+test -f "$DATA/manifest.json" || { echo "no $DATA/manifest.json: run 'make pipeline' first" >&2; exit 2; }
+"$PY" -c "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device visible to torch')"
+rm -rf "$OUT" && mkdir -p "$OUT"
+nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || true
+"$PY" -m trainer.train --data "$DATA" --out "$OUT" --resume never \
+    --n-layer 12 --n-head 12 --n-embd 768 --seq-len 1024 --position learned \
+    --batch-size 16 --grad-accum 4 --max-steps "$STEPS" --warmup-steps 20 --lr 6e-4 --min-lr 6e-5 \
+    --dtype bf16 --compile --device cuda --eval-interval 0 --eval-batches 4 --log-interval 10 \
+    --checkpoint-interval 0
+"$PY" - "$OUT" <<'PY'
+import json, sys
+from pathlib import Path
+
+import torch
+
+out = Path(sys.argv[1])
+rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line]
+steady = [r for r in rows if "loss" in r and r["step"] >= 20]  # after compilation and warm-up
+summary = json.loads((out / "train_summary.json").read_text())
+median = lambda xs: sorted(xs)[len(xs) // 2] if xs else None  # noqa: E731
+tok = median([r["tokens_per_s"] for r in steady])
+mfu = median([r["mfu"] for r in steady if r.get("mfu") is not None])
+result = {"gpu": torch.cuda.get_device_name(0), "parameters": summary["parameters"],
+          "median_tokens_per_s": tok, "median_mfu": mfu, "steps": summary["steps"]}
+(out / "result.json").write_text(json.dumps(result, indent=1) + "\n")
+print(json.dumps(result))
+from bench.report import write_section
+
+mfu_text = f"{100 * mfu:.1f}% MFU" if mfu is not None else "no MFU (GPU not in trainer/flops.py)"
+write_section(Path("BENCHMARKS.md"), "gpu", "\n".join([
+    "## The trainer on a GPU (`bench/gpu_train.sh`)",
+    "",
+    f"{result['gpu']}: a {summary['parameters'] / 1e6:.0f}M GPT (12 x 768, seq 1024), bf16, compiled, "
+    f"batch 16 x 4 micro-steps, {summary['steps']} steps on the sample's shards: median "
+    f"**{tok:,.0f} tokens/s, {mfu_text}** (target >= 40%; steps from 20 on).",
+]))
+PY
