@@ -115,7 +115,11 @@ class TrainBatches:
 
     def positions(self, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
         """Shard index and start token of samples first .. first + count - 1."""
-        g = np.arange(first, first + count, dtype=np.int64)
+        return self.positions_of(np.arange(first, first + count, dtype=np.int64))
+
+    def positions_of(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Shard index and start token of the samples numbered ``g`` (int64 array)."""
+        count = len(g)
         epochs, within = np.divmod(g, self.windows)
         w = np.empty(count, dtype=np.int64)
         for epoch in np.unique(epochs).tolist():
@@ -132,7 +136,11 @@ class TrainBatches:
         return shard_ids, starts
 
     def rows(self, first: int, count: int) -> np.ndarray:
-        shard_ids, starts = self.positions(first, count)
+        return self.rows_of(np.arange(first, first + count, dtype=np.int64))
+
+    def rows_of(self, g: np.ndarray) -> np.ndarray:
+        """(len(g), seq_len + 1) tokens of the samples numbered ``g``."""
+        shard_ids, starts = self.positions_of(g)
         n = self.seq_len + 1
         pairs = zip(shard_ids.tolist(), starts.tolist(), strict=True)
         return np.stack([self.shards[i].tokens[s : s + n] for i, s in pairs])

@@ -11,6 +11,7 @@ metrics.jsonl, train_summary.json. Rerunning the same command resumes from the c
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -42,6 +43,7 @@ from trainer.data import Shard, TrainBatches, eval_batches, open_split, unigram_
 from trainer.distributed import World, barrier, close_world, from_main, init_world, mean
 from trainer.flops import flops_per_token, peak_tflops
 from trainer.metrics import METRICS_NAME, MetricsLogger, perplexity
+from trainer.mixture import MixtureBatches, Source, parse_data
 from trainer.model import GPT
 from trainer.schedule import lr_at
 from trainer.verify import RunData, model_vocab_size, verify_run
@@ -109,7 +111,7 @@ class Setup:
     run: RunData
     train_shards: list[Shard]
     val_shards: list[Shard]
-    batches: TrainBatches
+    batches: TrainBatches | MixtureBatches
     entropy: float
     device: torch.device
     bf16: bool
@@ -122,6 +124,8 @@ class Setup:
     """The model as evaluated (every rank scores the same windows, no collective)."""
     optimizer: torch.optim.Optimizer
     world: World
+    sources: list[Source]
+    val_by_source: list[list[Shard]]
 
 
 def split_global_batch(config: TrainConfig, world: World, saved: dict[str, Any] | None) -> TrainConfig:
@@ -141,8 +145,17 @@ def split_global_batch(config: TrainConfig, world: World, saved: dict[str, Any] 
 
 
 def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, Any] | None = None) -> Setup:
-    run = verify_run(config.data)
-    say(f"data: {run.directory} verified (manifest, shard checksums, {run.tokenizer_path.name})")
+    sources = parse_data(config.data)
+    runs = [verify_run(source.path) for source in sources]
+    run = runs[0]
+    for other in runs[1:]:
+        if other.manifest["tokenizer"]["sha256"] != run.manifest["tokenizer"]["sha256"]:
+            raise ConfigError(
+                f"data: {other.directory} was tokenized with another tokenizer than {run.directory} "
+                "(tokenizer.json sha256 differs); the runs of a mixture must share one"
+            )
+    for r in runs:
+        say(f"data: {r.directory} verified (manifest, shard checksums, {r.tokenizer_path.name})")
     device = resolve_device(config.device)
     world = init_world(device.type)
     if device.type == "cuda" and world.active:
@@ -151,13 +164,33 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
     # Record the resolved embedding size, so the checkpoint holds the real shape.
     config = replace(config, vocab_size=model_vocab_size(config.vocab_size, run.vocab_size))
     config = split_global_batch(config, world, saved)
-    train_shards, val_shards = open_split(run, "train"), open_split(run, "val")
-    if not train_shards:
-        raise ManifestError(f"{run.directory / MANIFEST_NAME}: no shard of split 'train'")
-    batches = TrainBatches(
-        train_shards, config.batch_size, config.seq_len, config.seed, config.global_batch, world.rank,
-        config.grad_accum, run.bos_id if config.bos_aligned else None,
-    )  # fmt: skip
+    train_by_source = [open_split(r, "train") for r in runs]
+    val_by_source = [open_split(r, "val") for r in runs]
+    for r, shards in zip(runs, train_by_source, strict=True):
+        if not shards:
+            raise ManifestError(f"{r.directory / MANIFEST_NAME}: no shard of split 'train'")
+    train_shards = [shard for shards in train_by_source for shard in shards]
+    val_shards = [shard for shards in val_by_source for shard in shards]
+    per_source = [
+        TrainBatches(
+            shards,
+            config.batch_size,
+            config.seq_len,
+            config.seed,
+            config.global_batch,
+            world.rank,
+            config.grad_accum,
+            run.bos_id if config.bos_aligned else None,
+        )  # fmt: skip
+        for shards in train_by_source
+    ]
+    batches: TrainBatches | MixtureBatches = per_source[0]
+    if len(sources) > 1:
+        batches = MixtureBatches(
+            per_source, [src.weight for src in sources], config.batch_size, config.seed, config.global_batch,
+            world.rank, config.grad_accum,
+        )  # fmt: skip
+        say("mixture: " + ", ".join(f"{src.name} {src.weight:.3f}" for src in sources))
     if batches.skipped:
         say(f"note: train shards shorter than one window, never sampled: {', '.join(batches.skipped)}")
     # One pass over the memmaps; it also proves every token id fits the vocabulary.
@@ -205,6 +238,8 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
         eval_runner=model if world.active or not config.compile else torch.compile(model),
         optimizer=optimizer,
         world=world,
+        sources=sources,
+        val_by_source=val_by_source,
     )
 
 
@@ -241,8 +276,8 @@ def resume(
             "raise --max-steps or use --resume never"
         )
     extra = dict(state["extra"])
-    if extra.get("manifest_sha256") != _manifest_sha(s.run.directory):
-        say(f"warning: {ckpt} was trained on data with another manifest than {s.run.directory}")
+    if extra.get("manifest_sha256") != _manifest_sha(*(x.path for x in s.sources)):
+        say(f"warning: {ckpt} was trained on data with other manifests than {s.config.data}")
     say(f"resuming from {ckpt} at step {step}")
     return step, extra
 
@@ -339,7 +374,7 @@ def _train(
             f"time budget {c.time_budget:g} s: {plan.step_seconds:.3f} s per step measured here, "
             f"so {c.max_steps} steps (warmup {c.warmup_steps}) instead of {asked_steps}"
         )
-    extra["manifest_sha256"] = _manifest_sha(s.run.directory)
+    extra["manifest_sha256"] = _manifest_sha(*(x.path for x in s.sources))
     extra["tokenizer_sha256"] = s.run.manifest["tokenizer"]["sha256"]
     flops_token = flops_per_token(s.model.num_params(exclude_embeddings=True), c.n_layer, c.n_embd, c.seq_len)
     peak = peak_tflops(s.device, c.peak_tflops)
@@ -358,6 +393,7 @@ def _train(
         else 0
     )
     bpb: float | None = None
+    val_by_source: dict[str, float] = {}
 
     def run_eval(step: int) -> float | None:
         nonlocal val_missing_said, bpb
@@ -373,6 +409,15 @@ def _train(
             return None
         bpb = bits_per_byte(loss, tokens, val_bytes) if val_bytes else None
         metrics.log_eval(step, c.max_steps, loss, tokens, bpb)
+        if len(s.sources) > 1:
+            by_source = {}
+            for src, shards in zip(s.sources, s.val_by_source, strict=True):
+                part = eval_batches(shards, c.batch_size, c.seq_len, c.eval_batches)
+                by_source[src.name], _ = evaluate(s.eval_runner, part, s.device, s.autocast)
+            val_by_source.update(by_source)
+            metrics.log({"step": step, "val_loss_by_source": by_source},
+                        f"step {step:>6}/{c.max_steps} | val loss by source: "
+                        + ", ".join(f"{k} {v:.4f}" for k, v in by_source.items()))  # fmt: skip
         return loss
 
     train_time, time_since_log, tokens_since_log = 0.0, 0.0, 0
@@ -414,6 +459,14 @@ def _train(
             tflops = speed / s.world.size * flops_token / 1e12
             mfu = tflops / peak if peak else None
             metrics.log_train(step, c.max_steps, last_loss, lr, speed, float(grad_norm), tflops, mfu)
+            if isinstance(s.batches, MixtureBatches):
+                shares = s.batches.shares(step + 1)
+                metrics.log(
+                    {
+                        "step": step,
+                        "mix_share": dict(zip([x.name for x in s.sources], shares.tolist(), strict=True)),
+                    }
+                )
             if c.spike_ratio and logged >= 5 and last_loss > c.spike_ratio * logged_mean:
                 spike = f"loss spike: {last_loss:.4f}, running mean {logged_mean:.4f}"
                 metrics.log({"step": step, "loss_spike": last_loss, "running_mean": logged_mean},
@@ -466,13 +519,25 @@ def _train(
         "parameters": s.model.num_params(),
         "device": str(s.device),
         "precision": "bf16" if s.bf16 else "fp32",
-        "data": str(s.run.directory),
+        "data": c.data,
         "out": str(out),
         "checkpoint": str(ckpt),
         "metrics": str(out / METRICS_NAME),
         "config": c.to_dict(),
     }
     summary["ranks"] = s.world.size
+    if isinstance(s.batches, MixtureBatches):
+        shares = s.batches.shares(c.max_steps).tolist()
+        summary["sources"] = [
+            {
+                "name": x.name,
+                "path": x.path,
+                "weight": x.weight,
+                "share": share,
+                "val_loss": val_by_source.get(x.name),
+            }
+            for x, share in zip(s.sources, shares, strict=True)
+        ]
     summary["final_val_perplexity"] = perplexity(val_loss) if val_loss is not None else None
     summary["final_val_bits_per_byte"] = bpb
     summary["skipped_steps"] = skipped
@@ -498,8 +563,10 @@ def init_from(s: Setup, path: Path, say: Callable[[str], None]) -> None:
     say(f"weights from {path} (step {state['step']}); optimizer and schedule start afresh")
 
 
-def _manifest_sha(directory: Path) -> str:
-    return sha256_file(directory / "manifest.json")
+def _manifest_sha(*directories: str | Path) -> str:
+    """The manifest's sha256 (one run), or a sha256 of the runs' manifest hashes (a mixture)."""
+    digests = [sha256_file(Path(d) / MANIFEST_NAME) for d in directories]
+    return digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode()).hexdigest()
 
 
 def _fmt(value: float | None) -> str:
