@@ -17,11 +17,22 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_state_dict,
+    set_model_state_dict,
+    set_state_dict,
+)
 
 from trainer.config import MODEL_FIELDS, TrainConfig
 
 CHECKPOINT_NAME = "checkpoint.pt"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+"""2: model and optimizer state keyed by parameter name (torch.distributed.checkpoint's full
+state dict), the same whether the run was one process, DDP or FSDP2; 1: optimizer state keyed
+by position (still read by runs without FSDP)."""
+READABLE_VERSIONS = (1, 2)
+_FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
 
 
 class CheckpointError(ValueError):
@@ -45,6 +56,12 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def full_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """Whole (unsharded) model and optimizer state on the CPU, keyed by parameter name. Under
+    FSDP every rank must call it (it gathers the shards)."""
+    return get_state_dict(model, optimizer, options=_FULL)
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     model: nn.Module,
@@ -52,6 +69,7 @@ def save_checkpoint(
     step: int,
     config: TrainConfig,
     extra: dict[str, Any] | None = None,
+    state: tuple[dict, dict] | None = None,
 ) -> None:
     """Write atomically: a crash mid-write leaves the previous checkpoint intact.
 
@@ -60,18 +78,19 @@ def save_checkpoint(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
+    model_state, optimizer_state = state if state is not None else full_state(model, optimizer)
+    saved = {
         "version": CHECKPOINT_VERSION,
         "step": step,
         "config": config.to_dict(),
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
+        "model": model_state,
+        "optimizer": optimizer_state,
         "rng": rng_state(),
         "extra": extra or {},
     }
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
-        torch.save(state, f)
+        torch.save(saved, f)
         f.flush()
         # The rename must not reach the disk before the data does, or a power cut leaves an empty
         # file under the final name.
@@ -109,8 +128,8 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         state = torch.load(path, map_location=device, weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
         raise CheckpointError(f"{path}: cannot be read ({e})") from e
-    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path}: not a version {CHECKPOINT_VERSION} trainer checkpoint")
+    if not isinstance(state, dict) or state.get("version") not in READABLE_VERSIONS:
+        raise CheckpointError(f"{path}: not a trainer checkpoint (versions {READABLE_VERSIONS})")
     return state
 
 
@@ -124,9 +143,20 @@ def check_compatible(path: str | os.PathLike, saved: dict[str, Any], config: Tra
             )
 
 
+def load_weights(model: nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    """Whole weights into a model, sharded or not (continued pretraining)."""
+    set_model_state_dict(model, weights, options=StateDictOptions(full_state_dict=True))
+
+
 def restore(state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer) -> int:
     """Load a checkpoint's state into model and optimizer; return the step to train next."""
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
+    if state["version"] == 1:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    else:  # every rank loads the whole state; FSDP keeps its own shard of it
+        set_state_dict(
+            model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"],
+            options=StateDictOptions(full_state_dict=True),
+        )  # fmt: skip
     set_rng_state(state["rng"])
     return int(state["step"])

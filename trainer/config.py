@@ -90,6 +90,9 @@ class TrainConfig:
     doc_masking: bool = False
     """Attention only within the current document of a packed window (block-diagonal causal
     mask through SDPA), positions restarting at each document's BOS."""
+    fsdp: bool = False
+    """With several ranks: shard parameters, gradients and optimizer state over them (FSDP2
+    ``fully_shard`` per block, then the whole model) instead of a DDP replica on each."""
     activation_checkpointing: bool = False
     """Recompute each block's activations in the backward pass: less memory, ~30% more compute."""
     peak_tflops: float = 0.0

@@ -33,8 +33,10 @@ from trainer.checkpoint import (
     CheckpointError,
     check_compatible,
     checkpoint_path,
+    full_state,
     keep_history,
     load_checkpoint,
+    load_weights,
     restore,
     save_checkpoint,
 )
@@ -206,6 +208,13 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
     model.checkpoint_blocks = config.activation_checkpointing
     model.doc_bos = run.bos_id if config.doc_masking else None
     _seed_dropout(config.seed, world, 0)
+    sharded = world.active and config.fsdp
+    if sharded:
+        from torch.distributed.fsdp import fully_shard
+
+        for block in model.blocks:
+            fully_shard(block)
+        fully_shard(model)
     optimizer = model.configure_optimizer(
         config.lr, config.weight_decay, config.betas, device_type=device.type
     )
@@ -219,7 +228,7 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
         f"{config.grad_accum} micro-steps x {config.batch_size}; {batches.windows:,} windows per epoch"
     )
     trained: nn.Module = model
-    if world.active:
+    if world.active and not sharded:
         from torch.nn.parallel import DistributedDataParallel
 
         trained = DistributedDataParallel(model, broadcast_buffers=False)
@@ -298,9 +307,12 @@ def train_step(s: Setup, step: int) -> tuple[torch.Tensor, torch.Tensor, float, 
     for micro in range(c.grad_accum):
         x, y = s.batches.batch(step, micro)
         x, y = x.to(s.device, non_blocking=True), y.to(s.device, non_blocking=True)
-        # DDP averages gradients over the ranks at the last micro-step only.
+        # DDP and FSDP average gradients over the ranks at the last micro-step only.
         sync = not s.world.active or micro == c.grad_accum - 1
-        with contextlib.nullcontext() if sync else s.runner.no_sync():  # type: ignore[operator]
+        if s.world.active and c.fsdp:
+            s.model.set_requires_gradient_sync(sync)  # type: ignore[operator]
+        plain = sync or c.fsdp
+        with contextlib.nullcontext() if plain else s.runner.no_sync():  # type: ignore[operator]
             with s.autocast():
                 _, loss = s.runner(x, y)
             # Every micro-batch holds batch_size x seq_len targets: dividing by grad_accum (and
@@ -309,6 +321,8 @@ def train_step(s: Setup, step: int) -> tuple[torch.Tensor, torch.Tensor, float, 
         loss_sum += loss.detach()
     # max_norm=inf still returns the norm, worth logging even without clipping.
     grad_norm = nn.utils.clip_grad_norm_(s.model.parameters(), c.grad_clip if c.grad_clip > 0 else math.inf)
+    if hasattr(grad_norm, "full_tensor"):  # FSDP: a DTensor
+        grad_norm = grad_norm.full_tensor()
     finite = torch.isfinite(grad_norm) & torch.isfinite(loss_sum)
     ok = bool(mean(finite.float(), s.world).item() == 1.0)
     if ok:
@@ -477,18 +491,16 @@ def _train(
             time_since_log, tokens_since_log = 0.0, 0
         done = step + 1
         # The last checkpoint is written after the loop, also when no step ran.
-        if c.checkpoint_interval and done % c.checkpoint_interval == 0 and done < end and main:
+        if c.checkpoint_interval and done % c.checkpoint_interval == 0 and done < end:
             extra["last_loss"], extra["skipped_steps"] = last_loss, skipped
-            save_checkpoint(ckpt, s.model, s.optimizer, done, c, extra)
-            keep_history(ckpt, done, c.keep_checkpoints)
+            write_checkpoint(s, ckpt, done, extra)
 
     if digests is not None:
         digests.close()
     steps_run = max(0, end - start_step)
-    if (steps_run or not ckpt.exists()) and main:
+    if steps_run:  # a finished run resumed again has nothing new to save
         extra["last_loss"], extra["skipped_steps"] = last_loss, skipped
-        save_checkpoint(ckpt, s.model, s.optimizer, end, c, extra)
-        keep_history(ckpt, end, c.keep_checkpoints)
+        write_checkpoint(s, ckpt, end, extra)
     if end < c.max_steps:
         metrics.close()
         say(f"stopped after step {end} of {c.max_steps} (stop_at): {ckpt}; run again to continue")
@@ -549,6 +561,15 @@ def _train(
     return summary
 
 
+def write_checkpoint(s: Setup, ckpt: Path, step: int, extra: dict[str, Any]) -> None:
+    """Under FSDP every rank gathers its shards into the whole state; the main rank writes it."""
+    sharded = s.world.active and s.config.fsdp
+    state = full_state(s.model, s.optimizer) if sharded or s.world.main else None
+    if s.world.main:
+        save_checkpoint(ckpt, s.model, s.optimizer, step, s.config, extra, state)
+        keep_history(ckpt, step, s.config.keep_checkpoints)
+
+
 def init_from(s: Setup, path: Path, say: Callable[[str], None]) -> None:
     """Continued pretraining: the weights of another run's checkpoint, nothing else of it."""
     state = load_checkpoint(path)
@@ -559,7 +580,7 @@ def init_from(s: Setup, path: Path, say: Callable[[str], None]) -> None:
             f"{path}: trained with another tokenizer (sha256 {theirs[:12]}...) than "
             f"{s.run.tokenizer_path} ({ours[:12]}...); its token ids mean other things here"
         )
-    s.model.load_state_dict(state["model"])
+    load_weights(s.model, state["model"])
     say(f"weights from {path} (step {state['step']}); optimizer and schedule start afresh")
 
 

@@ -99,3 +99,21 @@ def test_a_global_batch_the_ranks_cannot_divide_is_refused(tiny_config) -> None:
         ).global_batch
         == 12
     )
+
+
+def test_fsdp_trains_like_one_rank_and_its_checkpoints_move_between_layouts(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    """FSDP2 (parameters, gradients and optimizer state sharded over 2 ranks) trains like one
+    rank with two micro-steps; its checkpoint (gathered whole) resumes on one plain rank, and a
+    plain rank's checkpoint resumes under FSDP."""
+    straight, shrink, grow = tmp_path / "straight", tmp_path / "fsdp-to-1", tmp_path / "1-to-fsdp"
+    train(run_dir, straight, 1, "--batch-size", "4", "--grad-accum", "2")
+    train(run_dir, shrink, 2, "--batch-size", "4", "--fsdp", "--stop-at", "3")
+    train(run_dir, shrink, 1, "--batch-size", "4")
+    train(run_dir, grow, 1, "--batch-size", "4", "--grad-accum", "2", "--stop-at", "3")
+    train(run_dir, grow, 2, "--batch-size", "4", "--fsdp")
+    for out in (shrink, grow):
+        assert digests(out) == digests(straight)
+        assert losses(out) == pytest.approx(losses(straight), rel=TOL)
+        assert_same_weights(straight, out)
