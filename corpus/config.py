@@ -400,10 +400,15 @@ class ShardConfig:
     """A shard is closed when the next document would take it past this many tokens."""
     by_language: bool = False
     """Route documents to shards per language (``train_de_000000.bin``, ...), e.g. to mix later."""
+    document_token: str = "start"
+    """Where each document's token goes: start (BOS, llm.c and modded-nanogpt, our trainer's
+    default) or end (EOD, Megatron's convention)."""
 
     def validate(self) -> None:
         _fraction(self, "shard", "val_fraction")
         require_positive(self, "shard", "max_tokens_per_shard")
+        if self.document_token not in ("start", "end"):
+            raise ValueError(f"shard.document_token: must be start or end, got {self.document_token!r}")
 
 
 @dataclass(frozen=True)

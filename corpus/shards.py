@@ -9,9 +9,14 @@ header[1]   version: 1 (uint16) or 7 (uint32)
 header[2]   number of tokens after the header
 header[3]   number of documents (ours; llm.c ignores it)
 header[4]   bytes per token (ours)
+header[5]   the document token's id (ours)
+header[6]   where it stands: 1 = first token of every document (BOS, as llm.c and
+            modded-nanogpt expect), 2 = last token of every document (EOD, Megatron's
+            convention; ``[shard] document_token = "end"``), 0 = not recorded (older shards:
+            start)
 ==========  =====================================================================
 
-Every document starts with the document-start (BOS/EOT) token.
+Every document carries the document token once, at its start (default) or at its end.
 
 ``NAME.idx`` is Megatron's ``MMIDIDX`` index, so Megatron's ``IndexedDataset`` reads our ``.bin``
 unchanged: its byte pointers start after our 1024-byte header. Layout (little-endian)::
@@ -57,7 +62,13 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 65536 else np.dtype(np.uint32)
 
 
-def make_header(num_tokens: int, num_docs: int, dtype: np.dtype) -> np.ndarray:
+DOC_START, DOC_END = 1, 2
+POSITIONS = {"start": DOC_START, "end": DOC_END}
+
+
+def make_header(
+    num_tokens: int, num_docs: int, dtype: np.dtype, document_token: int = 0, position: str = "start"
+) -> np.ndarray:
     header = np.zeros(HEADER_INTS, dtype="<i4")
     if dtype == np.uint16:
         header[0], header[1] = MAGIC_UINT16, VERSION_UINT16
@@ -68,6 +79,7 @@ def make_header(num_tokens: int, num_docs: int, dtype: np.dtype) -> np.ndarray:
     if num_tokens >= 2**31:
         raise ValueError(f"a shard holds at most 2**31 - 1 tokens, got {num_tokens}")
     header[2], header[3], header[4] = num_tokens, num_docs, dtype.itemsize
+    header[5], header[6] = document_token, POSITIONS[position]
     return header
 
 
@@ -78,6 +90,9 @@ class ShardHeader:
     num_tokens: int
     num_docs: int
     dtype: np.dtype
+    document_token: int | None = None
+    """None in shards written before the header recorded it."""
+    document_position: str = "start"
 
 
 def read_header(path: str | os.PathLike) -> ShardHeader:
@@ -93,7 +108,13 @@ def read_header(path: str | os.PathLike) -> ShardHeader:
         dtype = np.dtype(np.uint32)
     else:
         raise ShardFormatError(f"{path}: bad magic/version {magic}/{version}")
-    result = ShardHeader(magic, version, int(header[2]), int(header[3]), dtype)
+    where = int(header[6])
+    if where not in (0, DOC_START, DOC_END):
+        raise ShardFormatError(f"{path}: header[6] (document token position) is {where}, not 0, 1 or 2")
+    result = ShardHeader(
+        magic, version, int(header[2]), int(header[3]), dtype,
+        int(header[5]) if where else None, "end" if where == DOC_END else "start",
+    )  # fmt: skip
     expected = HEADER_BYTES + result.num_tokens * dtype.itemsize
     actual = os.path.getsize(path)
     if actual != expected:
@@ -173,12 +194,14 @@ class ShardStats:
 
 
 def write_shard(
-    bin_stream: BinaryIO, idx_stream: BinaryIO, docs: Sequence[np.ndarray], dtype: np.dtype
-) -> ShardStats:
+    bin_stream: BinaryIO, idx_stream: BinaryIO, docs: Sequence[np.ndarray], dtype: np.dtype,
+    document_token: int | None = None, position: str = "start",
+) -> ShardStats:  # fmt: skip
     """Write one shard to two (possibly non-seekable) streams: ``.bin`` and ``.idx``.
 
-    ``docs`` are token arrays that already start with the document-start token. The header needs
-    the token count first, so the documents are given as a sequence, not a one-shot iterator.
+    ``docs`` are token arrays that already carry the document token at ``position`` (its id,
+    when not given, is read from the first document). The header needs the token count first,
+    so the documents are given as a sequence, not a one-shot iterator.
     """
     dtype = np.dtype(dtype)
     lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
@@ -191,14 +214,18 @@ def write_shard(
         if int(tokens.max()) > max_id or int(tokens.min()) < 0:
             raise ValueError(f"document {i}: token id out of range for {dtype}")
     num_tokens = int(lengths.sum())
-    bin_stream.write(make_header(num_tokens, len(docs), dtype).tobytes())
+    if document_token is None:
+        document_token = int(np.asarray(docs[0])[0 if position == "start" else -1]) if len(docs) else 0
+    bin_stream.write(make_header(num_tokens, len(docs), dtype, document_token, position).tobytes())
     for tokens in docs:
         bin_stream.write(np.asarray(tokens).astype(dtype.newbyteorder("<"), copy=False).tobytes())
     write_index(idx_stream, lengths, dtype)
     return ShardStats(num_tokens=num_tokens, num_docs=len(docs))
 
 
-def write_shard_files(bin_path: str | os.PathLike, docs: Sequence[np.ndarray], dtype: np.dtype) -> ShardStats:
+def write_shard_files(
+    bin_path: str | os.PathLike, docs: Sequence[np.ndarray], dtype: np.dtype, position: str = "start"
+) -> ShardStats:
     """Write ``bin_path`` and its ``.idx`` on the local disk, each visible only when complete."""
     bin_path = Path(bin_path)
     idx_path = bin_path.with_suffix(".idx")
@@ -206,7 +233,7 @@ def write_shard_files(bin_path: str | os.PathLike, docs: Sequence[np.ndarray], d
     tmp_idx = idx_path.with_name(idx_path.name + ".tmp")
     try:
         with open(tmp_bin, "wb") as fb, open(tmp_idx, "wb") as fi:
-            stats = write_shard(fb, fi, docs, dtype)
+            stats = write_shard(fb, fi, docs, dtype, position=position)
     except BaseException:
         tmp_bin.unlink(missing_ok=True)
         tmp_idx.unlink(missing_ok=True)

@@ -56,7 +56,9 @@ def load_tokenizer(data: str) -> Tokenizer:
     return Tokenizer.from_str(data)
 
 
-def tokenizer_identity(tokenizer_json: str, bos_token: str, file: str = "tokenizer.json") -> dict[str, Any]:
+def tokenizer_identity(
+    tokenizer_json: str, bos_token: str, file: str = "tokenizer.json", position: str = "start"
+) -> dict[str, Any]:
     """What the manifest records so a trainer can refuse shards of another tokenizer."""
     tokenizer = load_tokenizer(tokenizer_json)
     bos_id = tokenizer.token_to_id(bos_token)
@@ -69,6 +71,7 @@ def tokenizer_identity(tokenizer_json: str, bos_token: str, file: str = "tokeniz
         "sha256": hashlib.sha256(tokenizer_json.encode("utf-8")).hexdigest(),
         "vocab_size": vocab_size,
         "bos_id": bos_id,
+        "document_token": {"id": bos_id, "token": bos_token, "position": position},
         "special_tokens": {name: i for i, name in sorted((i, n) for n, i in specials.items())},
         "dtype": token_dtype(vocab_size).name,
     }
@@ -77,7 +80,9 @@ def tokenizer_identity(tokenizer_json: str, bos_token: str, file: str = "tokeniz
 class DocumentEncoder:
     """Encodes batches of documents to token arrays that start with the document token."""
 
-    def __init__(self, tokenizer_json: str, bos_token: str) -> None:
+    def __init__(self, tokenizer_json: str, bos_token: str, position: str = "start") -> None:
+        """``position``: the document token first (start) or last (end: Megatron's EOD)."""
+        self.position = position
         self.tokenizer = load_tokenizer(tokenizer_json)
         bos_id = self.tokenizer.token_to_id(bos_token)
         if bos_id is None:
@@ -90,7 +95,11 @@ class DocumentEncoder:
         out = []
         for enc in encodings:
             ids = np.empty(len(enc.ids) + 1, dtype=self.dtype)
-            ids[0] = self.bos_id
-            ids[1:] = enc.ids
+            if self.position == "start":
+                ids[0] = self.bos_id
+                ids[1:] = enc.ids
+            else:
+                ids[:-1] = enc.ids
+                ids[-1] = self.bos_id
             out.append(ids)
         return out

@@ -48,13 +48,24 @@ def open_split(run: RunData, split: str) -> list[Shard]:
     for entry in run.shards(split):
         path = run.directory / entry["bin"]
         tokens = open_tokens(path)
-        # A shard that does not start with BOS was written with another tokenizer or format.
-        if len(tokens) and int(tokens[0]) != run.bos_id:
+        # A shard whose first (last, for EOD) token is not the document token was written with
+        # another tokenizer or format.
+        where, at = ("last", -1) if run.doc_at_end else ("first", 0)
+        if len(tokens) and int(tokens[at]) != run.bos_id:
             raise ManifestError(
-                f"{path}: first token is {int(tokens[0])}, not the manifest's bos_id {run.bos_id}"
+                f"{path}: {where} token is {int(tokens[at])}, not the manifest's document token {run.bos_id}"
             )
         shards.append(Shard(entry["name"], path, tokens))
     return shards
+
+
+def _doc_starts(tokens: np.ndarray, token: int, at_end: bool, limit: int) -> np.ndarray:
+    """Positions below ``limit`` where a document starts: at each document token, or (EOD
+    convention) at 0 and just after each document token."""
+    if not at_end:
+        return np.flatnonzero(np.asarray(tokens[:limit]) == token)
+    after = np.flatnonzero(np.asarray(tokens[: max(0, limit - 1)]) == token) + 1
+    return np.concatenate([[0], after]).astype(np.int64) if limit > 0 else after
 
 
 def _to_tensors(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,6 +87,7 @@ class TrainBatches:
         rank: int = 0,
         grad_accum: int = 1,
         bos_aligned: int | None = None,
+        doc_at_end: bool = False,
     ) -> None:
         """``bos_aligned``: the BOS id; windows then start only at document starts (as
         modded-nanogpt's loader does), one per document whose window fits in its shard, and
@@ -96,8 +108,7 @@ class TrainBatches:
         self.doc_starts: list[np.ndarray] | None = None
         if bos_aligned is not None:
             self.doc_starts = [
-                np.flatnonzero(np.asarray(s.tokens[: len(s.tokens) - seq_len]) == bos_aligned)
-                for s in self.shards
+                _doc_starts(s.tokens, bos_aligned, doc_at_end, len(s.tokens) - seq_len) for s in self.shards
             ]
             counts = np.array([len(d) for d in self.doc_starts], dtype=np.int64)
         else:

@@ -122,6 +122,8 @@ class GPT(nn.Module):
         self.checkpoint_blocks = False
         """Recompute each block's activations in the backward pass (activation checkpointing)."""
         self.doc_bos: int | None = None
+        self.doc_at_end = False
+        """With doc_bos: the token ends each document (Megatron's EOD) instead of starting it."""
         """Document masking: with the id of the token that starts every document, attention
         stays inside the current document of a packed sequence and positions restart at each
         document (a window's first tokens, the tail of an earlier document, are one too)."""
@@ -167,6 +169,8 @@ class GPT(nn.Module):
                 rotary = self.rotary[:, :T]  # (2, T, D/2)
         else:
             starts = idx == self.doc_bos  # (B, T)
+            if self.doc_at_end:  # a document starts just after the token
+                starts = F.pad(starts[:, :-1], (1, 0), value=False)
             segment = starts.cumsum(dim=1)  # which document of the row each token is in
             causal = t[:, None] >= t[None, :]  # (T, T)
             mask = ((segment[:, :, None] == segment[:, None, :]) & causal).unsqueeze(1)  # (B, 1, T, T)

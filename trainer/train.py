@@ -173,6 +173,10 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
             raise ManifestError(f"{r.directory / MANIFEST_NAME}: no shard of split 'train'")
     train_shards = [shard for shards in train_by_source for shard in shards]
     val_shards = [shard for shards in val_by_source for shard in shards]
+    if len({r.doc_at_end for r in runs}) > 1:
+        raise ConfigError(
+            "data: the runs of a mixture put the document token at different ends (shard.document_token)"
+        )
     per_source = [
         TrainBatches(
             shards,
@@ -183,6 +187,7 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
             world.rank,
             config.grad_accum,
             run.bos_id if config.bos_aligned else None,
+            run.doc_at_end,
         )  # fmt: skip
         for shards in train_by_source
     ]
@@ -207,6 +212,7 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
     model = GPT(config.model_config(config.vocab_size)).to(device)
     model.checkpoint_blocks = config.activation_checkpointing
     model.doc_bos = run.bos_id if config.doc_masking else None
+    model.doc_at_end = run.doc_at_end
     _seed_dropout(config.seed, world, 0)
     sharded = world.active and config.fsdp
     if sharded:

@@ -26,6 +26,8 @@ class RunData:
     tokenizer_path: Path
     vocab_size: int
     bos_id: int
+    doc_at_end: bool = False
+    """The document token ends each document (Megatron's EOD) instead of starting it."""
 
     def shards(self, split: str) -> list[dict[str, Any]]:
         return [s for s in self.manifest["shards"] if s["split"] == split]
@@ -59,6 +61,7 @@ def verify_run(directory: str | os.PathLike, checksums: bool = True) -> RunData:
         tokenizer_path=tokenizer_path,
         vocab_size=int(info["vocab_size"]),
         bos_id=int(info["bos_id"]),
+        doc_at_end=info.get("document_token", {}).get("position", "start") == "end",
     )
 
 

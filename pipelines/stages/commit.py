@@ -60,7 +60,8 @@ def commit(results: list[dict], tokenizer: dict, out_dir: str, config: dict, bos
                 **({"language": language} if language else {}),
             }
         )
-    identity = tokenizer_identity(tokenizer_json, bos_token)
+    position = config.get("shard", {}).get("document_token", "start")
+    identity = tokenizer_identity(tokenizer_json, bos_token, position=position)
     manifest = build_manifest(identity, config, entries)
     extra: dict[str, Any] = {"tokens": manifest["totals"], "shards": len(entries)}
     if config.get("near_dedup", {}).get("enabled", True):

@@ -54,7 +54,9 @@ class ShardFileFn(beam.DoFn):
             data = files.read_bytes(tokenizer["path"])
             if hashlib.sha256(data).hexdigest() != tokenizer["sha256"]:
                 raise ValueError(f"{tokenizer['path']}: changed while the job ran (sha256 differs)")
-            self.encoder = DocumentEncoder(data.decode("utf-8"), self.config.tokenizer.bos_token)
+            self.encoder = DocumentEncoder(
+                data.decode("utf-8"), self.config.tokenizer.bos_token, self.config.shard.document_token
+            )
             self.encoder_sha = tokenizer["sha256"]
         assert self.encoder is not None
         documents = 0
@@ -70,7 +72,14 @@ class ShardFileFn(beam.DoFn):
             stem = files.join(self.shard_dir, f"{planned.split}-{route}{unit:06d}-{planned.part:04d}")
             with files.atomic_output(stem + ".bin") as bin_f, files.atomic_output(stem + ".idx") as idx_f:
                 bin_out, idx_out = _Hashing(bin_f), _Hashing(idx_f)
-                stats = write_shard(bin_out, idx_out, planned.tokens, self.encoder.dtype)
+                stats = write_shard(
+                    bin_out,
+                    idx_out,
+                    planned.tokens,
+                    self.encoder.dtype,
+                    self.encoder.bos_id,
+                    self.encoder.position,
+                )
             lineage = pa.table(
                 {
                     "position": pa.array(range(len(planned.ids)), pa.int64()),

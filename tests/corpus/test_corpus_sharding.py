@@ -91,8 +91,9 @@ def test_shard_bytes_header_and_index_are_exact() -> None:
     assert (stats.num_tokens, stats.num_docs) == (6, 3)
     data = bin_buf.getvalue()
     assert len(data) == HEADER_BYTES + 12
-    assert struct.unpack_from("<5i", data) == (20240520, 1, 6, 3, 2)
-    assert data[20:HEADER_BYTES] == bytes(HEADER_BYTES - 20)
+    # magic, version, tokens, documents, bytes per token, document token id, position (1: start)
+    assert struct.unpack_from("<7i", data) == (20240520, 1, 6, 3, 2, 0, 1)
+    assert data[28:HEADER_BYTES] == bytes(HEADER_BYTES - 28)
     assert data[HEADER_BYTES:] == struct.pack("<6H", 0, 17, 256, 0, 0, 65535)
     assert idx_buf.getvalue() == (
         b"MMIDIDX\x00\x00"
@@ -130,3 +131,19 @@ def test_shard_format_errors_name_the_file(tmp_path: Path) -> None:
         write_shard(io.BytesIO(), io.BytesIO(), [np.array([0, 70000])], np.dtype(np.uint16))
     with pytest.raises(ValueError, match="empty document"):
         write_shard(io.BytesIO(), io.BytesIO(), [np.array([], dtype=np.uint16)], np.dtype(np.uint16))
+
+
+def test_megatron_end_of_document_convention(tmp_path: Path) -> None:
+    from corpus.shards import read_header, write_shard_files
+    from corpus.tokenize import DocumentEncoder, train_bpe
+
+    texts = [line for line in Path(__file__).read_text("utf-8").splitlines() if line.strip()]
+    tokenizer = train_bpe(texts, 300, "<|endoftext|>")
+    eod = tokenizer.token_to_id("<|endoftext|>")
+    start = DocumentEncoder(tokenizer.to_str(), "<|endoftext|>").encode(texts[:3])
+    end = DocumentEncoder(tokenizer.to_str(), "<|endoftext|>", "end").encode(texts[:3])
+    for a, b in zip(start, end, strict=True):
+        assert a[0] == eod == b[-1] and a[1:].tolist() == b[:-1].tolist()
+    write_shard_files(tmp_path / "end.bin", end, end[0].dtype, position="end")
+    header = read_header(tmp_path / "end.bin")
+    assert (header.document_token, header.document_position) == (eod, "end")

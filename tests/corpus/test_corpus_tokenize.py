@@ -70,9 +70,11 @@ def test_tokenizer_identity(tokenizer_json: str) -> None:
         "sha256": hashlib.sha256(tokenizer_json.encode("utf-8")).hexdigest(),
         "vocab_size": 600,
         "bos_id": 0,
+        "document_token": {"id": 0, "token": BOS, "position": "start"},
         "special_tokens": {BOS: 0},
         "dtype": "uint16",
     }
+    assert tokenizer_identity(tokenizer_json, BOS, position="end")["document_token"]["position"] == "end"
 
 
 def test_unknown_bos_token_is_an_error_naming_the_file(tokenizer_json: str) -> None:

@@ -318,16 +318,19 @@ def test_build_tokenizer_loads_a_given_tokenizer(tmp_path: Path, filtered_files:
     assert out_path.read_bytes() == given.read_bytes()
 
 
-def test_write_shards(tmp_path: Path, filtered_files: list[dict]) -> None:
+@pytest.mark.parametrize("position", ["start", "end"])
+def test_write_shards(tmp_path: Path, filtered_files: list[dict], position: str) -> None:
     tokenizer_json = train_bpe(texts_of(filtered_files), 400, "<|endoftext|>").to_str()
     tokenizer_path = tmp_path / "tokenizer.json"
     tokenizer_path.write_text(tokenizer_json, "utf-8")
     tokenizer = tokenizer_info(tokenizer_path)
-    config = PipelineConfig(shard=ShardConfig(val_fraction=0.3, max_tokens_per_shard=12_000))
+    config = PipelineConfig(
+        shard=ShardConfig(val_fraction=0.3, max_tokens_per_shard=12_000, document_token=position)
+    )
     shard_dir = tmp_path / "shards"
     shard_dir.mkdir()
     # What the composite must produce: corpus.steps.shard_step and corpus.shards.write_shard per file.
-    encoder = DocumentEncoder(tokenizer_json, "<|endoftext|>")
+    encoder = DocumentEncoder(tokenizer_json, "<|endoftext|>", position)
     expected, expected_bytes = [], {}
     for element in filtered_files:
         with open(element["path"], "rb") as f:
@@ -336,7 +339,7 @@ def test_write_shards(tmp_path: Path, filtered_files: list[dict]) -> None:
         for s in planned:
             stem = str(shard_dir / f"{s.split}-{element['index']:06d}-{s.part:04d}")
             bin_buf, idx_buf = io.BytesIO(), io.BytesIO()
-            stats = write_shard(bin_buf, idx_buf, s.tokens, np.dtype(np.uint16))
+            stats = write_shard(bin_buf, idx_buf, s.tokens, np.dtype(np.uint16), encoder.bos_id, position)
             expected_bytes[stem + ".bin"] = bin_buf.getvalue()
             expected_bytes[stem + ".idx"] = idx_buf.getvalue()
             shards.append(
