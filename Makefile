@@ -13,7 +13,7 @@ STEPS ?= 300
 # The demo's training fits this many seconds on whatever machine runs it (at most STEPS steps).
 TRAIN_SECONDS ?= 120
 
-.PHONY: setup demo pipeline crawl-sample train test lint format bench bench-crawl bench-scale sample blocklists clean
+.PHONY: setup demo pipeline crawl-sample train test lint format bench bench-crawl bench-trainer bench-scale sample blocklists clean
 
 setup: $(STAMP)
 
@@ -62,7 +62,14 @@ $(BENCH_STAMP): bench/peer-requirements.txt
 bench: setup $(BENCH_STAMP)
 	$(PY) -m bench.run $(if $(QUICK),--quick,)
 	$(PY) -m bench.crawl $(if $(QUICK),--hosts 20,)
+	test -f $(OUT)/$(NAME)/manifest.json || $(MAKE) pipeline
+	$(PY) -m bench.trainer --data $(OUT)/$(NAME)
 	$(if $(QUICK),,$(PY) -m bench.scale)
+
+# The trainer against transformers' GPT2LMHeadModel, its loader, 1 vs 2 ranks (a few minutes).
+bench-trainer: setup $(BENCH_STAMP)
+	test -f $(OUT)/$(NAME)/manifest.json || $(MAKE) pipeline
+	$(PY) -m bench.trainer --data $(OUT)/$(NAME)
 
 # The crawler against wget and Scrapy on 100 loopback virtual hosts (about 3 minutes).
 bench-crawl: setup $(BENCH_STAMP)
