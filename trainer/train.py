@@ -230,8 +230,9 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
         f"on {device} in {'bf16 autocast' if bf16 else 'fp32'}"
     )
     say(
-        f"batch: {config.global_batch} sequences of {config.seq_len} per step = {world.size} ranks x "
-        f"{config.grad_accum} micro-steps x {config.batch_size}; {batches.windows:,} windows per epoch"
+        f"batch: {config.global_batch} sequences of {config.seq_len} per step = {world.size} "
+        f"rank{'s' * (world.size > 1)} x {config.grad_accum} micro-step{'s' * (config.grad_accum > 1)} "
+        f"x {config.batch_size}; {batches.windows:,} windows per epoch"
     )
     trained: nn.Module = model
     if world.active and not sharded:
