@@ -41,7 +41,9 @@ def init_world(device_type: str) -> World:
 
 
 def close_world(world: World) -> None:
+    """Every rank reaches here before the group goes (no rank leaves work in flight)."""
     if world.active and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

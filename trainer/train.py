@@ -11,6 +11,7 @@ metrics.jsonl, train_summary.json. Rerunning the same command resumes from the c
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import math
@@ -355,7 +356,14 @@ def train(config: TrainConfig, stream: TextIO | None = None) -> dict[str, Any]:
     try:
         return _train(s, ckpt, state, say, stream, t_start, config.max_steps)
     finally:
-        close_world(s.world)
+        world = s.world
+        # DDP's reducer holds the process group: freed after destroy_process_group, gloo's
+        # destructor joins a worker thread that waits for the GIL its caller holds (a deadlock
+        # seen in tests). So the wrappers go first, then the group.
+        s.runner = s.eval_runner = s.model = None  # type: ignore[assignment]
+        del s
+        gc.collect()
+        close_world(world)
 
 
 class _Silent:
