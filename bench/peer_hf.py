@@ -24,8 +24,9 @@ def main() -> int:
     torch.manual_seed(0)
     torch.set_num_threads(int(sys.argv[9]) if len(sys.argv) > 9 else torch.get_num_threads())
     config = GPT2Config(n_layer=layers, n_head=heads, n_embd=width, n_positions=seq, vocab_size=vocab,
-                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)  # fmt: skip
-    model = GPT2LMHeadModel(config, attn_implementation="sdpa")
+                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                        attn_implementation="sdpa")  # fmt: skip
+    model = GPT2LMHeadModel(config)
     model.train()
     runner = torch.compile(model) if compiled else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
