@@ -73,7 +73,33 @@ def _to_tensors(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return rows[:, :-1], rows[:, 1:]  # inputs (B, T), targets (B, T)
 
 
-class TrainBatches:
+class GlobalBatches:
+    """Micro-batches cut from global batches of numbered samples: the part every loader shares.
+    A subclass sets batch_size, global_batch, rank, grad_accum and gives ``rows``."""
+
+    batch_size: int
+    global_batch: int
+    rank: int
+    grad_accum: int
+
+    def rows(self, first: int, count: int) -> np.ndarray:
+        """(count, seq_len + 1) tokens of samples first .. first + count - 1."""
+        raise NotImplementedError
+
+    def batch(self, step: int, micro_step: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, targets) of this rank's micro-step, each (batch_size, seq_len) int64."""
+        k = self.rank * self.grad_accum + micro_step
+        return _to_tensors(self.rows(step * self.global_batch + k * self.batch_size, self.batch_size))
+
+    def global_digest(self, step: int) -> str:
+        """A hash of the token ids of the whole global batch of ``step``, whichever rank asks."""
+        rows = self.rows(step * self.global_batch, self.global_batch)
+        return hashlib.blake2b(
+            np.ascontiguousarray(rows, dtype=np.int64).tobytes(), digest_size=16
+        ).hexdigest()
+
+
+class TrainBatches(GlobalBatches):
     """The micro-batches of one rank; a batch depends on (seed, step, rank, micro-step) only,
     so nothing about the loader has to be checkpointed but the step."""
 
@@ -155,22 +181,6 @@ class TrainBatches:
         n = self.seq_len + 1
         pairs = zip(shard_ids.tolist(), starts.tolist(), strict=True)
         return np.stack([self.shards[i].tokens[s : s + n] for i, s in pairs])
-
-    def epoch_of(self, step: int) -> float:
-        """Epochs done before ``step`` (fractional)."""
-        return step * self.global_batch / self.windows
-
-    def batch(self, step: int, micro_step: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """(inputs, targets) of this rank's micro-step, each (batch_size, seq_len) int64."""
-        k = self.rank * self.grad_accum + micro_step
-        return _to_tensors(self.rows(step * self.global_batch + k * self.batch_size, self.batch_size))
-
-    def global_digest(self, step: int) -> str:
-        """A hash of the token ids of the whole global batch of ``step``, whichever rank asks."""
-        rows = self.rows(step * self.global_batch, self.global_batch)
-        return hashlib.blake2b(
-            np.ascontiguousarray(rows, dtype=np.int64).tobytes(), digest_size=16
-        ).hexdigest()
 
 
 def eval_batches(

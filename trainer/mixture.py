@@ -10,14 +10,12 @@ exactly, on any number of ranks; the realised share of each source converges to 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from trainer.config import ConfigError
-from trainer.data import TrainBatches, _to_tensors
+from trainer.data import GlobalBatches, TrainBatches
 
 _MIX_STREAM = 0x6D6978
 _CHUNK = 1 << 22
@@ -61,8 +59,8 @@ def _uniform(g: np.ndarray, seed: int) -> np.ndarray:
     return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-class MixtureBatches:
-    """The interface of TrainBatches over weighted sources."""
+class MixtureBatches(GlobalBatches):
+    """Global batches drawn from weighted sources (each a TrainBatches)."""
 
     def __init__(
         self, sources: list[TrainBatches], weights: list[float], batch_size: int, seed: int,
@@ -109,16 +107,6 @@ class MixtureBatches:
             if len(at):
                 out[at] = source.rows_of(base[k] + np.arange(len(at), dtype=np.int64))
         return out
-
-    def batch(self, step: int, micro_step: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        k = self.rank * self.grad_accum + micro_step
-        return _to_tensors(self.rows(step * self.global_batch + k * self.batch_size, self.batch_size))
-
-    def global_digest(self, step: int) -> str:
-        rows = self.rows(step * self.global_batch, self.global_batch)
-        return hashlib.blake2b(
-            np.ascontiguousarray(rows, dtype=np.int64).tobytes(), digest_size=16
-        ).hexdigest()
 
     def shares(self, step: int) -> np.ndarray:
         """The share of each source among the samples of steps 0 .. step - 1."""
