@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -526,3 +527,28 @@ def _fraction(obj: Any, section: str, *names: str) -> None:
         value = getattr(obj, name)
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{section}.{name}: must be within [0, 1], got {value}")
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``data`` (a config as TOML tables) with each ``section.key=value`` of ``overrides`` set;
+    the value is read as a TOML value (``true``, ``3``, ``0.5``, ``["en", "de"]``, ``"text"``),
+    or taken as a plain string when it is not one. Errors name the override."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for item in overrides:
+        path, sep, raw = item.partition("=")
+        if not sep or not path.strip():
+            raise ValueError(f"--set {item!r}: expected section.key=value")
+        keys = path.strip().split(".")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        table = out
+        for key in keys[:-1]:
+            inner = table.setdefault(key, {})
+            if not isinstance(inner, dict):
+                raise ValueError(f"--set {item!r}: {key} is not a table")
+            table[key] = inner = dict(inner)
+            table = inner
+        table[keys[-1]] = value
+    return out

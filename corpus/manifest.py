@@ -130,3 +130,31 @@ def verify_tokenizer(directory: str | os.PathLike, manifest: dict[str, Any]) -> 
             f"{path}: sha256 {actual} does not match the manifest's {manifest['tokenizer']['sha256']}"
         )
     return path
+
+
+def verify_tokenizer_contents(path: Path, info: dict[str, Any]) -> None:
+    """Raise ManifestError unless the tokenizer file has the manifest's vocabulary size and
+    special ids."""
+    # The sha256 proves the file is the one the pipeline wrote; this proves the manifest's numbers
+    # describe that file, so a hand-edited manifest cannot make the model too small.
+    from tokenizers import Tokenizer  # lazy: keeps `--help` fast
+
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as e:  # the Rust side raises plain Exception subclasses
+        raise ManifestError(f"{path}: cannot be loaded as a tokenizers JSON file ({e})") from e
+    actual = tokenizer.get_vocab_size(with_added_tokens=True)
+    if actual != info["vocab_size"]:
+        raise ManifestError(f"{path}: vocabulary of {actual} tokens, the manifest says {info['vocab_size']}")
+    specials = dict(info.get("special_tokens") or {})
+    for name, token_id in specials.items():
+        if tokenizer.token_to_id(name) != token_id:
+            raise ManifestError(
+                f"{path}: special token {name!r} has id {tokenizer.token_to_id(name)}, "
+                f"the manifest says {token_id}"
+            )
+    bos_id = info["bos_id"]
+    if not 0 <= bos_id < actual:
+        raise ManifestError(f"{path}: bos_id {bos_id} is outside the vocabulary of {actual}")
+    if specials and bos_id not in specials.values():
+        raise ManifestError(f"{path}: bos_id {bos_id} is not one of the special tokens {specials}")

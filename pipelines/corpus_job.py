@@ -17,16 +17,19 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from corpus.config import PipelineConfig
+from corpus.config import PipelineConfig, apply_overrides
 from corpus.dedup.reference import INDEX_DIR, check_references
 from corpus.manifest import MANIFEST_NAME
+from corpus.progress import Progress
 from corpus.units import WorkUnit
 from pipelines import files
 from pipelines.stages.commit import RUN_STATS_NAME, CommitRun
@@ -39,14 +42,33 @@ from pipelines.stages.shard import WriteShards
 from pipelines.stages.tokenizer import BuildTokenizer
 from pipelines.stats import peak_rss_mb
 
+SAMPLE_INPUT = "data/sample/*.warc.gz"
+SAMPLE_CONFIG = "configs/sample.toml"
 
-def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
+
+def parse_args(
+    argv: Sequence[str] | None, prog: str = "python -m pipelines.corpus_job"
+) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(
-        prog="python -m pipelines.corpus_job", description=__doc__.split("\n\n")[0]
+        prog=prog,
+        description=__doc__.split("\n\n")[0],
+        epilog="Flags it does not know go to Beam (e.g. --runner=DataflowRunner --project=...).",
     )
-    parser.add_argument("--input", action="append", required=True, help="input file or glob (repeatable)")
+    parser.add_argument(
+        "--input",
+        action="append",
+        help=f"input file or glob (repeatable; default: the bundled sample, {SAMPLE_INPUT}, "
+        f"with {SAMPLE_CONFIG})",
+    )
     parser.add_argument("--output", default="out", help="output root (local path, gs://, s3://)")
     parser.add_argument("--config", help="TOML pipeline config (see configs/sample.toml)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config field, e.g. --set language.min_score=0.5 (repeatable)",
+    )
     parser.add_argument("--name", help="run name (overrides the config's name)")
     parser.add_argument("--tokenizer", help="use this tokenizer.json instead of training one")
     parser.add_argument("--vocab-size", type=int, help="vocabulary size of a trained tokenizer")
@@ -63,7 +85,15 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str
         "when there is more than one worker and unit. A --runner=... flag overrides it",
     )
     parser.add_argument("--workers", type=int, default=0, help="worker processes (default: every core)")
-    return parser.parse_known_args(argv)
+    args, beam_args = parser.parse_known_args(argv)
+    if not args.input:
+        # From the project's folder as given (so outputs name the same inputs as `make pipeline`),
+        # from anywhere else through this file's place in the project.
+        root = Path(".") if Path(SAMPLE_CONFIG).exists() else Path(__file__).resolve().parent.parent
+        args.input = [str(root / SAMPLE_INPUT)]
+        if args.config is None:
+            args.config = str(root / SAMPLE_CONFIG)
+    return args, beam_args
 
 
 def load_config(args: argparse.Namespace) -> PipelineConfig:
@@ -79,7 +109,7 @@ def load_config(args: argparse.Namespace) -> PipelineConfig:
         tokenizer["vocab_size"] = args.vocab_size
     if args.languages is not None:
         data.setdefault("language", {})["languages"] = [c for c in args.languages.split(",") if c]
-    return PipelineConfig.from_dict(data)
+    return PipelineConfig.from_dict(apply_overrides(data, args.set))
 
 
 ENGINES = ("auto", "inprocess", "multiprocess", "dask")
@@ -242,8 +272,8 @@ def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig
     )
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    args, beam_args = parse_args(argv)
+def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.corpus_job") -> int:
+    args, beam_args = parse_args(argv, prog)
     try:
         config = load_config(args)
         check_references(config.dedup.reference, config)
@@ -264,14 +294,19 @@ def run(argv: Sequence[str] | None = None) -> int:
     engine = choose_engine(args.engine, workers, len(units))
     started = time.time()
     pipeline, engine_context = make_pipeline(beam_args, engine, workers)
-    with engine_context:
+    progress = Progress(f"build {out_dir}", out_dir if files.is_local(out_dir) else None)
+    with engine_context, watch_units(progress, files.join(out_dir, "work"), len(units)):
         build(pipeline, units, config, out_dir)
         try:
             result = pipeline.run()
             result.wait_until_finish()
         except files.OutputError as e:
+            progress.finish("failed", error=str(e))
             print(f"error: {e}", file=sys.stderr)
             return 1
+        except BaseException as e:
+            progress.finish("failed", error=f"{type(e).__name__}: {e}"[:500])
+            raise
         client = getattr(result, "client", None)  # the DaskRunner's: closed before its cluster
         if client is not None:
             client.close()
@@ -281,8 +316,49 @@ def run(argv: Sequence[str] | None = None) -> int:
     if FileSystems.exists(work):
         FileSystems.delete([work])
     summary = json.loads(files.read_bytes(files.join(out_dir, "summary.json")))
+    progress.finish(kept=summary["documents"]["kept"], seconds=round(seconds, 1))
     print_summary(summary, out_dir, seconds)
     return 0
+
+
+# The per-unit stages in the order a unit goes through them, by their completion markers'
+# prefix (pipelines/stages/extract.py marker_path).
+UNIT_STAGES = (("filter", "extract+filter"), ("dedup", "dedup"), ("shard", "tokenize+shard"))
+
+
+@contextlib.contextmanager
+def watch_units(progress: Progress, work: str, units: int, every: float = 1.0):
+    """While the pipeline runs, count the units' completion markers and report the furthest
+    stage: runner-agnostic, since every engine's workers write the same markers."""
+    stop = threading.Event()
+    current: list[str] = []
+
+    def tick() -> None:
+        try:
+            matches = FileSystems.match([files.join(work, "done", "*")])
+        except Exception:  # the folder is made by the first worker; a miss is no news
+            return
+        names = [m.path.rsplit("/", 1)[-1] for r in matches for m in r.metadata_list]
+        done = {key: sum(n.startswith(key + "-") for n in names) for key, _ in UNIT_STAGES}
+        key, stage = next(((k, label) for k, label in UNIT_STAGES[::-1] if done[k]), UNIT_STAGES[0])
+        if current != [stage]:
+            progress.stage(stage, units, "units")
+            current[:] = [stage]
+        progress.update(done[key], **({"tokenizer": "trained"} if "tokenizer.json" in names else {}))
+
+    def poll() -> None:
+        while not stop.wait(every):
+            tick()
+
+    progress.stage(UNIT_STAGES[0][1], units, "units")
+    thread = threading.Thread(target=poll, name="progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        tick()  # the last markers, written after the last poll
 
 
 def _record_run(out_dir: str, engine: str, workers: int, units: list[WorkUnit], seconds: float) -> None:

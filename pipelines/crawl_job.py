@@ -27,6 +27,7 @@ from pathlib import Path
 import apache_beam as beam
 import pyarrow.parquet as pq
 
+from corpus.config import apply_overrides
 from corpus.crawl import frontier
 from corpus.crawl.config import CrawlConfig
 from corpus.crawl.fetch import GroupFetcher, Outcome, Target
@@ -38,12 +39,25 @@ WARC_SETS = ("warc", "crawldiagnostics", "robotstxt")
 _FETCHER_SETS = {"pages": "warc", "crawldiagnostics": "crawldiagnostics", "robotstxt": "robotstxt"}
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
-    p = argparse.ArgumentParser(prog="python -m pipelines.crawl_job", description=__doc__.split("\n\n")[0])
+def parse_args(
+    argv: Sequence[str] | None, prog: str = "python -m pipelines.crawl_job"
+) -> tuple[argparse.Namespace, list[str]]:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description=__doc__.split("\n\n")[0],
+        epilog="Flags it does not know go to Beam (e.g. --runner=...).",
+    )
     p.add_argument("--seeds", required=True, help="a file of seed URLs, one per line")
     p.add_argument("--output", default="crawl", help="output root")
     p.add_argument("--name", required=True, help="crawl name (folder under --output)")
     p.add_argument("--config", help="TOML file with a [crawl] table (fields: corpus/crawl/config.py)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="crawl.KEY=VALUE",
+        help="override one [crawl] field, e.g. --set crawl.max_depth=3 (repeatable)",
+    )
     p.add_argument("--rounds", type=int, default=10, help="rounds at most (default 10)")
     p.add_argument("--max-pages", type=int, help="pages fetched in the whole crawl at most")
     p.add_argument("--min-delay", type=float, help="seconds between two requests to one host at least")
@@ -56,6 +70,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str
 
 def load_config(args: argparse.Namespace) -> CrawlConfig:
     config = CrawlConfig.from_toml(args.config) if args.config else CrawlConfig()
+    if args.set:
+        data = apply_overrides({"crawl": asdict(config)}, args.set)
+        unknown = set(data) - {"crawl"}
+        if unknown:
+            raise ValueError(f"--set {sorted(unknown)[0]}...: the crawl job's config has only [crawl]")
+        config = CrawlConfig.from_dict(data["crawl"])
     changes: dict = {}
     if args.max_pages is not None:
         changes["max_pages"] = args.max_pages
@@ -208,8 +228,8 @@ def summarize(out: Path, db: dict[str, frontier.Entry], rounds: int, counts: dic
     return summary, manifest
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    args, beam_args = parse_args(argv)
+def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.crawl_job") -> int:
+    args, beam_args = parse_args(argv, prog)
     try:
         config = load_config(args)
         seed_lines = Path(args.seeds).read_text("utf-8").splitlines()

@@ -23,6 +23,11 @@ def join(*parts: str) -> str:
     return FileSystems.join(*parts)
 
 
+def is_local(path: str) -> bool:
+    """A path on this machine's file system (not gs://, s3://, ...)."""
+    return "://" not in path
+
+
 def list_inputs(patterns: list[str]) -> list[str]:
     """Expand glob patterns, ``save_to_disk`` folders and ``hf:`` datasets into input files; a
     pattern that matches nothing is an error naming it."""

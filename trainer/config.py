@@ -315,9 +315,9 @@ def build_parser(prog: str = "python -m trainer.train") -> argparse.ArgumentPars
     return parser
 
 
-def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
+def parse_config(argv: Sequence[str] | None = None, prog: str = "python -m trainer.train") -> TrainConfig:
     """Defaults, then the ``--config`` TOML file, then the flags; exits with a usage error."""
-    parser = build_parser()
+    parser = build_parser(prog)
     args = vars(parser.parse_args(argv))
     values: dict[str, Any] = {}
     try:

@@ -630,8 +630,8 @@ def summary_text(s: dict[str, Any]) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    config = parse_config(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer.train") -> int:
+    config = parse_config(argv, prog)
     try:
         train(config)
     except (ConfigError, ManifestError, ShardFormatError, CheckpointError, TrainingError) as e:

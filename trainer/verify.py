@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpus.manifest import ManifestError, load_manifest, verify_shards, verify_tokenizer
+from corpus.manifest import (
+    ManifestError,
+    load_manifest,
+    verify_shards,
+    verify_tokenizer,
+    verify_tokenizer_contents,
+)
 from corpus.shards import token_dtype
 from trainer.config import ConfigError
 
@@ -46,7 +52,7 @@ def verify_run(directory: str | os.PathLike, checksums: bool = True) -> RunData:
         if key not in info:
             raise ManifestError(f"{manifest_path}: tokenizer entry lacks {key!r}")
     tokenizer_path = verify_tokenizer(directory, manifest)
-    _check_tokenizer_contents(tokenizer_path, info)
+    verify_tokenizer_contents(tokenizer_path, info)
     expected_dtype = token_dtype(int(info["vocab_size"])).name
     for shard in manifest["shards"]:
         if shard["dtype"] != expected_dtype:
@@ -63,32 +69,6 @@ def verify_run(directory: str | os.PathLike, checksums: bool = True) -> RunData:
         bos_id=int(info["bos_id"]),
         doc_at_end=info.get("document_token", {}).get("position", "start") == "end",
     )
-
-
-def _check_tokenizer_contents(path: Path, info: dict[str, Any]) -> None:
-    # The sha256 proves the file is the one the pipeline wrote; this proves the manifest's numbers
-    # describe that file, so a hand-edited manifest cannot make the model too small.
-    from tokenizers import Tokenizer  # lazy: keeps `--help` fast
-
-    try:
-        tokenizer = Tokenizer.from_file(str(path))
-    except Exception as e:  # the Rust side raises plain Exception subclasses
-        raise ManifestError(f"{path}: cannot be loaded as a tokenizers JSON file ({e})") from e
-    actual = tokenizer.get_vocab_size(with_added_tokens=True)
-    if actual != info["vocab_size"]:
-        raise ManifestError(f"{path}: vocabulary of {actual} tokens, the manifest says {info['vocab_size']}")
-    specials = dict(info.get("special_tokens") or {})
-    for name, token_id in specials.items():
-        if tokenizer.token_to_id(name) != token_id:
-            raise ManifestError(
-                f"{path}: special token {name!r} has id {tokenizer.token_to_id(name)}, "
-                f"the manifest says {token_id}"
-            )
-    bos_id = info["bos_id"]
-    if not 0 <= bos_id < actual:
-        raise ManifestError(f"{path}: bos_id {bos_id} is outside the vocabulary of {actual}")
-    if specials and bos_id not in specials.values():
-        raise ManifestError(f"{path}: bos_id {bos_id} is not one of the special tokens {specials}")
 
 
 def model_vocab_size(requested: int, tokenizer_vocab: int, multiple: int = 64) -> int:

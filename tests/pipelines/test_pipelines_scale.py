@@ -82,7 +82,7 @@ def digests(run: Path) -> dict[str, str]:
     return {
         str(p.relative_to(run)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(run.rglob("*"))
-        if p.is_file() and p.name != "run_stats.json"
+        if p.is_file() and p.name not in ("run_stats.json", "heartbeat.json")
     }
 
 
