@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import pytest
-from corpus_helpers import BASE_URL, SAMPLE_WARC, Member, gzip_members, paragraph
+from corpus_helpers import BASE_URL, REPO, SAMPLE_WARC, Member, gzip_members, paragraph
 
 from corpus.config import ExtractConfig
 from corpus.extract import extract_document
 from corpus.readers.warc import read_warc
 from corpus.records import Document, RawDocument
+
+
+@pytest.fixture(scope="session")
+def sample_corpus(tmp_path_factory: pytest.TempPathFactory):
+    """The bundled sample built once per session by the corpus job with configs/sample.toml, as
+    `make pipeline` builds it: (run folder, exit code, stdout). Tests that change files of it
+    work on a copy."""
+    import contextlib
+    import io
+
+    from pipelines import corpus_job
+
+    output = tmp_path_factory.mktemp("out")
+    args = ["--input", str(SAMPLE_WARC), "--output", str(output), "--config", str(REPO / "configs" / "sample.toml")]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        rc = corpus_job.run(args)
+    return output / "sample", rc, out.getvalue()
 
 
 @pytest.fixture(scope="session")

@@ -72,10 +72,8 @@ def reasons(summary: dict) -> dict[str, dict[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
-    output = tmp_path_factory.mktemp("out")
-    rc, stdout, _ = run_job("--input", str(SAMPLE_WARC), "--output", str(output), "--config", SAMPLE_CONFIG)
-    return output / "sample", rc, stdout
+def sample_run(sample_corpus) -> tuple[Path, int, str]:
+    return sample_corpus
 
 
 @pytest.fixture(scope="module")
