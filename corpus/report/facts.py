@@ -66,6 +66,8 @@ class _Samples:
         self.heap: list[tuple[int, str, dict[str, Any]]] = []
 
     def offer(self, doc_id: str, make: Any) -> None:
+        if not self.k:
+            return
         key = -id_hash(doc_id)
         if len(self.heap) < self.k:
             heapq.heappush(self.heap, (key, doc_id, make()))

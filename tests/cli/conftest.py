@@ -1,9 +1,10 @@
-"""Runs the `corpus` command builds on: a small corpus of real Python source files (one of them,
-http/cookies.py, holds a literal <script> element, so reports must escape it) and a few training
-steps on it."""
+"""Runs the `corpus` command builds on: a small corpus of real Python source (one document,
+a method of http/cookies.py, writes a literal <script> element, so reports must escape it) and a
+few training steps on it."""
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import pytest
 from cli_helpers import corpus_cli
 from corpus_helpers import STDLIB
 
-# Real text with a clear licence (the PSF licence): Python's own library sources.
+# Real text with a clear licence (the PSF licence): Python's own library sources, whole files and
+# one method, Morsel.js_output of http/cookies.py, which writes a <script> element.
 SOURCES = [
-    "http/cookies.py",
+    "http/cookies.py:Morsel.js_output",
     "textwrap.py",
     "string.py",
     "heapq.py",
@@ -21,6 +23,20 @@ SOURCES = [
     "difflib.py",
     "shlex.py",
 ]
+
+
+def source_text(spec: str) -> str:
+    name, _, qualname = spec.partition(":")
+    text = (STDLIB / name).read_text("utf-8")
+    if not qualname:
+        return text
+    node: ast.AST = ast.parse(text)
+    for part in qualname.split("."):
+        node = next(n for n in ast.iter_child_nodes(node) if getattr(n, "name", None) == part)
+    segment = ast.get_source_segment(text, node)
+    assert segment is not None
+    return segment
+
 
 CONFIG = """name = "code"
 [language]
@@ -39,10 +55,10 @@ val_fraction = 0.3
 def code_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("code")
     with open(root / "code.jsonl", "w", encoding="utf-8") as f:
-        for name in SOURCES:
-            text = (STDLIB / name).read_text("utf-8")
+        for spec in SOURCES:
+            name = spec.partition(":")[0]
             url = f"https://github.com/python/cpython/blob/3.11/Lib/{name}"
-            f.write(json.dumps({"id": f"Lib/{name}", "url": url, "text": text}) + "\n")
+            f.write(json.dumps({"id": f"Lib/{spec}", "url": url, "text": source_text(spec)}) + "\n")
     (root / "code.toml").write_text(CONFIG, "utf-8")
     rc, out, err = corpus_cli(
         "build",
