@@ -13,7 +13,7 @@ STEPS ?= 300
 # The demo's training fits this many seconds on whatever machine runs it (at most STEPS steps).
 TRAIN_SECONDS ?= 120
 
-.PHONY: setup demo pipeline crawl-sample train test lint format bench bench-crawl bench-trainer bench-scale sample blocklists clean
+.PHONY: setup demo pipeline report crawl-sample train test lint format bench bench-crawl bench-trainer bench-scale sample blocklists clean
 
 setup: $(STAMP)
 
@@ -25,13 +25,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+CORPUS := $(VENV)/bin/corpus
+
 demo: setup
 	$(MAKE) pipeline
 	$(MAKE) train
+	$(MAKE) report
 	@echo "demo done: corpus in $(OUT)/$(NAME)/ (summary.json, manifest.json), run in $(RUNS)/$(NAME)/"
 
 pipeline: setup
-	$(PY) -m pipelines.corpus_job --input '$(INPUT)' --output $(OUT) --name $(NAME) --config configs/sample.toml
+	$(CORPUS) build --input '$(INPUT)' --output $(OUT) --name $(NAME) --config configs/sample.toml
+
+# One offline HTML file (and a Markdown summary) of the corpus run and its training run.
+report: setup
+	$(CORPUS) report $(OUT)/$(NAME) $(if $(wildcard $(RUNS)/$(NAME)/metrics.jsonl),--train $(RUNS)/$(NAME),)
 
 # Crawl the sample's pages from a loopback server (robots.txt, politeness, WARC), then build a
 # corpus from the crawl: crawl/sample/ and out/crawl-sample/.
@@ -39,7 +46,7 @@ crawl-sample: setup
 	$(PY) -m scripts.crawl_sample
 
 train: setup
-	$(PY) -m trainer.train --data $(OUT)/$(NAME) --out $(RUNS)/$(NAME) --max-steps $(STEPS) --time-budget $(TRAIN_SECONDS)
+	$(CORPUS) train --data $(OUT)/$(NAME) --out $(RUNS)/$(NAME) --max-steps $(STEPS) --time-budget $(TRAIN_SECONDS)
 
 test: setup
 	$(PY) -m pytest

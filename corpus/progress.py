@@ -110,6 +110,10 @@ class Progress:
         parts.append(duration(time.time() - self.started))
         return " · ".join(parts)
 
+    def clear(self) -> None:
+        """Take the line off the terminal (before printing something else)."""
+        self._clear()
+
     def _clear(self) -> None:
         if self.draw and self._drawn:
             self.stream.write("\r\x1b[2K")

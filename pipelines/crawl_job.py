@@ -33,6 +33,7 @@ from corpus.crawl.config import CrawlConfig
 from corpus.crawl.fetch import GroupFetcher, Outcome, Target
 from corpus.crawl.warc import WarcSet
 from corpus.manifest import write_json_atomic as _write_atomic
+from corpus.progress import Progress
 from pipelines.corpus_job import make_pipeline
 
 WARC_SETS = ("warc", "crawldiagnostics", "robotstxt")
@@ -263,6 +264,8 @@ def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.craw
             counts = json.loads(counts_path.read_text("utf-8"))
     hosts = frontier.seed_hosts(db)
     groups = config.groups or 2 * max(1, args.workers)
+    progress = Progress(f"crawl {out}", out)
+    pages = 0
     while round_ < args.rounds:
         plan_path = out / "rounds" / f"{round_:05d}" / "plan.json"
         if plan_path.exists():  # a rerun of a round that did not finish: the same groups
@@ -278,6 +281,8 @@ def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.craw
             write_json_atomic(plan_path, plan)  # type: ignore[arg-type]
         if not plan:
             break
+        progress.stage(f"round {round_ + 1} (at most {args.rounds})")
+        progress.update(0, pages=pages, urls=len(db), groups=len(plan))
         results = run_round(out, args.name, round_, plan, config, hosts, args.workers, beam_args)
         outcomes = [Outcome(**o) for r in results for o in r["outcomes"]]
         for r in results:
@@ -289,11 +294,14 @@ def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.craw
         round_ += 1
         write_db(out, round_, db, host_states)
         fetched = sum(1 for o in outcomes if o.kind in ("fetched", "revisit"))
+        pages += fetched
+        progress.clear()
         print(f"round {round_}: {fetched} pages, {len(outcomes)} requests, {len(db)} URLs known")
     summary, manifest = summarize(out, db, round_, counts)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     write_json_atomic(out / "crawl_summary.json", summary)
     write_json_atomic(out / "manifest.json", manifest)  # last: the crawl is complete
+    progress.finish(pages=summary["fetched"], urls=summary["urls"])
     print(f"crawl finished: {summary['fetched']} pages, {summary['urls']} URLs; {out}/warc/*.warc.gz")
     return 0
 

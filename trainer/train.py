@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from corpus.manifest import MANIFEST_NAME, ManifestError, sha256_file, write_json_atomic
+from corpus.progress import Progress
 from corpus.shards import ShardFormatError
 from trainer import budget
 from trainer.bpb import bits_per_byte, target_bytes, token_bytes
@@ -453,7 +454,12 @@ def _train(
     last_loss: float | None = extra.get("last_loss")
     s.model.train()
     end = min(c.stop_at, c.max_steps) if c.stop_at else c.max_steps
+    # A redrawn line on a terminal (stderr) and heartbeat.json for `corpus status`, main rank only.
+    progress = Progress(f"train {out}", out if main else None, draw=None if main else False)
+    progress.stage("training", c.max_steps, "steps")
+    progress.update(start_step)
     for step in range(start_step, end):
+        progress.clear()  # log lines print below it; it is drawn again after the step
         if c.eval_interval and step % c.eval_interval == 0:
             run_eval(step)
         t0 = time.perf_counter()
@@ -505,11 +511,17 @@ def _train(
                 logged += 1
             time_since_log, tokens_since_log = 0.0, 0
         done = step + 1
+        progress.update(
+            done,
+            loss="—" if last_loss is None else f"{last_loss:.3f}",
+            **{"tokens/s": f"{(done - start_step) * c.tokens_per_step / train_time:,.0f}"},
+        )
         # The last checkpoint is written after the loop, also when no step ran.
         if c.checkpoint_interval and done % c.checkpoint_interval == 0 and done < end:
             extra["last_loss"], extra["skipped_steps"] = last_loss, skipped
             write_checkpoint(s, ckpt, done, extra)
 
+    progress.clear()
     if digests is not None:
         digests.close()
     steps_run = max(0, end - start_step)
@@ -518,6 +530,7 @@ def _train(
         write_checkpoint(s, ckpt, end, extra)
     if end < c.max_steps:
         metrics.close()
+        progress.finish("stopped", checkpoint=str(ckpt))
         say(f"stopped after step {end} of {c.max_steps} (stop_at): {ckpt}; run again to continue")
         return {"stopped_at": end, "steps_this_run": steps_run, "checkpoint": str(ckpt)}
     val_loss = run_eval(c.max_steps)
@@ -572,6 +585,7 @@ def _train(
     summary["mfu"] = tflops / peak if tflops is not None and peak else None
     if main:
         write_json_atomic(out / SUMMARY_NAME, summary)
+    progress.finish(final_val_loss=None if val_loss is None else round(val_loss, 4))
     say(summary_text(summary))
     return summary
 
