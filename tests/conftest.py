@@ -22,7 +22,14 @@ def sample_corpus(tmp_path_factory: pytest.TempPathFactory):
     from pipelines import corpus_job
 
     output = tmp_path_factory.mktemp("out")
-    args = ["--input", str(SAMPLE_WARC), "--output", str(output), "--config", str(REPO / "configs" / "sample.toml")]
+    args = [
+        "--input",
+        str(SAMPLE_WARC),
+        "--output",
+        str(output),
+        "--config",
+        str(REPO / "configs" / "sample.toml"),
+    ]
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         rc = corpus_job.run(args)
