@@ -1,0 +1,32 @@
+"""``corpus export CHECKPOINT --hf OUT``: a Hugging Face transformers folder of a trained model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="export a checkpoint as a Hugging Face transformers folder (safetensors, tokenizer)",
+        description="Write a transformers folder: GPT2LMHeadModel for learned positions, GPTNeoXForCausalLM "
+        "for rotary; our tokenizer.json as a fast tokenizer. Needs the hf extra (pip install -e '.[hf]').",
+    )
+    p.add_argument("checkpoint", help="a training run's checkpoint (e.g. runs/sample/checkpoint.pt)")
+    p.add_argument("--hf", required=True, metavar="OUT", help="the folder to write")
+    p.add_argument("--data", help="the pipeline run of its tokenizer (default: the one it trained on)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from trainer.checkpoint import CheckpointError
+    from trainer.export import ExportError, export_hf
+
+    try:
+        folder = export_hf(args.checkpoint, args.hf, args.data)
+    except (CheckpointError, ExportError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"exported: {folder} (load with transformers.AutoModelForCausalLM.from_pretrained)")
+    return 0
