@@ -153,7 +153,10 @@ def fit_scaling_law(points: list[tuple[int, float, str]]) -> dict[str, float]:
         return np.exp(log_a) * (n / scale) ** -alpha + e - loss
 
     start = np.array([math.log(max(loss.max() - loss.min(), 1e-3)), 0.3, max(loss.min() - 0.1, 0.0)])
-    fit = least_squares(residuals, start, loss="soft_l1", f_scale=0.1,
+    # Residuals beyond ~2% of the spread of losses count linearly, not squared: one diverged or
+    # unlucky run moves the fit little.
+    f_scale = max(1e-4, 0.02 * float(loss.max() - loss.min()))
+    fit = least_squares(residuals, start, loss="soft_l1", f_scale=f_scale,
                         bounds=([-20, 0.0, 0.0], [20, 3.0, loss.min()]))  # fmt: skip
     log_a, alpha, e = fit.x
     a = math.exp(log_a) * scale**alpha  # back to L = A N^-alpha + E in plain parameters
