@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from cli import build, cluster, crawl, export, generate, plan, report, shards, status, train
+from cli import build, cluster, crawl, export, generate, plan, report, sft, shards, status, train
 
 # Commands that hand their whole argument list to a job's own parser (one definition of its
 # flags, the same as `python -m pipelines.corpus_job` and friends, with `corpus ...` as prog).
@@ -33,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
     subparsers = p.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for name, module in PASS_THROUGH.items():
         subparsers.add_parser(name, help=module.HELP, add_help=False)
-    for module in (shards, report, status, cluster, export, generate, plan):
+    for module in (shards, report, status, cluster, sft, export, generate, plan):
         module.add_parser(subparsers)
     return p
 

@@ -112,8 +112,14 @@ def verify_shards(directory: str | os.PathLike, manifest: dict[str, Any], checks
             )
         if len(read_index(idx_path).lengths) != shard["documents"]:
             raise ManifestError(f"{idx_path}: document count differs from the manifest")
+        checked = [(bin_path, "sha256"), (idx_path, "idx_sha256")]
+        if shard.get("mask"):  # fine-tuning data: one loss-mask byte per token
+            mask_path = directory / shard["mask"]
+            if not mask_path.exists() or mask_path.stat().st_size != header.num_tokens:
+                raise ManifestError(f"{mask_path}: missing, or not one byte per token of {bin_path.name}")
+            checked.append((mask_path, "mask_sha256"))
         if checksums:
-            for path, key in ((bin_path, "sha256"), (idx_path, "idx_sha256")):
+            for path, key in checked:
                 actual = sha256_file(path)
                 if actual != shard[key]:
                     raise ManifestError(f"{path}: sha256 {actual} does not match the manifest's {shard[key]}")

@@ -135,8 +135,15 @@ def _check_shard(
             lineage = pq.read_table(docs_path, columns=["tokens"]).column("tokens").to_numpy()
             if len(lineage) != len(lengths) or not np.array_equal(lineage, lengths):
                 problems.append(f"{docs_path}: token counts differ from {idx_path.name}")
+    checked = [(bin_path, "sha256"), (idx_path, "idx_sha256")]
+    if shard.get("mask"):
+        mask_path = directory / shard["mask"]
+        if not mask_path.exists() or mask_path.stat().st_size != header.num_tokens:
+            problems.append(f"{mask_path}: missing, or not one byte per token of {bin_path.name}")
+        else:
+            checked.append((mask_path, "mask_sha256"))
     if checksums:
-        for path, key in ((bin_path, "sha256"), (idx_path, "idx_sha256")):
+        for path, key in checked:
             if key in shard and (actual := sha256_file(path)) != shard[key]:
                 problems.append(f"{path}: sha256 {actual} does not match the manifest's {shard[key]}")
     report.tokens += header.num_tokens

@@ -32,7 +32,8 @@ def token_bytes(tokenizer_path: str | Path) -> np.ndarray | None:
 
 def target_bytes(batches: Iterable[tuple[torch.Tensor, torch.Tensor]], table: np.ndarray) -> int:
     """UTF-8 bytes of every target of the batches."""
-    return int(sum(table[y.numpy()].sum() for _, y in batches))
+    # Targets below 0 are ones the loss skips (prompt tokens of fine-tuning data).
+    return int(sum(table[t[t >= 0]].sum() for t in (y.numpy() for _, y in batches)))
 
 
 def bits_per_byte(mean_loss: float, tokens: int, nbytes: int) -> float:

@@ -76,6 +76,19 @@ class TrainConfig:
     """A checkpoint whose weights start this run (continued pretraining): its model shape and
     tokenizer must match; optimizer, step and schedule start afresh (warmup_steps re-warms;
     0 starts at the peak rate). Ignored when the run resumes from its own checkpoint."""
+    lora_rank: int = 0
+    """Fine-tune low-rank adapters (LoRA, through peft) of this rank instead of every weight; the
+    base weights (from init_from) stay frozen. 0: off."""
+    lora_alpha: float = 16.0
+    """LoRA scaling numerator: an adapter adds (alpha / rank) * B A to its layer's weight."""
+    lora_targets: str = "qkv,proj,fc"
+    """Comma-separated names of the Linear layers that get adapters (attention qkv and proj,
+    MLP fc and proj)."""
+    lora_dropout: float = 0.0
+    """Dropout on the adapters' input."""
+    compare_val: str = ""
+    """Another pipeline run (e.g. the pretraining data) whose val split is scored before and
+    after this run: what fine-tuning cost there (forgetting made visible)."""
     max_bad_steps: int = 5
     """A step whose loss or gradient norm is not finite is skipped (on every rank) and counted;
     this many in a row stop the run with an error."""
@@ -194,6 +207,18 @@ class TrainConfig:
             raise ConfigError("data must name the pipeline's run directory")
         if not self.out:
             raise ConfigError("out must name an output directory")
+        if self.lora_rank < 0 or self.lora_alpha <= 0 or not 0 <= self.lora_dropout < 1:
+            raise ConfigError("lora_rank >= 0, lora_alpha > 0 and lora_dropout in [0, 1) are needed")
+        if self.lora_rank:
+            if not self.init_from:
+                raise ConfigError(
+                    "lora_rank: LoRA adapts a trained model: give its checkpoint with init_from"
+                )
+            unknown = set(self.lora_targets.split(",")) - {"qkv", "proj", "fc"}
+            if unknown or not self.lora_targets:
+                raise ConfigError(f"lora_targets: names among qkv, proj, fc, got {self.lora_targets!r}")
+            if self.fsdp:
+                raise ConfigError("lora_rank: LoRA with fsdp is not supported (use DDP or one process)")
 
     def model_config(self, vocab_size: int) -> GPTConfig:
         from trainer.model import GPTConfig  # lazy: torch is slow to import for `--help`

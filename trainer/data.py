@@ -40,6 +40,8 @@ class Shard:
     name: str
     path: Path
     tokens: np.memmap
+    mask: np.memmap | None = None
+    """Fine-tuning data: one byte per token, 1 where the token is a target the loss counts."""
 
 
 def open_split(run: RunData, split: str) -> list[Shard]:
@@ -55,7 +57,13 @@ def open_split(run: RunData, split: str) -> list[Shard]:
             raise ManifestError(
                 f"{path}: {where} token is {int(tokens[at])}, not the manifest's document token {run.bos_id}"
             )
-        shards.append(Shard(entry["name"], path, tokens))
+        mask = None
+        if entry.get("mask"):
+            mask_path = run.directory / entry["mask"]
+            if not mask_path.exists() or mask_path.stat().st_size != len(tokens):
+                raise ManifestError(f"{mask_path}: missing, or not one byte per token of {path.name}")
+            mask = np.memmap(mask_path, dtype=np.uint8, mode="r", shape=(len(tokens),))
+        shards.append(Shard(entry["name"], path, tokens, mask))
     return shards
 
 
@@ -73,23 +81,40 @@ def _to_tensors(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return rows[:, :-1], rows[:, 1:]  # inputs (B, T), targets (B, T)
 
 
+IGNORE = -100
+"""A target the loss skips (PyTorch's cross_entropy ignore_index): prompt tokens of
+fine-tuning data."""
+
+
 class GlobalBatches:
     """Micro-batches cut from global batches of numbered samples: the part every loader shares.
-    A subclass sets batch_size, global_batch, rank, grad_accum and gives ``rows``."""
+    A subclass sets batch_size, global_batch, rank, grad_accum, masked and gives ``rows`` (and
+    ``mask_rows`` when masked)."""
 
     batch_size: int
     global_batch: int
     rank: int
     grad_accum: int
+    masked: bool = False
 
     def rows(self, first: int, count: int) -> np.ndarray:
         """(count, seq_len + 1) tokens of samples first .. first + count - 1."""
         raise NotImplementedError
 
+    def mask_rows(self, first: int, count: int) -> np.ndarray:
+        """(count, seq_len + 1) loss mask of the same samples (1: the target counts)."""
+        raise NotImplementedError
+
     def batch(self, step: int, micro_step: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """(inputs, targets) of this rank's micro-step, each (batch_size, seq_len) int64."""
+        """(inputs, targets) of this rank's micro-step, each (batch_size, seq_len) int64;
+        targets the loss mask excludes are IGNORE."""
         k = self.rank * self.grad_accum + micro_step
-        return _to_tensors(self.rows(step * self.global_batch + k * self.batch_size, self.batch_size))
+        first = step * self.global_batch + k * self.batch_size
+        x, y = _to_tensors(self.rows(first, self.batch_size))
+        if self.masked:
+            keep = torch.from_numpy(self.mask_rows(first, self.batch_size)[:, 1:].astype(bool))
+            y = y.masked_fill(~keep, IGNORE)
+        return x, y
 
     def global_digest(self, step: int) -> str:
         """A hash of the token ids of the whole global batch of ``step``, whichever rank asks."""
@@ -141,6 +166,7 @@ class TrainBatches(GlobalBatches):
             counts = np.array([(len(s.tokens) - 1) // seq_len for s in self.shards], dtype=np.int64)
         self.first_window = np.concatenate([[0], np.cumsum(counts)])
         self.windows = int(self.first_window[-1])
+        self.masked = any(s.mask is not None for s in self.shards)
         self._perm: tuple[int, np.ndarray] | None = None
 
     def permutation(self, epoch: int) -> np.ndarray:
@@ -182,6 +208,20 @@ class TrainBatches(GlobalBatches):
         pairs = zip(shard_ids.tolist(), starts.tolist(), strict=True)
         return np.stack([self.shards[i].tokens[s : s + n] for i, s in pairs])
 
+    def mask_rows(self, first: int, count: int) -> np.ndarray:
+        return self.mask_rows_of(np.arange(first, first + count, dtype=np.int64))
+
+    def mask_rows_of(self, g: np.ndarray) -> np.ndarray:
+        """(len(g), seq_len + 1) loss mask of the samples ``g``: ones where a shard has none."""
+        shard_ids, starts = self.positions_of(g)
+        n = self.seq_len + 1
+        out = np.ones((len(g), n), dtype=np.uint8)
+        for row, (i, s) in enumerate(zip(shard_ids.tolist(), starts.tolist(), strict=True)):
+            mask = self.shards[i].mask
+            if mask is not None:
+                out[row] = mask[s : s + n]
+        return out
+
 
 def eval_batches(
     shards: list[Shard], batch_size: int, seq_len: int, max_batches: int
@@ -193,15 +233,24 @@ def eval_batches(
     """
     n = seq_len + 1
     rows: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    masked = any(s.mask is not None for s in shards)
     produced = 0
     for shard in shards:
         # Stride seq_len: a window's last token is the next window's first input, so every token
         # but the split's first is a target exactly once.
         for start in range(0, len(shard.tokens) - seq_len, seq_len):
             rows.append(shard.tokens[start : start + n])
+            if masked:
+                masks.append(
+                    shard.mask[start : start + n] if shard.mask is not None else np.ones(n, np.uint8)
+                )
             if len(rows) == batch_size:
-                yield _to_tensors(np.stack(rows))
-                rows, produced = [], produced + 1
+                x, y = _to_tensors(np.stack(rows))
+                if masked:
+                    y = y.masked_fill(~torch.from_numpy(np.stack(masks)[:, 1:].astype(bool)), IGNORE)
+                yield x, y
+                rows, masks, produced = [], [], produced + 1
                 if produced == max_batches:
                     return
 

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from trainer.checkpoint import CheckpointError, load_checkpoint
+from trainer.lora import is_lora_state, merge
 from trainer.mixture import parse_data
 from trainer.model import GPT, GPTConfig
 from trainer.verify import verify_run
@@ -37,6 +38,8 @@ def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trai
     state = load_checkpoint(path)
     cfg = state["config"]
     weights = {k.removeprefix("_orig_mod."): v for k, v in state["model"].items()}
+    if is_lora_state(weights):  # a LoRA run's checkpoint: its adapters merged into the base
+        weights = merge(weights, cfg["lora_rank"], cfg["lora_alpha"])
     if "lm_head.weight" not in weights:
         raise CheckpointError(f"{path}: no lm_head.weight among the model weights")
     vocab = weights["lm_head.weight"].shape[0]

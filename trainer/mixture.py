@@ -77,6 +77,7 @@ class MixtureBatches(GlobalBatches):
         self.windows = sum(s.windows for s in sources)
         self.skipped = [name for s in sources for name in s.skipped]
         self.shards = [shard for s in sources for shard in s.shards]
+        self.masked = any(s.masked for s in sources)  # fine-tuning data, replayed pretraining without
         self._known = (0, np.zeros(len(sources), dtype=np.int64))  # counts before sample index
 
     def source_of(self, g: np.ndarray) -> np.ndarray:
@@ -98,14 +99,21 @@ class MixtureBatches(GlobalBatches):
         return counts
 
     def rows(self, first: int, count: int) -> np.ndarray:
+        return self._gather(first, count, lambda source, g: source.rows_of(g), np.int64)
+
+    def mask_rows(self, first: int, count: int) -> np.ndarray:
+        return self._gather(first, count, lambda source, g: source.mask_rows_of(g), np.uint8)
+
+    def _gather(self, first: int, count: int, take, dtype) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """Samples first .. first + count - 1, each from its source's own sequence."""
         g = np.arange(first, first + count, dtype=np.int64)
         src = self.source_of(g)
         base = self.counts_before(first)
-        out = np.empty((count, self.sources[0].seq_len + 1), dtype=np.int64)
+        out = np.empty((count, self.sources[0].seq_len + 1), dtype=dtype)
         for k, source in enumerate(self.sources):
             at = np.flatnonzero(src == k)
             if len(at):
-                out[at] = source.rows_of(base[k] + np.arange(len(at), dtype=np.int64))
+                out[at] = take(source, base[k] + np.arange(len(at), dtype=np.int64))
         return out
 
     def shares(self, step: int) -> np.ndarray:

@@ -43,7 +43,7 @@ from trainer.checkpoint import (
     save_checkpoint,
 )
 from trainer.config import ConfigError, TrainConfig, parse_config
-from trainer.data import Shard, TrainBatches, eval_batches, open_split, unigram_entropy
+from trainer.data import IGNORE, Shard, TrainBatches, eval_batches, open_split, unigram_entropy
 from trainer.distributed import World, barrier, close_world, from_main, init_world, mean
 from trainer.flops import flops_per_token, peak_tflops
 from trainer.metrics import METRICS_NAME, MetricsLogger, perplexity
@@ -99,10 +99,13 @@ def evaluate(
     total, tokens = torch.zeros((), dtype=torch.float64, device=device), 0
     for x, y in batches:
         x, y = x.to(device), y.to(device)
+        counted = int((y != IGNORE).sum())  # fine-tuning data: the response tokens only
+        if not counted:
+            continue
         with autocast():
             _, loss = model(x, y)
-        total += loss.double() * y.numel()
-        tokens += y.numel()
+        total += loss.double() * counted
+        tokens += counted
     model.train()
     return (total.item() / tokens if tokens else math.nan), tokens
 
@@ -216,6 +219,16 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
     model.doc_bos = run.bos_id if config.doc_masking else None
     model.doc_at_end = run.doc_at_end
     _seed_dropout(config.seed, world, 0)
+    if config.lora_rank:
+        from trainer.lora import add_lora
+
+        load_base(model, Path(config.init_from), config, run, say)
+        trainable = add_lora(model, config.lora_rank, config.lora_alpha, config.lora_targets.split(","),
+                             config.lora_dropout)  # fmt: skip
+        say(
+            f"LoRA: rank {config.lora_rank}, alpha {config.lora_alpha:g} on {config.lora_targets}: "
+            f"{trainable:,} trainable parameters; the base weights are frozen"
+        )
     sharded = world.active and config.fsdp
     if sharded:
         from torch.distributed.fsdp import fully_shard
@@ -313,8 +326,18 @@ def train_step(s: Setup, step: int) -> tuple[torch.Tensor, torch.Tensor, float, 
     for group in s.optimizer.param_groups:
         group["lr"] = lr
     loss_sum = torch.zeros((), device=s.device)
-    for micro in range(c.grad_accum):
-        x, y = s.batches.batch(step, micro)
+    batches = [s.batches.batch(step, micro) for micro in range(c.grad_accum)]
+    if s.batches.masked:
+        # The loss is the mean over the counted targets (response tokens) of the whole global
+        # batch: each micro-batch weighs by its share of them, whatever the prompts' lengths.
+        counts = [int((y != IGNORE).sum()) for _, y in batches]
+        total = float(mean(torch.tensor(float(sum(counts)), device=s.device), s.world)) * s.world.size
+    for micro, (x, y) in enumerate(batches):
+        if s.batches.masked:
+            weight = counts[micro] / total * s.world.size if total else 0.0
+            if not counts[micro]:  # a loss over no target is NaN: count one, weigh it 0
+                y = y.clone()
+                y[0, 0] = x[0, 0]
         x, y = x.to(s.device, non_blocking=True), y.to(s.device, non_blocking=True)
         # DDP and FSDP average gradients over the ranks at the last micro-step only.
         sync = not s.world.active or micro == c.grad_accum - 1
@@ -326,8 +349,11 @@ def train_step(s: Setup, step: int) -> tuple[torch.Tensor, torch.Tensor, float, 
                 _, loss = s.runner(x, y)
             # Every micro-batch holds batch_size x seq_len targets: dividing by grad_accum (and
             # DDP's mean over ranks) makes the gradient the mean over the global batch's tokens.
-            (loss / c.grad_accum).backward()
-        loss_sum += loss.detach()
+            if s.batches.masked:
+                (loss * weight).backward()
+            else:
+                (loss / c.grad_accum).backward()
+        loss_sum += loss.detach() * weight if s.batches.masked else loss.detach()
     # max_norm=inf still returns the norm, worth logging even without clipping.
     grad_norm = nn.utils.clip_grad_norm_(s.model.parameters(), c.grad_clip if c.grad_clip > 0 else math.inf)
     if hasattr(grad_norm, "full_tensor"):  # FSDP: a DTensor
@@ -337,7 +363,7 @@ def train_step(s: Setup, step: int) -> tuple[torch.Tensor, torch.Tensor, float, 
     if ok:
         s.optimizer.step()
     s.optimizer.zero_grad(set_to_none=True)
-    return loss_sum / c.grad_accum, grad_norm, lr, ok
+    return (loss_sum if s.batches.masked else loss_sum / c.grad_accum), grad_norm, lr, ok
 
 
 def train(config: TrainConfig, stream: TextIO | None = None) -> dict[str, Any]:
@@ -387,7 +413,7 @@ def _train(
     out = Path(c.out)
     out.mkdir(parents=True, exist_ok=True)
     resumed = resume(s, ckpt, say, state)
-    if not resumed and c.init_from:
+    if not resumed and c.init_from and not c.lora_rank:  # LoRA: loaded before the adapters
         init_from(s, Path(c.init_from), say)
     start_step, extra = resumed if resumed else (0, {})
     if resumed and c.time_budget and extra.get("time_budget"):
@@ -450,6 +476,25 @@ def _train(
                         + ", ".join(f"{k} {v:.4f}" for k, v in by_source.items()))  # fmt: skip
         return loss
 
+    compare_shards: list[Shard] = []
+    if c.compare_val:
+        other = verify_run(c.compare_val, checksums=False)
+        if other.manifest["tokenizer"]["sha256"] != s.run.manifest["tokenizer"]["sha256"]:
+            raise ConfigError(f"compare_val: {c.compare_val} has another tokenizer than this run's data")
+        compare_shards = open_split(other, "val")
+
+    def compare_eval(step: int, when: str) -> float | None:
+        """The val loss of compare_val's run (e.g. the pretraining data): forgetting, made visible."""
+        windows = eval_batches(compare_shards, c.batch_size, c.seq_len, c.eval_batches)
+        loss, tokens = evaluate(s.eval_runner, windows, s.device, s.autocast)
+        if not tokens:
+            return None
+        line = f"step {step:>6}/{c.max_steps} | {c.compare_val} val loss {when}: {loss:.4f}"
+        metrics.log({"step": step, "compare_val_loss": loss, "when": when}, line)
+        return loss
+
+    if compare_shards and "compare_val_before" not in extra:
+        extra["compare_val_before"] = compare_eval(start_step, "before")
     train_time, time_since_log, tokens_since_log = 0.0, 0.0, 0
     last_loss: float | None = extra.get("last_loss")
     s.model.train()
@@ -534,6 +579,7 @@ def _train(
         say(f"stopped after step {end} of {c.max_steps} (stop_at): {ckpt}; run again to continue")
         return {"stopped_at": end, "steps_this_run": steps_run, "checkpoint": str(ckpt)}
     val_loss = run_eval(c.max_steps)
+    compare_after = compare_eval(c.max_steps, "after") if compare_shards else None
     # Measured like the val loss (fixed windows), so the two compare; the last step's loss is
     # one noisy batch.
     train_windows = eval_batches(s.train_shards, c.batch_size, c.seq_len, c.eval_batches)
@@ -578,6 +624,17 @@ def _train(
             }
             for x, share in zip(s.sources, shares, strict=True)
         ]
+    if compare_shards:
+        summary["compare_val"] = {"run": c.compare_val, "before": extra.get("compare_val_before"),
+                                  "after": compare_after}  # fmt: skip
+    if c.lora_rank and main:
+        from trainer.lora import save_adapters
+
+        adapters = save_adapters(s.model.state_dict(), out, {
+            "base": c.init_from, "lora_rank": c.lora_rank, "lora_alpha": c.lora_alpha,
+            "lora_targets": c.lora_targets, "lora_dropout": c.lora_dropout,
+        })  # fmt: skip
+        summary["adapters"] = str(adapters)
     summary["final_val_perplexity"] = perplexity(val_loss) if val_loss is not None else None
     summary["final_val_bits_per_byte"] = bpb
     summary["skipped_steps"] = skipped
@@ -601,15 +658,22 @@ def write_checkpoint(s: Setup, ckpt: Path, step: int, extra: dict[str, Any]) -> 
 
 def init_from(s: Setup, path: Path, say: Callable[[str], None]) -> None:
     """Continued pretraining: the weights of another run's checkpoint, nothing else of it."""
+    load_base(s.model, path, s.config, s.run, say)
+
+
+def load_base(
+    model: nn.Module, path: Path, config: TrainConfig, run: RunData, say: Callable[[str], None]
+) -> None:
+    """Another run's weights into ``model``: same shape and tokenizer, else refused."""
     state = load_checkpoint(path)
-    check_compatible(path, state["config"], s.config)
-    theirs, ours = state["extra"].get("tokenizer_sha256"), s.run.manifest["tokenizer"]["sha256"]
+    check_compatible(path, state["config"], config)
+    theirs, ours = state["extra"].get("tokenizer_sha256"), run.manifest["tokenizer"]["sha256"]
     if theirs is not None and theirs != ours:
         raise CheckpointError(
             f"{path}: trained with another tokenizer (sha256 {theirs[:12]}...) than "
-            f"{s.run.tokenizer_path} ({ours[:12]}...); its token ids mean other things here"
+            f"{run.tokenizer_path} ({ours[:12]}...); its token ids mean other things here"
         )
-    load_weights(s.model, state["model"])
+    load_weights(model, state["model"])
     say(f"weights from {path} (step {state['step']}); optimizer and schedule start afresh")
 
 

@@ -78,9 +78,9 @@ def code_training(code_corpus: Path) -> Path:
     out = code_corpus.parent.parent / "runs" / "code"
     rc, stdout, err = corpus_cli(
         "train", "--data", str(code_corpus), "--out", str(out), "--n-layer", "1", "--n-head", "2",
-        "--n-embd", "32", "--seq-len", "32", "--batch-size", "4", "--max-steps", "6",
-        "--eval-interval", "3", "--eval-batches", "2", "--log-interval", "1", "--dtype", "fp32",
-        "--device", "cpu", "--warmup-steps", "2",
+        "--n-embd", "32", "--seq-len", "128", "--batch-size", "4", "--max-steps", "80",
+        "--lr", "1e-2", "--min-lr", "1e-3", "--eval-interval", "40", "--eval-batches", "2",
+        "--log-interval", "10", "--dtype", "fp32", "--device", "cpu", "--warmup-steps", "5",
     )  # fmt: skip
     assert rc == 0, stdout + err
     return out

@@ -28,7 +28,7 @@ def test_a_finished_build_and_training_leave_heartbeats(code_corpus: Path, code_
         f"build {code_corpus}: finished\n  stage: tokenize+shard, 1/1 units (100%)\n"
     )
     train = read_heartbeat(code_training)
-    assert (train["state"], train["stage"], train["done"], train["total"]) == ("finished", "training", 6, 6)
+    assert (train["state"], train["stage"], train["done"], train["total"]) == ("finished", "training", 80, 80)
     assert set(train["info"]) == {"loss", "tokens/s", "final_val_loss"}
 
 
