@@ -152,3 +152,24 @@ def test_plan_fits_a_scaling_law(tmp_path: Path) -> None:
     assert (tmp_path / "fit.svg").read_text("utf-8").count("<path") > 5
     rc, _, err = corpus_cli("plan", "--fit", *runs[:2])
     assert rc == 2 and "at least 3 model sizes" in err
+
+
+def test_plan_fits_a_sweep_of_our_own_runs(code_corpus: Path, tmp_path: Path) -> None:
+    # Three real training runs of three widths on the same data; the fit goes through them.
+    runs = []
+    for width in ("16", "32", "64"):
+        out = tmp_path / f"w{width}"
+        rc, stdout, err = corpus_cli(
+            "train", "--data", str(code_corpus), "--out", str(out), "--n-layer", "1", "--n-head", "2",
+            "--n-embd", width, "--seq-len", "64", "--batch-size", "4", "--max-steps", "30", "--lr", "1e-2",
+            "--min-lr", "1e-3", "--eval-interval", "0", "--eval-batches", "4", "--dtype", "fp32",
+            "--device", "cpu", "--warmup-steps", "3",
+        )  # fmt: skip
+        assert rc == 0, stdout + err
+        runs.append(str(out))
+    rc, out, err = corpus_cli("plan", "--fit", *runs, "--plot", str(tmp_path / "fit.png"))
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines[:3]] == runs
+    assert lines[3].startswith("L(N) = ") and lines[4] == f"plot: {tmp_path / 'fit.png'}"
+    assert (tmp_path / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
