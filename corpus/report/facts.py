@@ -308,4 +308,12 @@ def _training(folder: Path) -> dict:
             val.append({k: record.get(k) for k in ("step", "val_loss", "val_bpb")})
         elif "loss" in record:
             train.append({k: record.get(k) for k in ("step", "loss", "lr", "tokens_per_s")})
-    return {"folder": str(folder), "train": train, "val": val}
+    last_train = train[-1] if train else {}
+    last_val = val[-1] if val else {}
+    row = [str(folder), last_train.get("step"), last_train.get("loss"), last_val.get("val_loss"),
+           last_val.get("val_bpb")]  # fmt: skip
+    return {"folder": str(folder), "train": train, "val": val, "last": row}
+
+
+TRAINING_HEADERS = ["run", "steps", "last train loss", "last validation loss", "bits per byte"]
+"""Columns of the training run's ``last`` row, as both renderings show it."""

@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from corpus.report import plots
-from corpus.report.facts import LENGTH_EDGES
+from corpus.report.facts import LENGTH_EDGES, TRAINING_HEADERS
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d232a;background:#fbfbf9}
@@ -331,22 +331,7 @@ def _crawl(c: dict) -> str:
 
 def _training(t: dict) -> str:
     html = _plot(plots.training_curves(t["train"], t["val"]), "training")
-    last_train = t["train"][-1] if t["train"] else {}
-    last_val = t["val"][-1] if t["val"] else {}
-    html += _table(
-        ["run", "steps", "last train loss", "last validation loss", "bits per byte"],
-        [
-            [
-                t["folder"],
-                last_train.get("step"),
-                last_train.get("loss"),
-                last_val.get("val_loss"),
-                last_val.get("val_bpb"),
-            ]
-        ],
-        {1, 2, 3, 4},
-    )
-    return html
+    return html + _table(TRAINING_HEADERS, [t["last"]], {1, 2, 3, 4})
 
 
 def _compare(c: dict) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from corpus.report.facts import TRAINING_HEADERS
+
 
 def _row(cells: list[Any]) -> str:
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
@@ -83,22 +85,8 @@ def render(facts: dict[str, Any], comparison: dict[str, Any] | None = None) -> s
         ]
         lines += _table(["status", "URLs"], [list(x) for x in crawl.get("by_status", {}).items()])
     if "train" in facts:
-        t = facts["train"]
-        last_train = t["train"][-1] if t["train"] else {}
-        last_val = t["val"][-1] if t["val"] else {}
         lines += ["## Training", ""]
-        lines += _table(
-            ["run", "steps", "last train loss", "last validation loss", "bits per byte"],
-            [
-                [
-                    t["folder"],
-                    last_train.get("step"),
-                    last_train.get("loss"),
-                    last_val.get("val_loss"),
-                    last_val.get("val_bpb"),
-                ]
-            ],
-        )
+        lines += _table(TRAINING_HEADERS, [facts["train"]["last"]])
     if comparison is not None:
         lines += [f"## Compared with {comparison['other']}", ""]
         lines += _table(
