@@ -247,6 +247,15 @@ def test_the_corpus_job_reads_the_crawl(crawl) -> None:
     assert rc == 0, out.getvalue()
     summary = json.loads((tmp / "corpus" / "c" / "summary.json").read_text("utf-8"))
     assert summary["stages"][0]["in"] == manifest["records"]["warc"]["response"]
+    # The report finds the crawl the run read (its WARC files' folder) and shows its outcomes.
+    from corpus.report.build import write_report
+    from corpus.report.facts import gather
+
+    crawl_summary = json.loads((run / "crawl_summary.json").read_text("utf-8"))
+    facts = gather(tmp / "corpus" / "c", samples=0)
+    assert facts["crawl"]["folder"] == str(run) and facts["crawl"]["by_status"] == crawl_summary["by_status"]
+    page = write_report(tmp / "corpus" / "c", out=tmp / "report")[0].read_text("utf-8")
+    assert '<section id="crawl"><h2>Crawl</h2>' in page and "Outcomes by reason" in page
 
 
 def captured_urls(run: Path) -> list[str]:
