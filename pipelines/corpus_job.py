@@ -233,7 +233,6 @@ def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig
     # Filters first: every later decision is made among documents that are in the corpus.
     prepared = units_in | "ExtractAndFilter" >> ExtractAndFilter(config, work, rejected)
     url_keys = prepared | "UrlKeys" >> ReadKeys(work, "url")
-    exact_keys = prepared | "ExactKeys" >> ReadKeys(work, "exact")
     # Then URL dedup (a page crawled twice keeps its newest copy), exact dedup on what it kept,
     # and near dedup on what both kept: a later stage never drops the copy an earlier one kept
     # in place of others. With exact dedup off, identical texts are near duplicates at Jaccard 1
@@ -246,7 +245,7 @@ def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig
         url_drops = url_keys | "UrlDedup" >> FindUrlDuplicates(earlier if config.dedup.reference else None)
         earlier = (earlier, url_drops) | "EarlierAndUrlDrops" >> beam.Flatten()
     if config.dedup.exact:
-        exact_drops = exact_keys | "ExactDedup" >> FindExactDuplicates(earlier)
+        exact_drops = prepared | "ExactDedup" >> FindExactDuplicates(work, earlier)
         earlier = (earlier, exact_drops) | "UrlAndExactDrops" >> beam.Flatten()
     drops = [earlier]
     near_results = pipeline | "NoNearDedup" >> beam.Create([])

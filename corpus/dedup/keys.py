@@ -91,13 +91,9 @@ def dedup_keys(
 
 
 def key_records(table: pa.Table, unit: int, kind: str) -> Iterator[Any]:
-    """Records for the Beam shuffles: ``exact`` (text_hash, (id_hash, id, unit, position)) or
-    ``url`` (url key, member). (Near dedup reads the band keys as arrays: corpus/dedup/buckets.py.)"""
-    if kind == "exact":
-        columns = (table.column(c).to_pylist() for c in ("text_hash", "id_hash", "id", "position"))
-        for text_hash, doc_hash, doc_id, position in zip(*columns, strict=True):
-            yield text_hash, (doc_hash, doc_id, unit, position)
-    elif kind == "url":
+    """Records for URL dedup's shuffle: (url key, member). (Exact and near dedup read their keys
+    as arrays: corpus/dedup/exact.py, corpus/dedup/buckets.py.)"""
+    if kind == "url":
         columns = (table.column(c).to_pylist() for c in ("url_key", "id", "date", "position"))
         for key, doc_id, date, position in zip(*columns, strict=True):
             if key is not None:

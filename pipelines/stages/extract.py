@@ -54,6 +54,19 @@ def payload_path(work_dir: str, unit: int) -> str:
     return files.join(work_dir, f"minhash-{unit:06d}.parquet")
 
 
+def ids_at(work_dir: str, unit: int, positions: list[int]) -> list[str]:
+    """The document ids at ``positions`` of a unit, from its keys file (in the order given)."""
+    wanted = set(positions)
+    found: dict[int, str] = {}
+    with files.open_input(keys_path(work_dir, unit), decompress=False) as f:
+        for table in row_groups(f, columns=["position", "id"]):
+            pairs = zip(table.column("position").to_pylist(), table.column("id").to_pylist(), strict=True)
+            for p, i in pairs:
+                if p in wanted:
+                    found[p] = i
+    return [found[p] for p in positions]
+
+
 def marker_path(work_dir: str, stage: str, unit: int) -> str:
     return files.join(work_dir, "done", f"{stage}-{unit:06d}.json")
 

@@ -25,7 +25,7 @@ from corpus.dedup.survivors import KEPT, choose_survivors
 from corpus.records import row_groups, write_parquet
 from pipelines import files
 from pipelines.gather import CountAll, GatherAll, WithValue
-from pipelines.stages.extract import keys_path, payload_path
+from pipelines.stages.extract import ids_at, keys_path, payload_path
 
 CLUSTER_SCHEMA = pa.schema(
     [
@@ -181,16 +181,7 @@ class BucketTaskFn(beam.DoFn):
         self.work_dir = work_dir
 
     def ids_of(self, unit: int, positions: list[int]) -> list[str]:
-        wanted = set(positions)
-        found: dict[int, str] = {}
-        with files.open_input(keys_path(self.work_dir, unit), decompress=False) as f:
-            for table in row_groups(f, columns=["position", "id"]):
-                for p, i in zip(
-                    table.column("position").to_pylist(), table.column("id").to_pylist(), strict=True
-                ):
-                    if p in wanted:
-                        found[p] = i
-        return [found[p] for p in positions]
+        return ids_at(self.work_dir, unit, positions)
 
     def process(self, task):
         band, part, parts, units = task

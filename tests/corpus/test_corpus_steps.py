@@ -8,6 +8,8 @@ import itertools
 import numpy as np
 import pytest
 from corpus_helpers import FILTER_COUNTS_OF_COPIES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corpus.config import LanguageConfig, PipelineConfig, ShardConfig, TokenizerConfig
 from corpus.dedup.exact import REASON, STAGE, choose_keeper
@@ -219,3 +221,39 @@ def test_exact_drops_never_shadow_near_drops_when_exact_dedup_is_off(copies) -> 
     ):
         result = dedup_step(enumerate(copies), unit_drops(drops, config))
         assert [(r.id, r.stage) for r in result.rejections] == [(copies[0].id, "near_dedup")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 2)),  # (which text, which unit)
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_exact_dedup_by_arrays_decides_as_the_reference(docs) -> None:
+    """corpus.dedup.exact.task_drops (sorted arrays, what the pipeline runs) drops the same
+    occurrences with the same kept ids as duplicate_decisions (the shuffle's reference)."""
+    import pyarrow as pa
+
+    from corpus.dedup.exact import exact_table, task_drops
+
+    texts = [f"text {i}" for i in range(5)]
+    members, per_unit = [], {}
+    for n, (t, unit) in enumerate(docs):
+        doc_id = f"doc-{n}"
+        position = len(per_unit.setdefault(unit, []))
+        per_unit[unit].append((position, id_hash(doc_id), text_hash(texts[t]), doc_id))
+        members.append((text_hash(texts[t]), (id_hash(doc_id), doc_id, unit, position)))
+    expected = sorted(d for key in {m[0] for m in members}
+                      for d in duplicate_decisions([m[1] for m in members if m[0] == key]))  # fmt: skip
+    tables, ids = [], {}
+    for unit, rows in per_unit.items():
+        table = pa.table({"position": [r[0] for r in rows], "id_hash": [r[1] for r in rows],
+                          "text_hash": [r[2] for r in rows]})  # fmt: skip
+        tables.append((unit, exact_table([table], set())[0]))
+        ids[unit] = {r[0]: r[3] for r in rows}
+    for parts in (1, 3):
+        got = [d for part in range(parts)
+               for d in task_drops(tables, part, parts, lambda u, ps: [ids[u][p] for p in ps])]  # fmt: skip
+        assert sorted(got) == expected
