@@ -25,7 +25,7 @@ from corpus.summary import merge
 from corpus.tokenize import sample_bucket
 from pipelines import files
 from pipelines.stages.extract import filtered_path, keys_path, marker_path
-from pipelines.stats import peak_rss_mb
+from pipelines.stats import unit_finished
 from schemas.document import DOCUMENT_SCHEMA, REJECTED_SCHEMA
 
 
@@ -114,7 +114,7 @@ class DropDuplicatesFn(beam.DoFn):
                 "seconds": time.perf_counter() - started,
                 "bytes_out": kept_bytes,
                 "documents": position,
-                "peak_rss_mb": peak_rss_mb(),
+                "peak_rss_mb": unit_finished(),
             },
         }
 

@@ -30,7 +30,7 @@ from corpus.steps import extract_step, filter_step
 from corpus.summary import merge
 from corpus.units import WorkUnit
 from pipelines import files
-from pipelines.stats import peak_rss_mb
+from pipelines.stats import unit_finished
 from schemas.document import DOCUMENT_SCHEMA, REJECTED_SCHEMA
 
 T = TypeVar("T")
@@ -154,7 +154,7 @@ class ExtractAndFilterFn(beam.DoFn):
                 "bytes_in": unit.bytes,
                 "bytes_out": text_bytes,
                 "documents": documents,
-                "peak_rss_mb": peak_rss_mb(),
+                "peak_rss_mb": unit_finished(),
             },
         }
 

@@ -17,7 +17,7 @@ from corpus.summary import count
 from corpus.tokenize import DocumentEncoder
 from pipelines import files
 from pipelines.stages.extract import marker_path
-from pipelines.stats import peak_rss_mb
+from pipelines.stats import unit_finished
 
 SUFFIXES = (".bin", ".idx", ".docs.parquet")
 
@@ -116,7 +116,7 @@ class ShardFileFn(beam.DoFn):
                 "seconds": time.perf_counter() - started,
                 "documents": documents,
                 "bytes_out": sum(s["bytes"] for s in shards),
-                "peak_rss_mb": peak_rss_mb(),
+                "peak_rss_mb": unit_finished(),
             },
         }
 
