@@ -21,14 +21,14 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, astuple, replace
 from pathlib import Path
 
 import apache_beam as beam
 import pyarrow.parquet as pq
 
 from corpus.config import apply_overrides
-from corpus.crawl import frontier
+from corpus.crawl import frontier, pages
 from corpus.crawl.config import CrawlConfig
 from corpus.crawl.fetch import GroupFetcher, Outcome, Target
 from corpus.crawl.warc import WarcSet
@@ -92,6 +92,14 @@ def write_json_atomic(path: Path, data) -> None:
     _write_atomic(path, data)
 
 
+def write_state_atomic(path: Path, data) -> None:
+    """The crawl's own working files (plans, group outcomes, host states): compact JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False), "utf-8")
+    os.replace(tmp, path)
+
+
 def _group_prefix(name: str, round_: int, group: int) -> str:
     return f"{name}-r{round_:05d}-g{group:05d}"
 
@@ -101,22 +109,26 @@ def _outcome_path(out: Path, round_: int, group: int) -> Path:
 
 
 class FetchGroupFn(beam.DoFn):
-    """One fetch group of one round: its hosts fetched into its own WARC files, then its
-    outcomes written (the group's commit). A group already committed is not fetched again."""
+    """One fetch group of one round (the element: its number): its hosts fetched into its own
+    WARC files, then its outcomes written (the group's commit). A group already committed is not
+    fetched again. The round's plan is read from its file, so the pipeline carries only numbers."""
 
-    def __init__(self, out: str, name: str, config: CrawlConfig, hosts: list[str]) -> None:
+    def __init__(self, out: str, name: str, config: CrawlConfig, hosts: list[str], page_workers: int) -> None:
         self.out = out
         self.name = name
         self.config = config
         self.hosts = hosts
+        self.page_workers = page_workers
 
     def process(self, element):
-        round_, group, queues, digests, hosts = element
+        round_, group = element
         out = Path(self.out)
         done = _outcome_path(out, round_, group)
         if done.exists():
             yield json.loads(done.read_text("utf-8"))
             return
+        plan = json.loads(_plan_path(out, round_).read_text("utf-8"))
+        queues, hosts = plan["groups"][group]
         prefix = _group_prefix(self.name, round_, group)
         for folder in WARC_SETS:  # whatever an unfinished attempt of this group left
             for stale in (out / folder).glob(prefix + "-*"):
@@ -127,8 +139,12 @@ class FetchGroupFn(beam.DoFn):
             key: WarcSet(out / folder, prefix, self.config.warc_max_bytes, info)
             for key, folder in _FETCHER_SETS.items()
         }
-        targets = {host: [Target(**t) for t in q] for host, q in queues.items()}
-        fetcher = GroupFetcher(self.config, warcs, set(self.hosts), seen_digests=digests, hosts=hosts)
+        targets = {host: [Target(*t) for t in q] for host, q in queues.items()}
+        digests = {d: tuple(first) for d, first in plan["digests"].items()}
+        fetcher = GroupFetcher(
+            self.config, warcs, set(self.hosts), seen_digests=digests, hosts=hosts,
+            page_pool=pages.pool(self.page_workers),
+        )  # fmt: skip
         try:
             outcomes = asyncio.run(fetcher.run(targets))
         except BaseException:
@@ -143,24 +159,46 @@ class FetchGroupFn(beam.DoFn):
             "files": files,
             "hosts": fetcher.hosts,
         }
-        write_json_atomic(done, result)
+        write_state_atomic(done, result)
         yield result
 
 
+def _plan_path(out: Path, round_: int) -> Path:
+    return out / "rounds" / f"{round_:05d}" / "plan.json"
+
+
+def make_plan(db: dict[str, frontier.Entry], config: CrawlConfig, groups: int, host_states: dict) -> dict:
+    """A round's plan: the due URLs of each group's hosts (url, depth, referrer, retries,
+    redirects), those hosts' states, and the payload digests captured so far (for revisits)."""
+    groups_of = frontier.generate(db, config, groups)
+    return {
+        "digests": {e.digest: (e.url, e.date) for e in db.values() if e.digest and e.reason == "fetched"},
+        "groups": [
+            [{h: [astuple(t) for t in q] for h, q in queues.items()},
+             {h: host_states[h] for h in queues if h in host_states}]
+            for queues in groups_of
+        ],
+    }  # fmt: skip
+
+
 def run_round(
-    out: Path, name: str, round_: int, plan: list[dict], config: CrawlConfig, hosts: set[str], workers: int,
+    out: Path, name: str, round_: int, groups: int, config: CrawlConfig, hosts: set[str], workers: int,
     beam_args: list[str],
 ) -> list[dict]:  # fmt: skip
-    engine = "multiprocess" if workers > 1 and len(plan) > 1 else "inprocess"
+    engine = "multiprocess" if workers > 1 and groups > 1 else "inprocess"
+    page_workers = (
+        config.page_workers
+        if config.page_workers >= 0
+        else pages.auto_workers(workers if engine == "multiprocess" else 1)
+    )
     pipeline, context = make_pipeline(beam_args, engine, workers)
     results_path = out / "rounds" / f"{round_:05d}"
+    one_process = engine == "inprocess" and not any(a.startswith("--runner") for a in beam_args)
     with context, pipeline as p:
-        _ = (
-            p
-            | "Groups" >> beam.Create(plan)
-            | "Spread" >> beam.Reshuffle()
-            | "Fetch" >> beam.ParDo(FetchGroupFn(str(out), name, config, sorted(hosts)))
-        )
+        numbers = p | "Groups" >> beam.Create([(round_, g) for g in range(groups)])
+        if not one_process:  # each group to any worker
+            numbers = numbers | "Spread" >> beam.Reshuffle()
+        _ = numbers | "Fetch" >> beam.ParDo(FetchGroupFn(str(out), name, config, sorted(hosts), page_workers))
     return [json.loads(p.read_text("utf-8")) for p in sorted(results_path.glob("group-*.json"))]
 
 
@@ -178,7 +216,7 @@ def latest_db(out: Path) -> tuple[int, dict[str, frontier.Entry], dict[str, dict
 
 def write_db(out: Path, round_: int, db: dict[str, frontier.Entry], hosts: dict[str, dict]) -> None:
     """Host states, then the database: the database file commits the round."""
-    write_json_atomic(out / "crawldb" / f"hosts-{round_:05d}.json", hosts)
+    write_state_atomic(out / "crawldb" / f"hosts-{round_:05d}.json", hosts)
     path = out / "crawldb" / f"round-{round_:05d}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
@@ -263,27 +301,23 @@ def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.craw
         if counts_path.exists():
             counts = json.loads(counts_path.read_text("utf-8"))
     hosts = frontier.seed_hosts(db)
-    groups = config.groups or 2 * max(1, args.workers)
+    groups = config.groups or (1 if args.workers <= 1 else 2 * args.workers)
     progress = Progress(f"crawl {out}", out)
     pages = 0
     while round_ < args.rounds:
-        plan_path = out / "rounds" / f"{round_:05d}" / "plan.json"
+        plan_path = _plan_path(out, round_)
         if plan_path.exists():  # a rerun of a round that did not finish: the same groups
             plan = json.loads(plan_path.read_text("utf-8"))
         else:
-            groups_of = frontier.generate(db, config, groups)
-            digests = {e.digest: (e.url, e.date) for e in db.values() if e.digest and e.reason == "fetched"}
-            plan = [
-                [round_, g, {h: [asdict(t) for t in q] for h, q in queues.items()}, digests,
-                 {h: host_states[h] for h in queues if h in host_states}]
-                for g, queues in enumerate(groups_of)
-            ]  # fmt: skip
-            write_json_atomic(plan_path, plan)  # type: ignore[arg-type]
-        if not plan:
+            plan = make_plan(db, config, groups, host_states)
+            write_state_atomic(plan_path, plan)
+        n_groups = len(plan["groups"])
+        if not n_groups:
             break
         progress.stage(f"round {round_ + 1} (at most {args.rounds})")
-        progress.update(0, pages=pages, urls=len(db), groups=len(plan))
-        results = run_round(out, args.name, round_, plan, config, hosts, args.workers, beam_args)
+        progress.update(0, pages=pages, urls=len(db), groups=n_groups)
+        del plan  # the workers read it from its file
+        results = run_round(out, args.name, round_, n_groups, config, hosts, args.workers, beam_args)
         outcomes = [Outcome(**o) for r in results for o in r["outcomes"]]
         for r in results:
             host_states.update(r["hosts"])

@@ -67,7 +67,12 @@ class CrawlConfig:
     round_seconds: float = 600.0
     """Time budget of one fetch group in one round; what is left waits for the next round."""
     groups: int = 0
-    """Fetch groups per round (hosts are split among them); 0: two per worker."""
+    """Fetch groups per round (hosts are split among them); 0: one with one worker (a group's
+    hosts are fetched at once), two per worker with more (they balance the load)."""
+    page_workers: int = -1
+    """Processes per fetching worker that build pages' WARC records and read their links, so the
+    event loop only does the network; 0: inline; -1: the cores the fetching workers leave free
+    (none below 4 cores: ``corpus.crawl.pages.auto_workers``)."""
 
     def header(self) -> str:
         return f"{self.user_agent} (+{self.contact})"
@@ -97,6 +102,8 @@ class CrawlConfig:
                 raise ValueError(f"crawl.allow_networks: {network!r} is not a network ({e})") from e
         if not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)?", self.user_agent):
             raise ValueError(f"crawl.user_agent: {self.user_agent!r} is not a product token like name/1.0")
+        if self.page_workers < -1:
+            raise ValueError(f"crawl.page_workers: {self.page_workers} (0 inline, -1 automatic, or N)")
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import hashlib
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -24,7 +25,6 @@ from protego import Protego
 from usp.tree import sitemap_from_str
 
 from corpus.crawl.config import CrawlConfig
-from corpus.crawl.links import page_links
 from corpus.crawl.network import (
     BlockedAddress,
     VettedResolver,
@@ -32,6 +32,7 @@ from corpus.crawl.network import (
     literal_address,
     vetted_socket,
 )
+from corpus.crawl.pages import run_page_work
 from corpus.crawl.urls import host_of, out_of_scope, resolve_link
 from corpus.crawl.warc import Capture, WarcSet, warc_date
 from corpus.readers.warc import inflate
@@ -151,8 +152,11 @@ class GroupFetcher:
         deadline: float | None = None,
         pages_left: int | None = None,
         log: Callable[[str], None] | None = None,
+        page_pool: Executor | None = None,
     ) -> None:
         self.config = config
+        self.page_pool = page_pool
+        """Where a page's WARC records and links are made (``corpus.crawl.pages``); None: inline."""
         self.agent = config.user_agent.split("/")[0]
         self.warcs = warcs
         self.seed_hosts = seed_hosts
@@ -451,23 +455,17 @@ class GroupFetcher:
                 out.kind, out.reason = "skipped", "content_type_not_allowed"
             else:
                 first = self.seen_digests.get(capture.payload_digest)
-                self.warcs["pages"].capture(capture, metadata, first)
                 out.kind = "revisit" if first else "fetched"
                 out.digest, out.truncated = capture.payload_digest, capture.truncated
                 if first is None:
                     self.seen_digests[capture.payload_digest] = (capture.url, capture.date)
-                try:
-                    body, bomb = inflate(
-                        capture.body,
-                        header.get("content-encoding", ""),
-                        config.max_body_bytes,
-                        raw_deflate=True,
-                    )
-                except ValueError:  # kept as received; its links cannot be read
-                    body, bomb = b"", False
-                out.truncated = out.truncated or bomb
-                if "html" in header.get("content-type", "text/html") and body:
-                    out.links = page_links(body, capture.url, header.get("content-type", ""))
+                work = await run_page_work(
+                    self.page_pool, capture, metadata, first, header.get("content-encoding", ""),
+                    header.get("content-type", "text/html"), config.max_body_bytes,
+                )  # fmt: skip
+                self.warcs["pages"].append(work.records)
+                out.truncated = out.truncated or work.bomb
+                out.links = work.links
         elif 300 <= status < 400:
             self.warcs["crawldiagnostics"].capture(capture, metadata, None)
             location = header.get("location")

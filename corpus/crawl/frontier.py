@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -63,7 +63,7 @@ SCHEMA = pa.schema(
 
 def to_table(entries: Iterable[Entry]) -> pa.Table:
     rows = sorted(entries, key=lambda e: e.url)
-    return pa.Table.from_pylist([asdict(e) for e in rows], schema=SCHEMA)
+    return pa.Table.from_pydict({n: [getattr(e, n) for e in rows] for n in SCHEMA.names}, schema=SCHEMA)
 
 
 def from_table(table: pa.Table) -> dict[str, Entry]:

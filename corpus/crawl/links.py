@@ -35,10 +35,16 @@ def page_links(body: bytes, base_url: str, content_type: str = "") -> list[str]:
         base_url = resolve_link(base_url, base.attributes.get("href") or "") or base_url
     out: list[str] = []
     seen: set[str] = set()
+    resolved: dict[str, str | None] = {}  # a page names the same target many times (anchors)
     for a in tree.css("a[href], area[href]"):
-        if "nofollow" in (a.attributes.get("rel") or "").lower().split():
+        attributes = a.attributes
+        rel = attributes.get("rel")
+        if rel and "nofollow" in rel.lower().split():
             continue
-        url = resolve_link(base_url, a.attributes.get("href") or "")
+        href = (attributes.get("href") or "").partition("#")[0]
+        if href in resolved:
+            continue
+        url = resolved[href] = resolve_link(base_url, href) if href else None
         if url is not None and url not in seen:
             seen.add(url)
             out.append(url)

@@ -16,19 +16,63 @@ from warcio.warcwriter import WARCWriter
 from corpus import __version__
 
 
-class _GzipWriter(WARCWriter):
-    """warcio's writer, each record its own gzip member at level 6 (warcio's own gzip uses 9:
-    a third slower on HTML for 1.4% smaller files)."""
+def _gzip_member(data) -> bytes:
+    """One gzip member at level 6 (warcio's own gzip uses 9: a third slower on HTML for 1.4%
+    smaller files)."""
+    member = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+    return member.compress(data) + member.flush()
 
-    def __init__(self, out: io.BufferedWriter) -> None:
-        super().__init__(out, gzip=False, warc_version="1.1")
 
-    def _write_warc_record(self, out, record):
-        plain = io.BytesIO()
-        result = super()._write_warc_record(plain, record)
-        member = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-        out.write(member.compress(plain.getbuffer()) + member.flush())
-        return result
+_BUILDER = WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
+"""Makes records (the ``create_*`` methods write nothing)."""
+
+
+def _serialise(record) -> tuple[str, bytes]:
+    """(WARC-Type, the record as one gzip member)."""
+    plain = io.BytesIO()
+    WARCWriter(plain, gzip=False, warc_version="1.1").write_record(record)
+    return record.rec_headers.get_header("WARC-Type"), _gzip_member(plain.getbuffer())
+
+
+def capture_records(
+    capture: Capture, metadata: dict[str, str], revisit_of: tuple[str, str] | None
+) -> list[tuple[str, bytes]]:
+    """The records of one fetch, each gzipped: response (or revisit, when the same payload was
+    captured before: its URI and date), request, metadata. A pure function of its arguments (but
+    the record ids), so that it can run in another process."""
+    date = capture.date
+    response_headers = StatusAndHeaders(
+        f"{capture.status} {capture.reason}", capture.response_headers, protocol=capture.protocol
+    )
+    warc_headers = {"WARC-Date": date, "WARC-IP-Address": capture.ip or ""}
+    if revisit_of is None:  # the digest the fetch computed, in warcio's form: not computed again
+        warc_headers["WARC-Payload-Digest"] = capture.payload_digest
+    if capture.truncated:
+        warc_headers["WARC-Truncated"] = "length"
+    warc_headers = {k: v for k, v in warc_headers.items() if v}
+    if revisit_of is not None:
+        response = _BUILDER.create_revisit_record(
+            capture.url, capture.payload_digest, revisit_of[0], revisit_of[1],
+            http_headers=response_headers, warc_headers_dict=warc_headers,
+        )  # fmt: skip
+    else:
+        response = _BUILDER.create_warc_record(
+            capture.url, "response", payload=io.BytesIO(capture.body), length=len(capture.body),
+            http_headers=response_headers, warc_headers_dict=warc_headers,
+        )  # fmt: skip
+    request_headers = StatusAndHeaders(capture.request_line, capture.request_headers, is_http_request=True)
+    request = _BUILDER.create_warc_record(
+        capture.url, "request", http_headers=request_headers, warc_headers_dict={"WARC-Date": date}
+    )
+    response_id = response.rec_headers.get_header("WARC-Record-ID")
+    request.rec_headers.add_header("WARC-Concurrent-To", response_id)
+    fields = "".join(f"{k}: {v}\r\n" for k, v in metadata.items()).encode("utf-8")
+    meta = _BUILDER.create_warc_record(
+        capture.url, "metadata", payload=io.BytesIO(fields), length=len(fields),
+        warc_content_type="application/warc-fields",
+        warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": response_id},
+    )  # fmt: skip
+    return [_serialise(response), _serialise(request), _serialise(meta)]
 
 
 @dataclass
@@ -51,25 +95,21 @@ class WarcSet:
         self.done: list[WarcFile] = []
         self._file: WarcFile | None = None
         self._stream: io.BufferedWriter | None = None
-        self._writer: _GzipWriter | None = None
 
-    def _open(self) -> _GzipWriter:
-        if self._writer is not None and self._stream is not None and self._stream.tell() < self.max_bytes:
-            return self._writer
+    def _open(self) -> None:
+        if self._stream is not None and self._stream.tell() < self.max_bytes:
+            return
         self._close_file()
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{self.prefix}-{len(self.done):05d}.warc.gz"
         self._file = WarcFile(str(self.folder / name))
         self._stream = open(self.folder / (name + ".tmp"), "wb")  # noqa: SIM115 - closed in _close_file
-        self._writer = _GzipWriter(self._stream)
         info = {"software": f"corpus-toolkit/{__version__}", "format": "WARC File Format 1.1", **self.info}
-        self._write(self._writer.create_warcinfo_record(name, info))
-        return self._writer
+        self._write(*_serialise(_BUILDER.create_warcinfo_record(name, info)))
 
-    def _write(self, record) -> None:
-        assert self._writer is not None and self._file is not None
-        self._writer.write_record(record)
-        kind = record.rec_headers.get_header("WARC-Type")
+    def _write(self, kind: str, member: bytes) -> None:
+        assert self._stream is not None and self._file is not None
+        self._stream.write(member)
         self._file.records[kind] = self._file.records.get(kind, 0) + 1
 
     def _close_file(self) -> None:
@@ -81,7 +121,7 @@ class WarcSet:
         self._stream.close()
         os.replace(self._file.path + ".tmp", self._file.path)
         self.done.append(self._file)
-        self._stream = self._writer = self._file = None
+        self._stream = self._file = None
 
     def close(self) -> list[WarcFile]:
         self._close_file()
@@ -92,47 +132,18 @@ class WarcSet:
         if self._stream is not None and self._file is not None:
             self._stream.close()
             Path(self._file.path + ".tmp").unlink(missing_ok=True)
-            self._stream = self._writer = self._file = None
+            self._stream = self._file = None
+
+    def append(self, records: list[tuple[str, bytes]]) -> None:
+        """Records made by ``capture_records``, in their order, into the current file (a new file
+        first when it has reached ``max_bytes``: the records of one fetch stay together)."""
+        self._open()
+        for kind, member in records:
+            self._write(kind, member)
 
     def capture(self, capture: Capture, metadata: dict[str, str], revisit_of: tuple[str, str] | None) -> None:
-        """request + response (or revisit, when the same payload was captured before: its URI and
-        date) + metadata records of one fetch."""
-        writer = self._open()
-        date = capture.date
-        response_headers = StatusAndHeaders(
-            f"{capture.status} {capture.reason}", capture.response_headers, protocol=capture.protocol
-        )
-        warc_headers = {"WARC-Date": date, "WARC-IP-Address": capture.ip or ""}
-        if capture.truncated:
-            warc_headers["WARC-Truncated"] = "length"
-        warc_headers = {k: v for k, v in warc_headers.items() if v}
-        if revisit_of is not None:
-            response = writer.create_revisit_record(
-                capture.url, capture.payload_digest, revisit_of[0], revisit_of[1],
-                http_headers=response_headers, warc_headers_dict=warc_headers,
-            )  # fmt: skip
-        else:
-            response = writer.create_warc_record(
-                capture.url, "response", payload=io.BytesIO(capture.body), length=len(capture.body),
-                http_headers=response_headers, warc_headers_dict=warc_headers,
-            )  # fmt: skip
-        request_headers = StatusAndHeaders(
-            capture.request_line, capture.request_headers, is_http_request=True
-        )
-        request = writer.create_warc_record(
-            capture.url, "request", http_headers=request_headers, warc_headers_dict={"WARC-Date": date}
-        )
-        self._write(response)
-        response_id = response.rec_headers.get_header("WARC-Record-ID")
-        request.rec_headers.add_header("WARC-Concurrent-To", response_id)
-        self._write(request)
-        fields = "".join(f"{k}: {v}\r\n" for k, v in metadata.items()).encode("utf-8")
-        meta = writer.create_warc_record(
-            capture.url, "metadata", payload=io.BytesIO(fields), length=len(fields),
-            warc_content_type="application/warc-fields",
-            warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": response_id},
-        )  # fmt: skip
-        self._write(meta)
+        """request + response (or revisit) + metadata records of one fetch."""
+        self.append(capture_records(capture, metadata, revisit_of))
 
 
 @dataclass

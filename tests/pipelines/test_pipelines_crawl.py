@@ -387,3 +387,33 @@ def test_sitemaps_named_in_robots_txt_bring_pages(tmp_path: Path) -> None:
     assert sorted(maps) == sorted(
         site.url(p) for p in ("/maps/index.xml", "/maps/pages.xml.gz", "/maps/more.txt")
     )
+
+
+def test_a_pool_of_page_workers_captures_the_same_pages(tmp_path: Path) -> None:
+    """``page_workers = 1`` (WARC records and links made in another process, as on a machine with
+    cores to spare) gives the same captures, the same crawl database and valid WARC files as the
+    inline default of this 2-core machine."""
+    pages = {n: h for n, h in sample_pages().items() if re.fullmatch(r"ch0[1-6]\.(en|fr)\.html", n)}
+    site = docs_site("127.0.0.11", pages, b"User-agent: *\nDisallow: /doc/ch05.fr.html\n").start()
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(site.url("/") + "\n", "utf-8")
+    runs = {}
+    try:
+        for workers in (0, 1):
+            config = tmp_path / f"c{workers}.toml"
+            config.write_text(f"[crawl]\nmin_delay = 0.0\npage_workers = {workers}\n", "utf-8")
+            command = [sys.executable, "-m", "pipelines.crawl_job", "--seeds", str(seeds), "--output",
+                       str(tmp_path), "--name", f"p{workers}", "--config", str(config),
+                       "--allow-network", "127.0.0.11/32"]  # fmt: skip
+            subprocess.run(command, check=True, capture_output=True)
+            runs[workers] = tmp_path / f"p{workers}"
+    finally:
+        site.stop()
+    inline, pooled = captured_urls(runs[0]), captured_urls(runs[1])
+    assert sorted(pooled) == sorted(inline) and len(inline) >= 12
+    keep = ("url", "status", "reason", "depth", "referrer", "digest")
+    rows = [{u: {k: r[k] for k in keep} for u, r in db_rows(run).items()} for run in runs.values()]
+    assert rows[0] == rows[1]  # the same links found, the same outcomes
+    files = sorted(str(p) for p in runs[1].glob("*/*.warc.gz"))
+    check = subprocess.run([str(Path(sys.executable).parent / "warcio"), "check", *files], capture_output=True)
+    assert check.returncode == 0, check.stdout
