@@ -415,5 +415,6 @@ def test_a_pool_of_page_workers_captures_the_same_pages(tmp_path: Path) -> None:
     rows = [{u: {k: r[k] for k in keep} for u, r in db_rows(run).items()} for run in runs.values()]
     assert rows[0] == rows[1]  # the same links found, the same outcomes
     files = sorted(str(p) for p in runs[1].glob("*/*.warc.gz"))
-    check = subprocess.run([str(Path(sys.executable).parent / "warcio"), "check", *files], capture_output=True)
+    warcio = str(Path(sys.executable).parent / "warcio")
+    check = subprocess.run([warcio, "check", *files], capture_output=True)
     assert check.returncode == 0, check.stdout
