@@ -24,7 +24,6 @@ from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from corpus.config import PipelineConfig, apply_overrides
 from corpus.dedup.reference import INDEX_DIR, check_references
@@ -32,10 +31,11 @@ from corpus.manifest import MANIFEST_NAME
 from corpus.progress import Progress
 from corpus.units import WorkUnit
 from pipelines import files
+from pipelines.engines import ENGINES, choose_engine, make_pipeline
 from pipelines.stages.commit import RUN_STATS_NAME, CommitRun
 from pipelines.stages.dedup import FindExactDuplicates, FindUrlDuplicates
 from pipelines.stages.drop_duplicates import DropDuplicates
-from pipelines.stages.extract import ExtractAndFilter, ReadKeys
+from pipelines.stages.extract import ExtractAndFilter
 from pipelines.stages.near_dedup import FindNearDuplicates
 from pipelines.stages.reference import ReferenceDedup
 from pipelines.stages.shard import WriteShards
@@ -112,64 +112,6 @@ def load_config(args: argparse.Namespace) -> PipelineConfig:
     return PipelineConfig.from_dict(apply_overrides(data, args.set))
 
 
-ENGINES = ("auto", "inprocess", "multiprocess", "dask")
-DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
-
-
-def choose_engine(engine: str, workers: int, units: int) -> str:
-    """``auto``: one process when one worker or one unit would do the work anyway, else Beam's
-    multi-processing mode (measured faster than Dask here for the same job; see BENCHMARKS.md)."""
-    if engine != "auto":
-        return engine
-    return "inprocess" if workers <= 1 or units <= 1 else "multiprocess"
-
-
-def make_pipeline(
-    beam_args: list[str], engine: str, workers: int
-) -> tuple[beam.Pipeline, contextlib.AbstractContextManager]:
-    """The pipeline, and a context that owns what the engine needs running (a Dask cluster)."""
-    if any(a == "--runner" or a.startswith("--runner=") for a in beam_args):
-        return beam.Pipeline(options=PipelineOptions(beam_args)), contextlib.nullcontext()
-    if engine == "dask":
-        return _dask_pipeline(beam_args, workers)
-    # The plain DirectRunner first tries to download Prism (no timeout): run in-process instead.
-    from apache_beam.runners.portability.fn_api_runner import fn_runner
-
-    if engine == "multiprocess":
-        beam_args = [
-            *beam_args,
-            "--direct_running_mode=multi_processing",
-            f"--direct_num_workers={workers}",
-        ]
-    return beam.Pipeline(
-        runner=fn_runner.FnApiRunner(), options=PipelineOptions(beam_args)
-    ), contextlib.nullcontext()
-
-
-def _dask_pipeline(
-    beam_args: list[str], workers: int
-) -> tuple[beam.Pipeline, contextlib.AbstractContextManager]:
-    """Beam's DaskRunner against ``--dask_client_address``, or a LocalCluster of one worker
-    process per core that the job starts and stops."""
-    stack = contextlib.ExitStack()
-    if not any(a.startswith("--dask_client_address") for a in beam_args):
-        from distributed import LocalCluster
-
-        for name in ("distributed", "bokeh"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-        cluster = stack.enter_context(
-            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-        )
-        beam_args = [*beam_args, f"--dask_client_address={cluster.scheduler_address}"]
-    if not any(a.startswith(("--dask_npartitions", "--dask_partition_size")) for a in beam_args):
-        # The DaskRunner puts up to 128 created elements in one partition (one task), so 8 units
-        # would run on one worker; one partition per unit costs more in scheduling than it
-        # gains (10 MB in 8 files: 175 s, against 52 s with a partition per worker).
-        beam_args = [*beam_args, f"--dask_npartitions={workers}"]
-    options = PipelineOptions([*beam_args, f"--runner={DASK_RUNNER}"])
-    return beam.Pipeline(options=options), stack
-
-
 def fingerprint(config: PipelineConfig, units: list[WorkUnit]) -> str:
     """What a rerun must share with the crashed run to reuse its finished units."""
     data = {"config": config.to_dict(), "units": [dataclasses.asdict(u) for u in units]}
@@ -232,7 +174,6 @@ def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig
     units_in = pipeline | "ListUnits" >> beam.Create(units) | "SpreadUnits" >> beam.Reshuffle()
     # Filters first: every later decision is made among documents that are in the corpus.
     prepared = units_in | "ExtractAndFilter" >> ExtractAndFilter(config, work, rejected)
-    url_keys = prepared | "UrlKeys" >> ReadKeys(work, "url")
     # Then URL dedup (a page crawled twice keeps its newest copy), exact dedup on what it kept,
     # and near dedup on what both kept: a later stage never drops the copy an earlier one kept
     # in place of others. With exact dedup off, identical texts are near duplicates at Jaccard 1
@@ -242,7 +183,7 @@ def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig
     if config.dedup.reference:
         earlier = prepared | "ReferenceDedup" >> ReferenceDedup(config, work)
     if config.dedup.url != "off":
-        url_drops = url_keys | "UrlDedup" >> FindUrlDuplicates(earlier if config.dedup.reference else None)
+        url_drops = prepared | "UrlDedup" >> FindUrlDuplicates(work, earlier)
         earlier = (earlier, url_drops) | "EarlierAndUrlDrops" >> beam.Flatten()
     if config.dedup.exact:
         exact_drops = prepared | "ExactDedup" >> FindExactDuplicates(work, earlier)

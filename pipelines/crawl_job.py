@@ -34,7 +34,7 @@ from corpus.crawl.fetch import GroupFetcher, Outcome, Target
 from corpus.crawl.warc import WarcSet
 from corpus.manifest import write_json_atomic as _write_atomic
 from corpus.progress import Progress
-from pipelines.corpus_job import make_pipeline
+from pipelines.engines import make_pipeline
 
 WARC_SETS = ("warc", "crawldiagnostics", "robotstxt")
 _FETCHER_SETS = {"pages": "warc", "crawldiagnostics": "crawldiagnostics", "robotstxt": "robotstxt"}

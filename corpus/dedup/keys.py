@@ -8,8 +8,7 @@ dedup against them (they hold no text).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -88,18 +87,6 @@ def dedup_keys(
         schema=KEYS_SCHEMA,
     )
     return table, payload
-
-
-def key_records(table: pa.Table, unit: int, kind: str) -> Iterator[Any]:
-    """Records for URL dedup's shuffle: (url key, member). (Exact and near dedup read their keys
-    as arrays: corpus/dedup/exact.py, corpus/dedup/buckets.py.)"""
-    if kind == "url":
-        columns = (table.column(c).to_pylist() for c in ("url_key", "id", "date", "position"))
-        for key, doc_id, date, position in zip(*columns, strict=True):
-            if key is not None:
-                yield key, url.member(doc_id, date, unit, position)
-    else:
-        raise ValueError(f"unknown kind of dedup key {kind!r}")
 
 
 def payload_of(tables: Iterable[pa.Table], positions: set[int]) -> dict[int, np.ndarray]:

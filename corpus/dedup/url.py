@@ -16,9 +16,14 @@ the filters: if the newest copy of a page later fails a filter, the URL leaves t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
+import pyarrow as pa
+
+from corpus.dedup import sorted_keys
 from corpus.dedup.near import preference
 from corpus.hashing import id_hash
 
@@ -60,3 +65,47 @@ def choose_keeper(members: Iterable[Member]) -> tuple[Member, list[Member]]:
     """(kept member, dropped members) among the members sharing one URL key."""
     ranked = sorted(set(members))
     return ranked[0], ranked[1:]
+
+
+# --- at corpus scale: sorted arrays instead of a shuffle of one record per document ------------
+
+KEY, RANK = ("url_hi", "url_lo"), ("preference", "id_hash")
+"""A URL key by its 128-bit BLAKE2b hash (two int64 columns: a collision is as unlikely as
+between two SHA-1 payload digests of a WARC); kept: the newest, then the smallest id hash, then
+the first file and position (``choose_keeper``'s order but for the id string, which breaks ties
+only between equal 64-bit id hashes)."""
+
+
+def url_hash(key: str) -> tuple[int, int]:
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    hi, lo = np.frombuffer(digest, dtype="<i8").tolist()
+    return hi, lo
+
+
+def url_table(tables: Iterable[pa.Table], excluded: set[int]) -> tuple[bytes, int]:
+    """An .npz of a unit's documents with a URL key (all but ``excluded`` positions, which
+    earlier dedups dropped): ``url_hi``, ``url_lo``, ``preference`` (minus the date's epoch
+    seconds), ``id_hash``, ``position`` (int64); and their count."""
+    columns: dict[str, list] = {name: [] for name in (*KEY, *RANK, "position")}
+    for table in tables:
+        names = ("position", "url_key", "date", "id_hash")
+        rows = zip(*(table.column(c).to_pylist() for c in names), strict=True)
+        for position, key, date, doc_hash in rows:
+            if key is None or position in excluded:
+                continue
+            hi, lo = url_hash(key)
+            columns["url_hi"].append(hi)
+            columns["url_lo"].append(lo)
+            columns["preference"].append(preference("newest", "", date))
+            columns["id_hash"].append(doc_hash)
+            columns["position"].append(position)
+    arrays = {k: np.array(v, dtype=np.int64) for k, v in columns.items()}
+    return sorted_keys.to_npz(arrays), len(arrays["position"])
+
+
+def task_drops(
+    units: Iterable[tuple[int, bytes]], part: int, parts: int, ids_of: Callable[[int, list[int]], list[str]]
+) -> list[sorted_keys.Drop]:
+    """(unit, (position, ``url_dedup``, kept id)) for every older copy of a URL whose hash
+    falls in slice ``part`` of ``parts``."""
+    return sorted_keys.task_drops(units, part, parts, KEY, RANK, STAGE, ids_of)

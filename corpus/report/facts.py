@@ -49,6 +49,18 @@ def measured(detail: str | None) -> tuple[float, str, float] | None:
         return None
 
 
+def format_value(value: Any) -> str:
+    """A table cell's text, the same in HTML and Markdown (each escapes it its own way): a dash
+    for nothing, thousands separators, two decimals for fractions."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
 def host_of(url: str | None) -> str:
     if not url:
         return "(no URL)"

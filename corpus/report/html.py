@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from corpus.report import plots
-from corpus.report.facts import LENGTH_EDGES, TRAINING_HEADERS
+from corpus.report.facts import LENGTH_EDGES, TRAINING_HEADERS, format_value
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d232a;background:#fbfbf9}
@@ -28,13 +28,7 @@ padding:8px;max-height:260px;overflow:auto;font-size:12px}details{margin:6px 0}s
 
 
 def _n(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return escape(str(value))
+    return escape(format_value(value))
 
 
 def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] | None = None) -> str:

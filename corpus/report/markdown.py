@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpus.report.facts import TRAINING_HEADERS
+from corpus.report.facts import TRAINING_HEADERS, format_value
 
 
 def _row(cells: list[Any]) -> str:
@@ -12,13 +12,7 @@ def _row(cells: list[Any]) -> str:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return format_value(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import apache_beam as beam
 
 from corpus.config import PipelineConfig
-from corpus.dedup.keys import KEYS_SCHEMA, PAYLOAD_SCHEMA, dedup_keys, key_records
+from corpus.dedup.keys import KEYS_SCHEMA, PAYLOAD_SCHEMA, dedup_keys
 from corpus.filters.language import LanguageIdentifier
 from corpus.filters.quality import load_stop_words
 from corpus.filters.safety import SafetyChecker
@@ -168,27 +168,3 @@ class ExtractAndFilter(beam.PTransform):
 
     def expand(self, units: beam.PCollection) -> beam.PCollection:
         return units | beam.ParDo(self.fn)
-
-
-class ReadKeys(beam.PTransform):
-    """Per-unit results -> the dedup records of one ``kind`` (``exact`` or ``url``, see
-    corpus.dedup.keys.key_records), read back from each unit's keys file.
-
-    One reader per kind rather than one multi-output DoFn: Beam's DaskRunner hands every
-    consumer of a multi-output ParDo all of its outputs."""
-
-    def __init__(self, work_dir: str, kind: str) -> None:
-        super().__init__()
-        self.work_dir = work_dir
-        self.kind = kind
-
-    def expand(self, results: beam.PCollection) -> beam.PCollection:
-        work_dir, kind = self.work_dir, self.kind
-
-        def records(result: dict) -> Iterator:
-            unit = result["index"]
-            with files.open_input(keys_path(work_dir, unit), decompress=False) as f:
-                for table in row_groups(f):
-                    yield from key_records(table, unit, kind)
-
-        return results | beam.FlatMap(records)

@@ -24,8 +24,9 @@ from corpus.dedup.keys import payload_of
 from corpus.dedup.survivors import KEPT, choose_survivors
 from corpus.records import row_groups, write_parquet
 from pipelines import files
-from pipelines.gather import CountAll, GatherAll, WithValue
-from pipelines.stages.extract import ids_at, keys_path, payload_path
+from pipelines.gather import CountAll, WithValue
+from pipelines.stages.dedup import KeyTables, key_table_path
+from pipelines.stages.extract import ids_at, payload_path
 
 CLUSTER_SCHEMA = pa.schema(
     [
@@ -155,27 +156,6 @@ class WriteClustersFn(beam.DoFn):
         yield {"index": file_index, "clusters": out, "counts": {}, "skipped": {}}
 
 
-def band_path(work_dir: str, unit: int) -> str:
-    return files.join(work_dir, f"bands-{unit:06d}.npz")
-
-
-class WriteBandTableFn(beam.DoFn):
-    """Per unit: its documents' band keys as arrays, less those URL or exact dedup dropped."""
-
-    def __init__(self, work_dir: str) -> None:
-        self.work_dir = work_dir
-
-    def process(self, element):
-        unit, grouped = element
-        excluded = set(grouped["dropped"])
-        with files.open_input(keys_path(self.work_dir, unit), decompress=False) as f:
-            data, documents = band_table(
-                row_groups(f, columns=["position", "id_hash", "preference", "bands"]), excluded
-            )
-        files.write_atomic(band_path(self.work_dir, unit), lambda out: out.write(data))
-        yield unit, documents
-
-
 class BucketTaskFn(beam.DoFn):
     def __init__(self, work_dir: str) -> None:
         self.work_dir = work_dir
@@ -185,7 +165,7 @@ class BucketTaskFn(beam.DoFn):
 
     def process(self, task):
         band, part, parts, units = task
-        tables = ((u, files.read_bytes(band_path(self.work_dir, u))) for u in units)
+        tables = ((u, files.read_bytes(key_table_path(self.work_dir, "bands", u))) for u in units)
         yield from bucket_task_edges(tables, band, part, parts, self.ids_of)
 
 
@@ -203,8 +183,7 @@ class CandidatePairs(beam.PTransform):
 
     def expand(self, units):
         bands, work_dir = self.bands, self.work_dir
-        by_unit = units | "ByUnit" >> beam.Map(lambda r: (r["index"], r["index"]))
-        dropped = self.earlier_drops | "DroppedPositions" >> beam.Map(lambda kv: (kv[0], kv[1][0]))
+        columns = ["position", "id_hash", "preference", "bands"]
 
         def tasks(tables: list) -> list:
             parts = parts_for(sum(n for _, n in tables))
@@ -212,10 +191,8 @@ class CandidatePairs(beam.PTransform):
             return [(b, p, parts, unit_list) for b in range(bands) for p in range(parts)]
 
         return (
-            {"unit": by_unit, "dropped": dropped}
-            | "JoinDrops" >> beam.CoGroupByKey()
-            | "BandTables" >> beam.ParDo(WriteBandTableFn(work_dir))
-            | "AllTables" >> GatherAll()
+            units
+            | "BandTables" >> KeyTables(work_dir, self.earlier_drops, "bands", columns, band_table)
             | "Tasks" >> beam.FlatMap(tasks)
             | "SpreadTasks" >> beam.Reshuffle()
             | "Buckets" >> beam.ParDo(BucketTaskFn(work_dir))

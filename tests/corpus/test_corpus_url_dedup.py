@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 from corpus_helpers import BASE_URL
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from corpus.dedup.url import choose_keeper, member, url_key
+from corpus.dedup.url import choose_keeper, member, task_drops, url_key, url_table
+from corpus.hashing import id_hash
 from corpus.steps import url_decisions
 
 
@@ -50,3 +54,48 @@ def test_same_date_falls_back_to_the_smallest_id_hash() -> None:
     a = member("<urn:uuid:a>", "2026-11-01T00:00:00Z", 0, 0)
     b = member("<urn:uuid:b>", "2026-11-01T00:00:00+00:00", 0, 1)
     assert choose_keeper([a, b])[0] == min(a, b, key=lambda m: m[1])
+
+
+DATES = [None, "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z", "2026-11-01T00:00:00+01:00"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),  # which URL
+            st.sampled_from(
+                [None, "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z", "2026-11-01T00:00:00+01:00"]
+            ),
+            st.integers(0, 2),  # which unit
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_url_dedup_by_arrays_decides_as_the_reference(docs) -> None:
+    """corpus.dedup.url.task_drops (sorted arrays of 128-bit URL hashes, what the pipeline runs)
+    drops the same documents with the same kept ids as url_decisions (the reference), whatever
+    the slices; documents without a URL and those dropped earlier take no part."""
+    urls = [BASE_URL + "ch01.en.html", "HTTPS://WWW.DEBIAN.ORG/doc/manuals/debian-reference/ch01.en.html",
+            BASE_URL + "ch02.en.html", None]  # fmt: skip
+    members, per_unit = [], {}
+    for n, (u, date, unit) in enumerate(docs):
+        doc_id = f"<urn:uuid:{n}>"
+        position = len(per_unit.setdefault(unit, []))
+        key = url_key(urls[u])
+        per_unit[unit].append({"position": position, "url_key": key, "date": date, "id_hash": id_hash(doc_id),
+                               "id": doc_id})  # fmt: skip
+        if key is not None and position != 1:  # position 1 of each unit: dropped by an earlier dedup
+            members.append((key, member(doc_id, date, unit, position)))
+    expected = sorted(d for key in {m[0] for m in members}
+                      for d in url_decisions([m[1] for m in members if m[0] == key]))  # fmt: skip
+    tables, ids = [], {}
+    for unit, rows in per_unit.items():
+        table = pa.Table.from_pylist(rows).drop_columns(["id"])
+        tables.append((unit, url_table([table], {1})[0]))
+        ids[unit] = {r["position"]: r["id"] for r in rows}
+    for parts in (1, 3):
+        got = [d for part in range(parts)
+               for d in task_drops(tables, part, parts, lambda u, ps: [ids[u][p] for p in ps])]  # fmt: skip
+        assert sorted(got) == expected

@@ -1,0 +1,70 @@
+"""The engines a Beam job runs on here: in one process (Beam's FnApiRunner), Beam's
+multi-processing mode, or Beam's DaskRunner against a Dask cluster; any other runner through
+``--runner``. Kept apart from the jobs so that a job imports only what it runs (the crawl job
+does not need the corpus job's stages).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+ENGINES = ("auto", "inprocess", "multiprocess", "dask")
+DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
+
+
+def choose_engine(engine: str, workers: int, units: int) -> str:
+    """``auto``: one process when one worker or one unit would do the work anyway, else Beam's
+    multi-processing mode (measured faster than Dask here for the same job; see BENCHMARKS.md)."""
+    if engine != "auto":
+        return engine
+    return "inprocess" if workers <= 1 or units <= 1 else "multiprocess"
+
+
+def make_pipeline(
+    beam_args: list[str], engine: str, workers: int
+) -> tuple[beam.Pipeline, contextlib.AbstractContextManager]:
+    """The pipeline, and a context that owns what the engine needs running (a Dask cluster)."""
+    if any(a == "--runner" or a.startswith("--runner=") for a in beam_args):
+        return beam.Pipeline(options=PipelineOptions(beam_args)), contextlib.nullcontext()
+    if engine == "dask":
+        return _dask_pipeline(beam_args, workers)
+    # The plain DirectRunner first tries to download Prism (no timeout): run in-process instead.
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    if engine == "multiprocess":
+        beam_args = [
+            *beam_args,
+            "--direct_running_mode=multi_processing",
+            f"--direct_num_workers={workers}",
+        ]
+    return beam.Pipeline(
+        runner=fn_runner.FnApiRunner(), options=PipelineOptions(beam_args)
+    ), contextlib.nullcontext()
+
+
+def _dask_pipeline(
+    beam_args: list[str], workers: int
+) -> tuple[beam.Pipeline, contextlib.AbstractContextManager]:
+    """Beam's DaskRunner against ``--dask_client_address``, or a LocalCluster of one worker
+    process per core that the job starts and stops."""
+    stack = contextlib.ExitStack()
+    if not any(a.startswith("--dask_client_address") for a in beam_args):
+        from distributed import LocalCluster
+
+        for name in ("distributed", "bokeh"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        cluster = stack.enter_context(
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        )
+        beam_args = [*beam_args, f"--dask_client_address={cluster.scheduler_address}"]
+    if not any(a.startswith(("--dask_npartitions", "--dask_partition_size")) for a in beam_args):
+        # The DaskRunner puts up to 128 created elements in one partition (one task), so 8 units
+        # would run on one worker; one partition per unit costs more in scheduling than it
+        # gains (10 MB in 8 files: 175 s, against 52 s with a partition per worker).
+        beam_args = [*beam_args, f"--dask_npartitions={workers}"]
+    options = PipelineOptions([*beam_args, f"--runner={DASK_RUNNER}"])
+    return beam.Pipeline(options=options), stack
