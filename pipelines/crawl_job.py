@@ -128,7 +128,7 @@ class FetchGroupFn(beam.DoFn):
             yield json.loads(done.read_text("utf-8"))
             return
         plan = json.loads(_plan_path(out, round_).read_text("utf-8"))
-        queues, hosts = plan["groups"][group]
+        queues, hosts, limits, known = plan["groups"][group]
         prefix = _group_prefix(self.name, round_, group)
         for folder in WARC_SETS:  # whatever an unfinished attempt of this group left
             for stale in (out / folder).glob(prefix + "-*"):
@@ -143,7 +143,7 @@ class FetchGroupFn(beam.DoFn):
         digests = {d: tuple(first) for d, first in plan["digests"].items()}
         fetcher = GroupFetcher(
             self.config, warcs, set(self.hosts), seen_digests=digests, hosts=hosts,
-            page_pool=pages.pool(self.page_workers),
+            page_pool=pages.pool(self.page_workers), limits=limits, known=known,
         )  # fmt: skip
         try:
             outcomes = asyncio.run(fetcher.run(targets))
@@ -168,14 +168,21 @@ def _plan_path(out: Path, round_: int) -> Path:
 
 
 def make_plan(db: dict[str, frontier.Entry], config: CrawlConfig, groups: int, host_states: dict) -> dict:
-    """A round's plan: the due URLs of each group's hosts (url, depth, referrer, retries,
-    redirects), those hosts' states, and the payload digests captured so far (for revisits)."""
+    """A round's plan: per group, the due URLs of its hosts (url, depth, referrer, retries,
+    redirects), those hosts' states, how many URLs each may fetch in the round and the URLs the
+    database knows on them (links to follow within the round: only new ones); and the payload
+    digests captured so far (for revisits)."""
     groups_of = frontier.generate(db, config, groups)
+    limits = frontier.round_limits(db, config, groups_of)
+    follow = config.follow_links_in_round
+    known = frontier.known_urls(db, limits) if follow else {}
     return {
         "digests": {e.digest: (e.url, e.date) for e in db.values() if e.digest and e.reason == "fetched"},
         "groups": [
             [{h: [astuple(t) for t in q] for h, q in queues.items()},
-             {h: host_states[h] for h in queues if h in host_states}]
+             {h: host_states[h] for h in queues if h in host_states},
+             {h: limits[h] for h in queues},
+             {h: known[h] for h in queues if h in known}]
             for queues in groups_of
         ],
     }  # fmt: skip

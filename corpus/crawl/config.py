@@ -31,6 +31,11 @@ class CrawlConfig:
     connections_per_ip: int = 2
     pages_per_round_per_host: int = 50
     """URLs of one host fetched in one round at most (Nutch's generate.max.count)."""
+    follow_links_in_round: bool = True
+    """A host's links to its own pages, found while a round fetches it, are fetched in the same
+    round (breadth first, within the depth, scope and page limits), as Heritrix and StormCrawler
+    crawl continuously; off: only the URLs the round's plan lists (Nutch's generate/fetch). The
+    links to other hosts wait for the next round either way."""
     max_pages_per_host: int = 1000
     max_pages: int = 10_000
     """Pages fetched in the whole crawl at most."""

@@ -153,8 +153,15 @@ class GroupFetcher:
         pages_left: int | None = None,
         log: Callable[[str], None] | None = None,
         page_pool: Executor | None = None,
+        limits: dict[str, int] | None = None,
+        known: dict[str, list[str]] | None = None,
     ) -> None:
         self.config = config
+        self.limits = limits or {}
+        """Per host, the URLs this round may fetch (``frontier.round_limits``); a host not named
+        fetches its queue only."""
+        self.known = known or {}
+        """Per host, the URLs the crawl database knows: a link to one is not followed in the round."""
         self.page_pool = page_pool
         """Where a page's WARC records and links are made (``corpus.crawl.pages``); None: inline."""
         self.agent = config.user_agent.split("/")[0]
@@ -249,6 +256,8 @@ class GroupFetcher:
             state["sitemaps_read"] = True
         pending = list(queue)
         seen = {t.url for t in pending}
+        seen.update(self.known.get(host, ()))
+        room = self.limits.get(host, len(queue)) - len(queue)  # links of its own it may follow
         while pending:
             target = pending.pop(0)
             if time.monotonic() >= self.deadline or self.pages_left <= 0:
@@ -268,6 +277,8 @@ class GroupFetcher:
             outcomes.append(outcome)
             if outcome.kind in ("fetched", "revisit"):
                 self.pages_left -= 1
+                if room > 0:
+                    room -= self._follow(host, target, outcome.links, seen, pending, room)
             if outcome.kind == "redirect" and outcome.redirect and host_of(outcome.redirect) == host:
                 nxt = Target(outcome.redirect, target.depth, target.url, 0, target.redirects + 1)
                 if nxt.url not in seen and nxt.redirects <= self.config.max_redirects:
@@ -275,6 +286,24 @@ class GroupFetcher:
                         seen.add(nxt.url)
                         pending.insert(0, nxt)
         return outcomes
+
+    def _follow(
+        self, host: str, target: Target, links: list[str], seen: set[str], pending: list[Target], room: int
+    ) -> int:
+        """Queue (breadth first) up to ``room`` of the page's links to its own host that are new
+        and in scope; how many were queued."""
+        added = 0
+        depth = target.depth + 1
+        for link in links:
+            if added >= room:
+                break
+            if link in seen or host_of(link) != host:
+                continue
+            seen.add(link)
+            if out_of_scope(link, depth, self.seed_hosts, self.config) is None:
+                pending.append(Target(link, depth, target.url))
+                added += 1
+        return added
 
     async def _robots(self, session: aiohttp.ClientSession, host: str, scheme: str, clock: _Clock) -> Robots:
         url = f"{scheme}://{host}/robots.txt"

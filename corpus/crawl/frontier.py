@@ -132,6 +132,40 @@ def generate(db: dict[str, Entry], config: CrawlConfig, groups: int) -> list[dic
     return [g for g in out if g]
 
 
+def round_limits(
+    db: dict[str, Entry], config: CrawlConfig, groups_of: list[dict[str, list[Target]]]
+) -> dict[str, int]:
+    """Per host of the round, how many URLs it may fetch in this round: its queue, plus the links
+    it finds on its own pages while the round runs (``follow_links_in_round``) up to
+    ``pages_per_round_per_host`` and what ``max_pages_per_host`` leaves; the room left under
+    ``max_pages`` is shared out host by host in name order, so the limits are a pure function of
+    the database (a rerun plans the same) and their sum never passes ``max_pages``."""
+    fetched_per_host: dict[str, int] = {}
+    for e in db.values():
+        if e.status == DONE:
+            fetched_per_host[e.host] = fetched_per_host.get(e.host, 0) + 1
+    queues = {h: len(q) for g in groups_of for h, q in g.items()}
+    budget = max(0, config.max_pages - sum(fetched_per_host.values()) - sum(queues.values()))
+    limits: dict[str, int] = {}
+    for host in sorted(queues):
+        room = min(config.pages_per_round_per_host, config.max_pages_per_host - fetched_per_host.get(host, 0))
+        extra = max(0, min(room - queues[host], budget)) if config.follow_links_in_round else 0
+        budget -= extra
+        limits[host] = queues[host] + extra
+    return limits
+
+
+def known_urls(db: dict[str, Entry], hosts: Iterable[str]) -> dict[str, list[str]]:
+    """The URLs the database knows on each of ``hosts`` (a link to one is not followed within a
+    round: the database decides when it is due)."""
+    wanted = set(hosts)
+    out: dict[str, list[str]] = {h: [] for h in wanted}
+    for url, e in db.items():
+        if e.host in wanted:
+            out[e.host].append(url)
+    return out
+
+
 def update(
     db: dict[str, Entry], outcomes: Iterable[Outcome], round_: int, config: CrawlConfig, hosts: set[str]
 ) -> tuple[dict[str, Entry], dict[str, int]]:

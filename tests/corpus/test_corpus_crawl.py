@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 
 import pytest
 
@@ -99,3 +100,25 @@ def test_fetch_groups_keep_a_site_together() -> None:
     groups = frontier.generate(db, config, 8)
     python_groups = [g for g in groups if any(h.endswith("python.org") for h in g)]
     assert len(python_groups) == 1 and len(python_groups[0]) == 3
+
+
+def test_round_limits_share_the_page_budgets() -> None:
+    """A host may fetch in a round its queue plus links it finds, up to the per-round and
+    per-host limits; the room under max_pages goes host by host in name order, and the limits
+    never add up past it."""
+    config = CrawlConfig(pages_per_round_per_host=5, max_pages_per_host=7, max_pages=12)
+    db, _ = frontier.seed_entries([BASE, "https://example.org/", "https://example.net/"], config)
+    done = frontier.Entry(BASE + "ch01.en.html", "www.debian.org", 1, BASE, status=frontier.DONE)
+    db[done.url] = done
+    for i in range(2, 5):  # fetched before on www.debian.org: 4 of its 7 used, 3 left
+        db[BASE + f"ch0{i}.en.html"] = replace(done, url=BASE + f"ch0{i}.en.html")
+    groups = frontier.generate(db, config, groups=2)
+    limits = frontier.round_limits(db, config, groups)
+    # 12 - 4 fetched - 3 queued (one seed per host) = 5 to share: example.net 4 more (5 in all),
+    # example.org 1 more (2), www.debian.org nothing more (the budget is spent).
+    assert limits == {"example.net": 5, "example.org": 2, "www.debian.org": 1}
+    assert sum(limits.values()) + 4 == config.max_pages
+    roomy = replace(config, max_pages=100)  # then www.debian.org stops at its 7 per host: 3 this round
+    assert frontier.round_limits(db, roomy, groups)["www.debian.org"] == 3
+    off = replace(config, follow_links_in_round=False)
+    assert frontier.round_limits(db, off, groups) == {"example.net": 1, "example.org": 1, "www.debian.org": 1}

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyarrow.parquet as pq
 import pytest
@@ -418,3 +419,50 @@ def test_a_pool_of_page_workers_captures_the_same_pages(tmp_path: Path) -> None:
     warcio = str(Path(sys.executable).parent / "warcio")
     check = subprocess.run([warcio, "check", *files], capture_output=True)
     assert check.returncode == 0, check.stdout
+
+
+def test_links_followed_within_a_round_reach_the_same_pages_in_fewer_rounds(tmp_path: Path) -> None:
+    """``follow_links_in_round`` (the default) fetches a host's own links in the round that finds
+    them: the same captures and crawl database as Nutch-style rounds (off), in fewer rounds, every
+    URL asked once (the server's log), robots.txt obeyed, the delay kept and the per-round limit
+    held (two runs of the limit leave pages for the next round)."""
+    pages = {n: h for n, h in sample_pages().items() if re.fullmatch(r"ch0[1-9]\.(en|de)\.html", n)}
+    runs, rounds, hits = {}, {}, {}
+    for follow in (False, True):
+        site = docs_site("127.0.0.12", pages, b"User-agent: *\nDisallow: /doc/ch03.de.html\n").start()
+        seeds = tmp_path / "seeds.txt"
+        seeds.write_text(site.url("/") + "\n", "utf-8")
+        config = tmp_path / f"c{follow}.toml"
+        config.write_text(
+            f"[crawl]\nmin_delay = {MIN_DELAY}\npages_per_round_per_host = 12\n"
+            f"follow_links_in_round = {str(follow).lower()}\n",
+            "utf-8",
+        )
+        name = f"f{follow}"
+        command = [sys.executable, "-m", "pipelines.crawl_job", "--seeds", str(seeds), "--output",
+                   str(tmp_path), "--name", name, "--config", str(config), "--rounds", "20",
+                   "--allow-network", "127.0.0.12/32"]  # fmt: skip
+        try:
+            subprocess.run(command, check=True, capture_output=True)
+        finally:
+            site.stop()
+        runs[follow] = tmp_path / name
+        rounds[follow] = json.loads((runs[follow] / "crawl_summary.json").read_text("utf-8"))["rounds"]
+        hits[follow] = site.hits
+
+    def paths_of(urls: list[str]) -> list[str]:  # two servers, two ports
+        return sorted(urlsplit(u).path for u in urls)
+
+    captured = {follow: paths_of(captured_urls(run)) for follow, run in runs.items()}
+    assert captured[True] == captured[False] and len(captured[True]) >= 18
+    keep = ("status", "reason", "depth")
+    rows = [
+        {urlsplit(u).path: {k: r[k] for k in keep} for u, r in db_rows(run).items()} for run in runs.values()
+    ]
+    assert rows[0] == rows[1]
+    assert rounds[True] < rounds[False] and rounds[True] >= 2  # 19 pages at 12 per round
+    paths = [h.path for h in hits[True]]
+    assert len(paths) == len(set(paths)) and "/doc/ch03.de.html" not in paths
+    assert paths[0] == "/robots.txt"
+    gaps = [b.at - a.at for a, b in zip(hits[True], hits[True][1:], strict=False)]
+    assert min(gaps) >= MIN_DELAY - 0.01
