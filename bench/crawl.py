@@ -251,7 +251,8 @@ def section_text(r: dict) -> str:
     o = r["scenarios"][0]["runs"]["ours, 1 worker"]
     lines.append(
         f"- **Frontier:** {o['frontier_bytes'] / o['urls']:.0f} bytes per URL ({o['urls']:,} URLs in "
-        f"{o['frontier_bytes']:,} bytes of crawl database, Parquet zstd) after {o['rounds']} rounds."
+        f"{o['frontier_bytes']:,} bytes of crawl database, Parquet zstd) after {o['rounds']} "
+        + ("round (the site's own links are followed within a round)." if o["rounds"] == 1 else "rounds.")
     )
     return "\n".join(lines)
 
