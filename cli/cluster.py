@@ -22,10 +22,6 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from corpus.dedup.explain import find_group, render
 
-    try:
-        group = find_group(args.run, args.id)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    group = find_group(args.run, args.id)
     sys.stdout.write(render(group, args.lines))
     return 0

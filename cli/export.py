@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_parser(subparsers) -> None:
@@ -20,13 +19,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainer.checkpoint import CheckpointError
-    from trainer.export import ExportError, export_hf
+    from trainer.export import export_hf
 
-    try:
-        folder = export_hf(args.checkpoint, args.hf, args.data)
-    except (CheckpointError, ExportError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    folder = export_hf(args.checkpoint, args.hf, args.data)
     print(f"exported: {folder} (load with transformers.AutoModelForCausalLM.from_pretrained)")
     return 0

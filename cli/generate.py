@@ -27,15 +27,10 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from tokenizers import Tokenizer
 
-    from trainer.checkpoint import CheckpointError
     from trainer.generate import sample
     from trainer.load import load_trained
 
-    try:
-        trained = load_trained(args.checkpoint, args.data)
-    except (CheckpointError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    trained = load_trained(args.checkpoint, args.data)
     tokenizer = Tokenizer.from_file(str(trained.tokenizer_path))
     prompt = tokenizer.encode(args.prompt, add_special_tokens=False).ids
     if not trained.doc_at_end:
@@ -44,12 +39,8 @@ def run(args: argparse.Namespace) -> int:
         print("error: an empty prompt needs shards whose document token starts documents", file=sys.stderr)
         return 2
     for i in range(args.samples):
-        try:
-            ids = sample(trained.model, prompt, args.max_tokens, args.temperature, args.top_k, args.top_p,
-                         args.seed + i, trained.tokenizer_vocab, trained.bos_id)  # fmt: skip
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        ids = sample(trained.model, prompt, args.max_tokens, args.temperature, args.top_k, args.top_p,
+                     args.seed + i, trained.tokenizer_vocab, trained.bos_id)  # fmt: skip
         if args.samples > 1:
             print(f"--- sample {i + 1} (seed {args.seed + i})")
         print(args.prompt + tokenizer.decode(ids, skip_special_tokens=True))

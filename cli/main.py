@@ -12,6 +12,7 @@ Every command has --help. With no input, `corpus build` builds the bundled sampl
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -43,7 +44,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in PASS_THROUGH:
         return PASS_THROUGH[argv[0]].main(argv[1:])
     args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as e:
+        # What the commands raise for bad input (a missing or damaged run, a wrong argument: the
+        # library's errors are ValueErrors) is a message, not a traceback; CORPUS_DEBUG=1 shows it.
+        if os.environ.get("CORPUS_DEBUG"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 
@@ -32,35 +31,29 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from trainer import plan
 
-    try:
-        if args.fit:
-            points = plan.read_sweep(args.fit)
-            fit = plan.fit_scaling_law(points)
-            plot = plan.fit_plot(points, fit, Path(args.plot))
-            if args.json:
-                print(json.dumps({"fit": fit, "points": points, "plot": str(plot)}, indent=1))
-            else:
-                for n, loss, name in points:
-                    print(f"{name}: {n:,} parameters, final val loss {loss:.4f}")
-                print(
-                    f"L(N) = {fit['A']:.4g} * N^-{fit['alpha']:.4f} + {fit['E']:.4f} (rmse {fit['rmse']:.4f})"
-                )
-                print(f"plot: {plot}")
-            return 0
-        if not args.run:
-            raise ValueError("give the corpus run to plan for (or --fit TRAIN_RUNS)")
-        from corpus.manifest import load_manifest
+    if args.fit:
+        points = plan.read_sweep(args.fit)
+        fit = plan.fit_scaling_law(points)
+        plot = plan.fit_plot(points, fit, Path(args.plot))
+        if args.json:
+            print(json.dumps({"fit": fit, "points": points, "plot": str(plot)}, indent=1))
+        else:
+            for n, loss, name in points:
+                print(f"{name}: {n:,} parameters, final val loss {loss:.4f}")
+            print(f"L(N) = {fit['A']:.4g} * N^-{fit['alpha']:.4f} + {fit['E']:.4f} (rmse {fit['rmse']:.4f})")
+            print(f"plot: {plot}")
+        return 0
+    if not args.run:
+        raise ValueError("give the corpus run to plan for (or --fit TRAIN_RUNS)")
+    from corpus.manifest import load_manifest
 
-        manifest = load_manifest(args.run)
-        tokens = manifest["totals"].get("train", {}).get("tokens", 0)
-        speed = args.tokens_per_s
-        if speed is None and args.train:
-            summary = json.loads((Path(args.train) / "train_summary.json").read_text("utf-8"))
-            speed = summary.get("train_tokens_per_s")
-        result = plan.plan(tokens, args.seq_len, args.params, args.compute, speed)
-    except (ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    manifest = load_manifest(args.run)
+    tokens = manifest["totals"].get("train", {}).get("tokens", 0)
+    speed = args.tokens_per_s
+    if speed is None and args.train:
+        summary = json.loads((Path(args.train) / "train_summary.json").read_text("utf-8"))
+        speed = summary.get("train_tokens_per_s")
+    result = plan.plan(tokens, args.seq_len, args.params, args.compute, speed)
     print(
         json.dumps(result, indent=1) if args.json else plan.render(result), end="" if not args.json else "\n"
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_parser(subparsers) -> None:
@@ -25,17 +24,12 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from corpus.manifest import ManifestError
     from corpus.report.build import write_report
 
-    try:
-        html_path, md_path = write_report(
-            args.run, out=args.out, train=args.train, crawl=args.crawl, compare=args.compare,
-            samples=args.samples,
-        )  # fmt: skip
-    except (ValueError, ManifestError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    html_path, md_path = write_report(
+        args.run, out=args.out, train=args.train, crawl=args.crawl, compare=args.compare,
+        samples=args.samples,
+    )  # fmt: skip
     print(f"report: {html_path}")
     print(f"summary: {md_path}")
     return 0

@@ -31,26 +31,22 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from corpus.manifest import ManifestError, load_manifest
+    from corpus.manifest import load_manifest
     from corpus.sft import SftConfig, build_sft
 
     inputs = sorted({p for pattern in args.input for p in glob.glob(pattern)})
     if not inputs:
         print(f"error: no input matches {args.input}", file=sys.stderr)
         return 2
-    try:
-        manifest = load_manifest(args.tokenizer_from)
-        token = (manifest["tokenizer"].get("document_token") or {}).get("token", "<|endoftext|>")
-        config = SftConfig(
-            prompt_field=args.prompt_field, response_field=args.response_field,
-            messages_field=args.messages_field, max_tokens=args.max_tokens, val_fraction=args.val_fraction,
-            **({"prompt_template": args.prompt_template} if args.prompt_template else {}),
-        )  # fmt: skip
-        summary = build_sft(inputs, args.output, Path(args.tokenizer_from) / manifest["tokenizer"]["file"],
-                            token, config, name=Path(args.output).name)  # fmt: skip
-    except (ValueError, ManifestError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    manifest = load_manifest(args.tokenizer_from)
+    token = (manifest["tokenizer"].get("document_token") or {}).get("token", "<|endoftext|>")
+    config = SftConfig(
+        prompt_field=args.prompt_field, response_field=args.response_field,
+        messages_field=args.messages_field, max_tokens=args.max_tokens, val_fraction=args.val_fraction,
+        **({"prompt_template": args.prompt_template} if args.prompt_template else {}),
+    )  # fmt: skip
+    summary = build_sft(inputs, args.output, Path(args.tokenizer_from) / manifest["tokenizer"]["file"],
+                        token, config, name=Path(args.output).name)  # fmt: skip
     docs = summary["documents"]
     reasons = "".join(f" ({k} {v})" for k, v in summary["stages"][0]["rejected_by_reason"].items())
     print(f"sft data: {docs['in']} records, {docs['kept']} kept, {docs['rejected']} rejected{reasons}")

@@ -70,27 +70,17 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from corpus.manifest import ManifestError
     from corpus.shards_inspect import inspect_run, render
 
-    try:
-        info = inspect_run(args.run)
-    except (ManifestError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    info = inspect_run(args.run)
     sys.stdout.write(json.dumps(info, indent=1) + "\n" if args.json else render(info, args.top))
     return 0
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    from corpus.manifest import ManifestError
     from corpus.shards_decode import decode
 
-    try:
-        doc = decode(args.run, args.id, args.shard, args.position, args.offset)
-    except (ValueError, ManifestError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    doc = decode(args.run, args.id, args.shard, args.position, args.offset)
     print(
         f"# {doc.shard} document {doc.position} (tokens {doc.token_offset}-"
         f"{doc.token_offset + len(doc.tokens) - 1}, {len(doc.tokens)} tokens)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -33,17 +34,33 @@ def make_pipeline(
     if engine == "dask":
         return _dask_pipeline(beam_args, workers)
     # The plain DirectRunner first tries to download Prism (no timeout): run in-process instead.
-    from apache_beam.runners.portability.fn_api_runner import fn_runner
-
     if engine == "multiprocess":
         beam_args = [
             *beam_args,
             "--direct_running_mode=multi_processing",
             f"--direct_num_workers={workers}",
         ]
-    return beam.Pipeline(
-        runner=fn_runner.FnApiRunner(), options=PipelineOptions(beam_args)
-    ), contextlib.nullcontext()
+    return beam.Pipeline(runner=_runner(), options=PipelineOptions(beam_args)), contextlib.nullcontext()
+
+
+BEAM_WORKER = f"{sys.executable} -m apache_beam.runners.worker.sdk_worker_main"
+QUIET_WORKER = f"{sys.executable} -m pipelines.worker"
+
+
+def _runner():
+    """Beam's FnApiRunner, its multi-processing workers started through ``pipelines.worker`` (the
+    same worker, without its start-up INFO lines on the user's terminal)."""
+    from apache_beam.portability import python_urns
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    class QuietWorkersRunner(fn_runner.FnApiRunner):
+        def run_via_runner_api(self, pipeline_proto, options):
+            for env in pipeline_proto.components.environments.values():
+                if env.urn == python_urns.SUBPROCESS_SDK and env.payload == BEAM_WORKER.encode():
+                    env.payload = QUIET_WORKER.encode()
+            return super().run_via_runner_api(pipeline_proto, options)
+
+    return QuietWorkersRunner()
 
 
 def _dask_pipeline(

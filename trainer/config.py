@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 DTYPES = ("auto", "bf16", "fp32")
 POSITIONS = ("learned", "rope")
+ATTENTIONS = ("auto", "sdpa", "flex")  # trainer.model.ATTENTIONS (not imported: config stays torch-free)
 RESUME_MODES = ("auto", "never")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -101,8 +102,11 @@ class TrainConfig:
     """checkpoint.pt is always the newest; above 1, each save also keeps
     checkpoints/step-NNNNNNNN.pt, the newest keep_checkpoints - 1 of them."""
     doc_masking: bool = False
-    """Attention only within the current document of a packed window (block-diagonal causal
-    mask through SDPA), positions restarting at each document's BOS."""
+    """Attention only within the current document of a packed window, positions restarting at
+    each document's BOS."""
+    attention: str = "auto"
+    """How document masking attends: sdpa (a dense block-diagonal causal mask), flex
+    (FlexAttention's block-sparse mask, compiled on CUDA), auto (flex on CUDA, sdpa elsewhere)."""
     fsdp: bool = False
     """With several ranks: shard parameters, gradients and optimizer state over them (FSDP2
     ``fully_shard`` per block, then the whole model) instead of a DDP replica on each."""
@@ -179,6 +183,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.n_embd % self.n_head:
             raise ConfigError(f"n_head ({self.n_head}) must divide n_embd ({self.n_embd})")
+        if self.attention not in ATTENTIONS:
+            raise ConfigError(f"attention must be one of {ATTENTIONS}, got {self.attention!r}")
         if self.position not in POSITIONS:
             raise ConfigError(f"position must be one of {POSITIONS}, got {self.position!r}")
         if self.position == "rope" and (self.n_embd // self.n_head) % 2:

@@ -42,6 +42,44 @@ def apply_rotary(x: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
     return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
 
 
+ATTENTIONS = ("auto", "sdpa", "flex")
+
+
+def use_flex(attention: str, device: torch.device) -> bool:
+    """Whether document masking runs through FlexAttention: ``auto`` on CUDA (a block-sparse
+    kernel that skips the masked blocks; SDPA with a dense mask cannot use flash attention), SDPA
+    with a dense block-diagonal mask elsewhere (FlexAttention on CPU is a reference loop)."""
+    if attention not in ATTENTIONS:
+        raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+    return attention == "flex" or (attention == "auto" and device.type == "cuda")
+
+
+_FLEX: dict[str, object] = {}
+
+
+def _flex_attention():
+    """torch's flex_attention, compiled once on CUDA (eager it materialises the scores)."""
+    if "fn" not in _FLEX:
+        from torch.nn.attention.flex_attention import flex_attention
+
+        _FLEX["fn"] = flex_attention
+        _FLEX["cuda"] = torch.compile(flex_attention, dynamic=False)
+    return _FLEX
+
+
+def document_block_mask(segment: torch.Tensor):
+    """A FlexAttention BlockMask: causal and within the same document (``segment`` (B, T): which
+    document of its row each token is in)."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    B, T = segment.shape
+
+    def same_document_causal(b, h, q, kv):
+        return (segment[b, q] == segment[b, kv]) & (q >= kv)
+
+    return create_block_mask(same_document_causal, B, None, T, T, device=segment.device)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
@@ -61,9 +99,18 @@ class CausalSelfAttention(nn.Module):
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         if rotary is not None:  # (B, H, T, D)
             q, k = apply_rotary(q, rotary), apply_rotary(k, rotary)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=mask is None, dropout_p=self.dropout if self.training else 0.0
-        )  # (B, H, T, D)
+        if mask is not None and not isinstance(mask, torch.Tensor):  # a FlexAttention BlockMask
+            flex = _flex_attention()
+            y = flex["cuda" if q.is_cuda else "fn"](q, k, v, block_mask=mask)  # type: ignore[operator]
+        else:
+            y = F.scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                attn_mask=mask,
+                is_causal=mask is None,
+                dropout_p=self.dropout if self.training else 0.0,
+            )  # (B, H, T, D)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.proj(y))
 
@@ -121,6 +168,9 @@ class GPT(nn.Module):
         self.register_buffer("rotary", rotary, persistent=False)
         self.checkpoint_blocks = False
         """Recompute each block's activations in the backward pass (activation checkpointing)."""
+        self.attention = "auto"
+        """How document masking attends: ``sdpa`` (a dense block-diagonal causal mask), ``flex``
+        (FlexAttention's block-sparse mask) or ``auto`` (flex on CUDA): ``use_flex``."""
         self.doc_bos: int | None = None
         self.doc_at_end = False
         """With doc_bos: the token ends each document (Megatron's EOD) instead of starting it."""
@@ -172,8 +222,11 @@ class GPT(nn.Module):
             if self.doc_at_end:  # a document starts just after the token
                 starts = F.pad(starts[:, :-1], (1, 0), value=False)
             segment = starts.cumsum(dim=1)  # which document of the row each token is in
-            causal = t[:, None] >= t[None, :]  # (T, T)
-            mask = ((segment[:, :, None] == segment[:, None, :]) & causal).unsqueeze(1)  # (B, 1, T, T)
+            if use_flex(self.attention, idx.device) and not (self.training and self.config.dropout):
+                mask = document_block_mask(segment)  # FlexAttention has no dropout
+            else:
+                causal = t[:, None] >= t[None, :]  # (T, T)
+                mask = ((segment[:, :, None] == segment[:, None, :]) & causal).unsqueeze(1)  # (B, 1, T, T)
             first = torch.where(starts, t, torch.zeros_like(t)).cummax(dim=1).values  # (B, T)
             positions = t - first  # (B, T): 0 at each document start
             if self.rotary is not None:

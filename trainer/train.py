@@ -164,6 +164,11 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
     for r in runs:
         say(f"data: {r.directory} verified (manifest, shard checksums, {r.tokenizer_path.name})")
     device = resolve_device(config.device)
+    if config.doc_masking and config.attention == "flex" and device.type != "cuda":
+        raise ConfigError(
+            f"attention = flex trains on CUDA only (FlexAttention has no backward on {device.type}); "
+            "use attention = auto or sdpa"
+        )
     world = init_world(device.type)
     if device.type == "cuda" and world.active:
         device = torch.device("cuda", world.local_rank)
@@ -217,6 +222,7 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
     model = GPT(config.model_config(config.vocab_size)).to(device)
     model.checkpoint_blocks = config.activation_checkpointing
     model.doc_bos = run.bos_id if config.doc_masking else None
+    model.attention = config.attention
     model.doc_at_end = run.doc_at_end
     _seed_dropout(config.seed, world, 0)
     if config.lora_rank:

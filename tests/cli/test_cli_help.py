@@ -70,3 +70,22 @@ def test_crawl_overrides_name_the_field(tmp_path: Path) -> None:
     seeds.write_text("http://127.0.0.1:9/\n", "utf-8")
     rc, _, err = corpus_cli("crawl", "--seeds", str(seeds), "--name", "x", "--set", "crawl.max_depht=2")
     assert rc == 2 and err == "error: crawl.max_depht: unknown field\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["shards", "inspect", "{tmp}/missing"], "no manifest"),
+        (["report", "{tmp}/missing"], "missing"),
+        (["export", "{tmp}/missing.pt", "--hf", "{tmp}/hf"], "missing.pt"),
+        (["plan"], "give the corpus run"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_error_line(argv: list[str], says: str, tmp_path: Path, monkeypatch) -> None:
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    monkeypatch.delenv("CORPUS_DEBUG", raising=False)
+    rc, out, err = corpus_cli(*argv)
+    assert rc == 2 and err.startswith("error: ") and says in err and "Traceback" not in err
+    monkeypatch.setenv("CORPUS_DEBUG", "1")  # the traceback, for a bug report
+    with pytest.raises((ValueError, OSError)):
+        corpus_cli(*argv)

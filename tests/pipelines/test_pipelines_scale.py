@@ -116,6 +116,10 @@ def test_multiprocess_engine_writes_the_same_bytes(inputs, reference, tmp_path: 
     done = run_job(job_args(inputs, tmp_path, "--engine", "multiprocess", "--workers", "2"))
     assert json.loads((tmp_path / "scale" / "run_stats.json").read_text())["engine"] == "multiprocess"
     assert digests(tmp_path / "scale") == digests(run), done.stdout
+    # Beam's workers start through pipelines.worker: none of their start-up INFO lines (about 15
+    # per worker) nor Beam's import notices reach the user's terminal.
+    chatter = [line for line in done.stderr.splitlines() if line.startswith(("INFO", "WARNING"))]
+    assert not chatter, done.stderr
 
 
 def test_dask_engine_writes_the_same_bytes_on_the_sample(sample_corpus, tmp_path: Path) -> None:

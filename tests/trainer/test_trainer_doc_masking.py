@@ -8,13 +8,15 @@ import torch
 from trainer.model import GPT, GPTConfig
 
 
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
+@pytest.mark.parametrize("attention", ["sdpa", "flex"])
 @pytest.mark.parametrize("position", ["learned", "rope"])
-def test_packed_and_masked_logits_equal_each_document_alone(position: str) -> None:
+def test_packed_and_masked_logits_equal_each_document_alone(position: str, attention: str) -> None:
     torch.manual_seed(0)
     model = GPT(
         GPTConfig(vocab_size=64, seq_len=32, n_layer=2, n_head=2, n_embd=32, position=position)
     ).eval()
-    model.doc_bos = 0
+    model.doc_bos, model.attention = 0, attention
     tail = torch.randint(1, 64, (5,))  # the end of a document that began before the window
     a = torch.cat([torch.tensor([0]), torch.randint(1, 64, (9,))])
     b = torch.cat([torch.tensor([0]), torch.randint(1, 64, (13,))])
@@ -100,3 +102,33 @@ def test_a_run_with_end_of_document_tokens_trains(run_dir, tmp_path, tiny_config
         assert s == 0 or int(aligned.shards[i].tokens[s - 1]) == bos
     summary = train(tiny_config(data=str(out), doc_masking=True, bos_aligned=True, max_steps=24))
     assert summary["final_train_loss"] < summary["loss_step0"] - 0.25
+
+
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
+def test_flex_attention_scores_as_sdpa() -> None:
+    """FlexAttention's block mask (what CUDA runs) and SDPA's dense mask give the same logits and
+    loss on packed rows of several documents (on CPU: FlexAttention's reference path, forward
+    only: it has no CPU backward, so training with it is refused off CUDA)."""
+    torch.manual_seed(3)
+    config = GPTConfig(vocab_size=64, seq_len=64, n_layer=2, n_head=4, n_embd=32, position="rope")
+    rows = torch.randint(1, 64, (3, 64))
+    rows[:, [0, 17, 40]] = 0  # documents of 17, 23 and 24 tokens
+    rows[1, 5] = 0
+    targets = torch.randint(0, 64, (3, 64))
+    model = GPT(config).eval()
+    model.doc_bos = 0
+    results = {}
+    for attention in ("sdpa", "flex"):
+        model.attention = attention
+        with torch.no_grad():
+            results[attention] = model(rows, targets)
+    torch.testing.assert_close(results["flex"][0], results["sdpa"][0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(results["flex"][1], results["sdpa"][1], atol=1e-6, rtol=1e-6)
+
+
+def test_flex_attention_is_refused_for_training_off_cuda(tiny_config) -> None:
+    from trainer.config import ConfigError
+    from trainer.train import train
+
+    with pytest.raises(ConfigError, match="attention = flex"):
+        train(tiny_config(doc_masking=True, attention="flex", max_steps=2))
