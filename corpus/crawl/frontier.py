@@ -108,12 +108,17 @@ def site_of(host: str) -> str:
     return _suffixes().privatesuffix(name) or name
 
 
-def generate(db: dict[str, Entry], config: CrawlConfig, groups: int) -> list[dict[str, list[Target]]]:
-    """The round's fetch groups: per group, host -> its due targets in fetch order."""
-    fetched_per_host: dict[str, int] = {}
+def _fetched_per_host(db: dict[str, Entry]) -> dict[str, int]:
+    fetched: dict[str, int] = {}
     for e in db.values():
         if e.status == DONE:
-            fetched_per_host[e.host] = fetched_per_host.get(e.host, 0) + 1
+            fetched[e.host] = fetched.get(e.host, 0) + 1
+    return fetched
+
+
+def generate(db: dict[str, Entry], config: CrawlConfig, groups: int) -> list[dict[str, list[Target]]]:
+    """The round's fetch groups: per group, host -> its due targets in fetch order."""
+    fetched_per_host = _fetched_per_host(db)
     fetched = sum(fetched_per_host.values())
     due = sorted((e for e in db.values() if e.status == DUE), key=lambda e: (e.depth, e.url))
     per_host: dict[str, list[Target]] = {}
@@ -140,10 +145,7 @@ def round_limits(
     ``pages_per_round_per_host`` and what ``max_pages_per_host`` leaves; the room left under
     ``max_pages`` is shared out host by host in name order, so the limits are a pure function of
     the database (a rerun plans the same) and their sum never passes ``max_pages``."""
-    fetched_per_host: dict[str, int] = {}
-    for e in db.values():
-        if e.status == DONE:
-            fetched_per_host[e.host] = fetched_per_host.get(e.host, 0) + 1
+    fetched_per_host = _fetched_per_host(db)
     queues = {h: len(q) for g in groups_of for h, q in g.items()}
     budget = max(0, config.max_pages - sum(fetched_per_host.values()) - sum(queues.values()))
     limits: dict[str, int] = {}
