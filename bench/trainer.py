@@ -27,6 +27,7 @@ import torch
 
 from bench.report import write_section
 from trainer.data import TrainBatches, open_split
+from trainer.host import keep_freed_blocks
 from trainer.model import GPT, GPTConfig
 from trainer.verify import verify_run
 
@@ -186,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             print(s, file=sys.stderr, flush=True)
 
         torch.set_num_threads(os.cpu_count() or 1)
+        keep_freed_blocks()  # as the trainer does on a CPU (trainer/host.py)
         with tempfile.TemporaryDirectory(prefix="bench-trainer-") as tmp:
             work = Path(tmp)
             versus = versus_hf(data, work, say)

@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from trainer.head_loss import linear_cross_entropy
+
 
 @dataclass(frozen=True)
 class GPTConfig:
@@ -171,6 +173,9 @@ class GPT(nn.Module):
         self.attention = "auto"
         """How document masking attends: ``sdpa`` (a dense block-diagonal causal mask), ``flex``
         (FlexAttention's block-sparse mask) or ``auto`` (flex on CUDA): ``use_flex``."""
+        self.fused_head_loss = True
+        """Training in fp32 on a CPU: the LM head and the loss by row chunks (``head_loss``), the
+        logits never whole; forward then returns no logits. Off: the plain path, always."""
         self.doc_bos: int | None = None
         self.doc_at_end = False
         """With doc_bos: the token ends each document (Megatron's EOD) instead of starting it."""
@@ -205,8 +210,9 @@ class GPT(nn.Module):
 
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits (B, T, V) for token ids idx (B, T); the mean cross-entropy when targets given."""
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Logits (B, T, V) for token ids idx (B, T); the mean cross-entropy when targets given
+        (then no logits while training by ``fused_head_loss``)."""
         B, T = idx.shape
         if T > self.config.seq_len:
             raise ValueError(f"sequence of {T} tokens, the model's seq_len is {self.config.seq_len}")
@@ -239,12 +245,27 @@ class GPT(nn.Module):
                 x = checkpoint(block, x, rotary, mask, use_reentrant=False)
             else:
                 x = block(x, rotary, mask)
-        logits = self.lm_head(self.ln_f(x))  # (B, T, V)
+        x = self.ln_f(x)
+        if targets is not None and self._head_loss_fused(x):
+            return None, linear_cross_entropy(x.view(B * T, -1), self.lm_head.weight, targets.reshape(B * T))
+        logits = self.lm_head(x)  # (B, T, V)
         if targets is None:
             return logits, None
         # Softmax in fp32: under bf16 autocast the logits are bf16, too coarse for a loss.
         loss = F.cross_entropy(logits.float().view(B * T, -1), targets.reshape(B * T))
         return logits, loss
+
+    def _head_loss_fused(self, x: torch.Tensor) -> bool:
+        """Whether the head and loss go by row chunks: gradients wanted, fp32 on a CPU (autocast
+        and compiled graphs keep the plain path), and the head a plain Linear (not LoRA's)."""
+        return (
+            self.fused_head_loss
+            and torch.is_grad_enabled()
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and not torch.is_autocast_enabled("cpu")
+            and type(self.lm_head) is nn.Linear
+        )
 
     def configure_optimizer(
         self,

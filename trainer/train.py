@@ -46,6 +46,7 @@ from trainer.config import ConfigError, TrainConfig, parse_config
 from trainer.data import IGNORE, Shard, TrainBatches, eval_batches, open_split, unigram_entropy
 from trainer.distributed import World, barrier, close_world, from_main, init_world, mean
 from trainer.flops import flops_per_token, peak_tflops
+from trainer.host import keep_freed_blocks
 from trainer.metrics import METRICS_NAME, MetricsLogger, perplexity
 from trainer.mixture import MixtureBatches, Source, parse_data
 from trainer.model import GPT
@@ -169,6 +170,8 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
             f"attention = flex trains on CUDA only (FlexAttention has no backward on {device.type}); "
             "use attention = auto or sdpa"
         )
+    if device.type == "cpu":
+        keep_freed_blocks()
     world = init_world(device.type)
     if device.type == "cuda" and world.active:
         device = torch.device("cuda", world.local_rank)

@@ -21,7 +21,8 @@ def test_shapes_and_initial_loss_near_uniform(position: str) -> None:
     model = tiny(position)
     idx = torch.randint(0, V, (3, T), generator=torch.Generator().manual_seed(1))
     logits, loss = model(idx, torch.roll(idx, -1, dims=1))
-    assert logits.shape == (3, T, V)
+    assert logits is None  # training on a CPU: the head and loss by row chunks, no logits kept
+    assert model(idx)[0].shape == (3, T, V)
     assert loss is not None
     # GPT-2 init keeps logits near zero, so the first loss is about ln(V).
     assert abs(loss.item() - math.log(V)) < 0.1
