@@ -157,7 +157,10 @@ def section_text(r: dict) -> str:
     lines += [
         "",
         "Target >= 1.3x at both sizes. GPT-2 has biases in every linear layer and layer norm, ours has "
-        "none (as modern GPTs); the embeddings are tied in both.",
+        "none (as modern GPTs); the embeddings are tied in both. Ours trains as `trainer.train` does on "
+        "a CPU: the LM head and loss by row chunks (`trainer/head_loss.py`, also when compiled: it is "
+        "called eagerly) and freed activations kept in the heap (`trainer/host.py`); GPT-2 runs stock "
+        "(its loss over whole logits, its tanh GELU in separate operations).",
         "",
         f"- **Loader vs model:** TrainBatches gives {lo['loader_tokens_per_s']:,.0f} tokens/s, the "
         f"4 x 256 model consumes {lo['model_tokens_per_s']:,.0f}: "

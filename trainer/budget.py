@@ -13,12 +13,11 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-if TYPE_CHECKING:
-    from trainer.train import Setup
+from trainer.setup import Setup
 
 MARGIN = 1.1
 """Optimizer step, gradient clipping and logging on top of the timed forward and backward."""

@@ -19,7 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -48,14 +48,13 @@ from trainer.distributed import World, barrier, close_world, from_main, init_wor
 from trainer.flops import flops_per_token, peak_tflops
 from trainer.host import keep_freed_blocks
 from trainer.metrics import METRICS_NAME, MetricsLogger, perplexity
-from trainer.mixture import MixtureBatches, Source, parse_data
+from trainer.mixture import MixtureBatches, parse_data
 from trainer.model import GPT
 from trainer.schedule import lr_at
+from trainer.setup import Autocast, Setup
 from trainer.verify import RunData, model_vocab_size, verify_run
 
 SUMMARY_NAME = "train_summary.json"
-
-Autocast = Callable[[], contextlib.AbstractContextManager[Any]]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -109,31 +108,6 @@ def evaluate(
         tokens += counted
     model.train()
     return (total.item() / tokens if tokens else math.nan), tokens
-
-
-@dataclass
-class Setup:
-    """Everything built before step 0."""
-
-    config: TrainConfig
-    run: RunData
-    train_shards: list[Shard]
-    val_shards: list[Shard]
-    batches: TrainBatches | MixtureBatches
-    entropy: float
-    device: torch.device
-    bf16: bool
-    autocast: Autocast
-    model: GPT
-    runner: nn.Module
-    """The model as trained: DDP around it when there are several ranks, compiled when asked;
-    ``model`` is what is saved."""
-    eval_runner: nn.Module
-    """The model as evaluated (every rank scores the same windows, no collective)."""
-    optimizer: torch.optim.Optimizer
-    world: World
-    sources: list[Source]
-    val_by_source: list[list[Shard]]
 
 
 def split_global_batch(config: TrainConfig, world: World, saved: dict[str, Any] | None) -> TrainConfig:
