@@ -114,6 +114,9 @@ class TrainConfig:
     """Recompute each block's activations in the backward pass: less memory, ~30% more compute."""
     peak_tflops: float = 0.0
     """The device's peak TFLOP/s for MFU; 0: from the table in trainer/flops.py (GPUs only)."""
+    tensorboard: bool = False
+    """Also write the metrics as TensorBoard scalars to <out>/tensorboard (the ``tensorboard``
+    extra; view with ``tensorboard --logdir <out>``)."""
     log_batches: bool = False
     """Write batches.jsonl: a hash of each step's global batch of token ids (resume checks)."""
     lr: float = 1e-3

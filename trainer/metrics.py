@@ -12,6 +12,30 @@ from typing import Any, TextIO
 import torch
 
 METRICS_NAME = "metrics.jsonl"
+TENSORBOARD_DIR = "tensorboard"
+
+
+def tensorboard_missing() -> str | None:
+    """Why TensorBoard scalars cannot be written here, or None when they can."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401 - needs the tensorboard package
+    except ImportError:
+        return "the tensorboard package is not installed: pip install -e '.[tensorboard]'"
+    return None
+
+
+def scalars(record: dict[str, Any], prefix: str = "") -> list[tuple[str, float]]:
+    """The numbers of a metrics record as (tag, value), nested dicts as tag/key; the step, text,
+    flags and missing values are not scalars."""
+    out: list[tuple[str, float]] = []
+    for key, value in record.items():
+        if key == "step" and not prefix:
+            continue
+        if isinstance(value, dict):
+            out += scalars(value, f"{prefix}{key}/")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out.append((prefix + key, float(value)))
+    return out
 
 
 def perplexity(loss: float) -> float:
@@ -25,10 +49,19 @@ class MetricsLogger:
     ``resume_step``: a run resumed from a checkpoint at step s drops records with step >= s, which
     the interrupted run wrote after its checkpoint; the resumed run writes them again, so the file
     reads as one uninterrupted run. ``None`` starts a new file.
+
+    ``tensorboard``: every record's numbers also go to <out>/tensorboard as scalars at its step,
+    flushed per record as the JSON lines are. A resumed run purges the events from its step on
+    and a new run all earlier ones (TensorBoard's purge_step: hidden, not deleted), so the board
+    too reads as one run.
     """
 
     def __init__(
-        self, out: str | os.PathLike, resume_step: int | None = None, stream: TextIO | None = None
+        self,
+        out: str | os.PathLike,
+        resume_step: int | None = None,
+        stream: TextIO | None = None,
+        tensorboard: bool = False,
     ) -> None:
         self.path = Path(out) / METRICS_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,6 +71,15 @@ class MetricsLogger:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), "utf-8")
         os.replace(tmp, self.path)
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._board = None
+        if tensorboard:
+            missing = tensorboard_missing()
+            if missing:
+                raise ValueError(f"tensorboard: {missing}")
+            from torch.utils.tensorboard import SummaryWriter
+
+            purge = resume_step if resume_step is not None else 0
+            self._board = SummaryWriter(str(Path(out) / TENSORBOARD_DIR), purge_step=purge)
 
     def _records_before(self, step: int) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -57,6 +99,10 @@ class MetricsLogger:
         self._file.write(json.dumps(record) + "\n")
         # Flushed per record so `tail -f` and a crash both see every line written.
         self._file.flush()
+        if self._board is not None and isinstance(record.get("step"), int):
+            for tag, value in scalars(record):
+                self._board.add_scalar(tag, value, record["step"])
+            self._board.flush()
         if line is not None:
             print(line, file=self.stream, flush=True)
 
@@ -109,6 +155,8 @@ class MetricsLogger:
 
     def close(self) -> None:
         self._file.close()
+        if self._board is not None:
+            self._board.close()
 
 
 def read_metrics(out: str | os.PathLike) -> list[dict[str, Any]]:

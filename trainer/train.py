@@ -47,7 +47,7 @@ from trainer.data import IGNORE, Shard, TrainBatches, eval_batches, open_split, 
 from trainer.distributed import World, barrier, close_world, from_main, init_world, mean
 from trainer.flops import flops_per_token, peak_tflops
 from trainer.host import keep_freed_blocks
-from trainer.metrics import METRICS_NAME, MetricsLogger, perplexity
+from trainer.metrics import METRICS_NAME, MetricsLogger, perplexity, tensorboard_missing
 from trainer.mixture import MixtureBatches, parse_data
 from trainer.model import GPT
 from trainer.schedule import lr_at
@@ -127,6 +127,8 @@ def split_global_batch(config: TrainConfig, world: World, saved: dict[str, Any] 
 
 
 def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, Any] | None = None) -> Setup:
+    if config.tensorboard and (missing := tensorboard_missing()):
+        raise ConfigError(f"tensorboard: {missing}")  # before any data is read
     sources = parse_data(config.data)
     runs = [verify_run(source.path) for source in sources]
     run = runs[0]
@@ -421,7 +423,7 @@ def _train(
     tflops: float | None = None
     main = s.world.main
     metrics: Any = (
-        MetricsLogger(out, resume_step=start_step if resumed else None, stream=stream) if main else _Silent()
+        MetricsLogger(out, start_step if resumed else None, stream, c.tensorboard) if main else _Silent()
     )
     digests = (out / "batches.jsonl").open("a", encoding="utf-8") if c.log_batches and main else None
     val_missing_said = False
