@@ -257,7 +257,7 @@ class GPT(nn.Module):
 
     def _head_loss_fused(self, x: torch.Tensor) -> bool:
         """Whether the head and loss go by row chunks: gradients wanted, fp32 on a CPU (autocast
-        and compiled graphs keep the plain path), and the head a plain Linear (not LoRA's)."""
+        keeps the plain path), and the head a plain Linear (not LoRA's)."""
         return (
             self.fused_head_loss
             and torch.is_grad_enabled()
