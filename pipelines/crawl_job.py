@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from corpus.config import apply_overrides
 from corpus.crawl import frontier, pages
 from corpus.crawl.config import CrawlConfig
+from corpus.crawl.digests import DigestIndex, write_index
 from corpus.crawl.fetch import GroupFetcher, Outcome, Target
 from corpus.crawl.warc import WarcSet
 from corpus.manifest import write_json_atomic as _write_atomic
@@ -127,8 +128,7 @@ class FetchGroupFn(beam.DoFn):
         if done.exists():
             yield json.loads(done.read_text("utf-8"))
             return
-        plan = json.loads(_plan_path(out, round_).read_text("utf-8"))
-        queues, hosts, limits, known = plan["groups"][group]
+        queues, hosts, limits, known = json.loads(_group_plan_path(out, round_, group).read_text("utf-8"))
         prefix = _group_prefix(self.name, round_, group)
         for folder in WARC_SETS:  # whatever an unfinished attempt of this group left
             for stale in (out / folder).glob(prefix + "-*"):
@@ -140,7 +140,7 @@ class FetchGroupFn(beam.DoFn):
             for key, folder in _FETCHER_SETS.items()
         }
         targets = {host: [Target(*t) for t in q] for host, q in queues.items()}
-        digests = {d: tuple(first) for d, first in plan["digests"].items()}
+        digests = DigestIndex(_digests_path(out, round_))
         fetcher = GroupFetcher(
             self.config, warcs, set(self.hosts), seen_digests=digests, hosts=hosts,
             page_pool=pages.pool(self.page_workers), limits=limits, known=known,
@@ -167,6 +167,14 @@ def _plan_path(out: Path, round_: int) -> Path:
     return out / "rounds" / f"{round_:05d}" / "plan.json"
 
 
+def _group_plan_path(out: Path, round_: int, group: int) -> Path:
+    return out / "rounds" / f"{round_:05d}" / f"plan-{group:05d}.json"
+
+
+def _digests_path(out: Path, round_: int) -> Path:
+    return out / "rounds" / f"{round_:05d}" / "digests.arrow"
+
+
 def make_plan(db: dict[str, frontier.Entry], config: CrawlConfig, groups: int, host_states: dict) -> dict:
     """A round's plan: per group, the due URLs of its hosts (url, depth, referrer, retries,
     redirects), those hosts' states, how many URLs each may fetch in the round and the URLs the
@@ -177,7 +185,7 @@ def make_plan(db: dict[str, frontier.Entry], config: CrawlConfig, groups: int, h
     follow = config.follow_links_in_round
     known = frontier.known_urls(db, limits) if follow else {}
     return {
-        "digests": {e.digest: (e.url, e.date) for e in db.values() if e.digest and e.reason == "fetched"},
+        "digests": [(e.digest, e.url, e.date) for e in db.values() if e.digest and e.reason == "fetched"],
         "groups": [
             [{h: [astuple(t) for t in q] for h, q in queues.items()},
              {h: host_states[h] for h in queues if h in host_states},
@@ -186,6 +194,17 @@ def make_plan(db: dict[str, frontier.Entry], config: CrawlConfig, groups: int, h
             for queues in groups_of
         ],
     }  # fmt: skip
+
+
+def write_plan(out: Path, round_: int, plan: dict) -> int:
+    """Each group's part in its own file (a group reads only its own) and the digests as a
+    memory-mapped index, then ``plan.json``, which commits the plan: a rerun finds it and fetches
+    the same groups. The number of groups."""
+    for group, part in enumerate(plan["groups"]):
+        write_state_atomic(_group_plan_path(out, round_, group), part)
+    write_index(_digests_path(out, round_), plan["digests"])
+    write_state_atomic(_plan_path(out, round_), {"groups": len(plan["groups"])})
+    return len(plan["groups"])
 
 
 def run_round(
@@ -314,16 +333,17 @@ def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.craw
     while round_ < args.rounds:
         plan_path = _plan_path(out, round_)
         if plan_path.exists():  # a rerun of a round that did not finish: the same groups
-            plan = json.loads(plan_path.read_text("utf-8"))
+            n_groups = json.loads(plan_path.read_text("utf-8"))["groups"]
+            if isinstance(n_groups, list):  # an earlier version's plan: all groups in one file
+                old = json.loads(plan_path.read_text("utf-8"))
+                firsts = [(d, url, date) for d, (url, date) in old["digests"].items()]
+                n_groups = write_plan(out, round_, {"groups": old["groups"], "digests": firsts})
         else:
-            plan = make_plan(db, config, groups, host_states)
-            write_state_atomic(plan_path, plan)
-        n_groups = len(plan["groups"])
+            n_groups = write_plan(out, round_, make_plan(db, config, groups, host_states))
         if not n_groups:
             break
         progress.stage(f"round {round_ + 1} (at most {args.rounds})")
         progress.update(0, pages=pages, urls=len(db), groups=n_groups)
-        del plan  # the workers read it from its file
         results = run_round(out, args.name, round_, n_groups, config, hosts, args.workers, beam_args)
         outcomes = [Outcome(**o) for r in results for o in r["outcomes"]]
         for r in results:

@@ -25,6 +25,7 @@ from protego import Protego
 from usp.tree import sitemap_from_str
 
 from corpus.crawl.config import CrawlConfig
+from corpus.crawl.digests import DigestIndex
 from corpus.crawl.network import (
     BlockedAddress,
     VettedResolver,
@@ -147,7 +148,7 @@ class GroupFetcher:
         config: CrawlConfig,
         warcs: dict[str, WarcSet],
         seed_hosts: set[str],
-        seen_digests: dict[str, tuple[str, str]] | None = None,
+        seen_digests: DigestIndex | dict[str, tuple[str, str]] | None = None,
         hosts: dict[str, dict] | None = None,
         deadline: float | None = None,
         pages_left: int | None = None,
@@ -167,7 +168,10 @@ class GroupFetcher:
         self.agent = config.user_agent.split("/")[0]
         self.warcs = warcs
         self.seed_hosts = seed_hosts
-        self.seen_digests = dict(seen_digests or {})
+        self.seen_digests = (
+            seen_digests if isinstance(seen_digests, DigestIndex) else dict(seen_digests or {})
+        )
+        """Payload digest -> (url, date) of its first capture: a page with one is a revisit."""
         self.deadline = deadline if deadline is not None else time.monotonic() + config.round_seconds
         self.pages_left = pages_left if pages_left is not None else config.max_pages
         self.allowed = config.networks()

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.sites import Site, docs_site, gzip_bomb, sample_pages, send, static
+from corpus.crawl.config import CrawlConfig
 from pipelines import corpus_job, crawl_job
 
 ROBOTS_A = b"""User-agent: *
@@ -466,3 +467,48 @@ def test_links_followed_within_a_round_reach_the_same_pages_in_fewer_rounds(tmp_
     assert paths[0] == "/robots.txt"
     gaps = [b.at - a.at for a, b in zip(hits[True], hits[True][1:], strict=False)]
     assert min(gaps) >= MIN_DELAY - 0.01
+
+
+def test_a_round_planned_by_an_earlier_version_is_fetched_the_same(tmp_path: Path) -> None:
+    """Plans are one file per fetch group plus a digest index now; an unfinished crawl whose next
+    round an earlier version planned (one plan.json holding every group and the digests) is
+    converted and goes on to the same captures and crawl database as a crawl never stopped."""
+    pages = {n: h for n, h in sample_pages().items() if re.fullmatch(r"ch0[1-6]\.(en|fr)\.html", n)}
+    site = docs_site("127.0.0.13", pages, b"User-agent: *\nDisallow:\n").start()
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(site.url("/") + "\n", "utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        "[crawl]\nmin_delay = 0.0\npages_per_round_per_host = 4\nfollow_links_in_round = false\n"
+    )
+
+    def crawl(name: str, rounds: int) -> None:
+        args = ["--seeds", str(seeds), "--output", str(tmp_path), "--name", name, "--config", str(config),
+                "--rounds", str(rounds), "--allow-network", "127.0.0.13/32"]  # fmt: skip
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert crawl_job.run(args) == 0
+
+    try:
+        crawl("straight", 20)
+        crawl("upgraded", 2)  # two rounds done; the third planned as an earlier version did:
+        out = tmp_path / "upgraded"
+        (out / "manifest.json").unlink()
+        (out / "crawl_summary.json").unlink()
+        n, db, hosts = crawl_job.latest_db(out)
+        plan = crawl_job.make_plan(db, CrawlConfig.from_toml(config), 1, hosts)
+        assert plan["digests"] and plan["groups"]
+        old = {"digests": {d: (url, date) for d, url, date in plan["digests"]}, "groups": plan["groups"]}
+        (out / "rounds" / f"{n:05d}").mkdir(parents=True)
+        (out / "rounds" / f"{n:05d}" / "plan.json").write_text(json.dumps(old), "utf-8")
+        crawl("upgraded", 20)
+    finally:
+        site.stop()
+    assert json.loads((out / "rounds" / f"{n:05d}" / "plan.json").read_text("utf-8")) == {"groups": 1}
+    assert (out / "rounds" / f"{n:05d}" / "digests.arrow").exists()
+    straight, upgraded = captured_urls(tmp_path / "straight"), captured_urls(out)
+    assert sorted(upgraded) == sorted(straight) and len(straight) >= 12
+    keep = ("url", "status", "reason", "depth", "digest")
+    rows = [
+        {u: {k: r[k] for k in keep} for u, r in db_rows(run).items()} for run in (tmp_path / "straight", out)
+    ]
+    assert rows[0] == rows[1]
