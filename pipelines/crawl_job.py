@@ -333,11 +333,11 @@ def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.craw
     while round_ < args.rounds:
         plan_path = _plan_path(out, round_)
         if plan_path.exists():  # a rerun of a round that did not finish: the same groups
-            n_groups = json.loads(plan_path.read_text("utf-8"))["groups"]
+            committed = json.loads(plan_path.read_text("utf-8"))
+            n_groups = committed["groups"]
             if isinstance(n_groups, list):  # an earlier version's plan: all groups in one file
-                old = json.loads(plan_path.read_text("utf-8"))
-                firsts = [(d, url, date) for d, (url, date) in old["digests"].items()]
-                n_groups = write_plan(out, round_, {"groups": old["groups"], "digests": firsts})
+                firsts = [(d, url, date) for d, (url, date) in committed["digests"].items()]
+                n_groups = write_plan(out, round_, {"groups": n_groups, "digests": firsts})
         else:
             n_groups = write_plan(out, round_, make_plan(db, config, groups, host_states))
         if not n_groups:
