@@ -11,7 +11,8 @@ request at a time per host), ``wget --recursive --warc-file`` (one connection, h
 and Scrapy (``CONCURRENT_REQUESTS`` = N, one per host, robots obeyed, no WARC) when .venv-bench
 has it. Pages = HTML responses with status 200; CPU = user + system seconds of the crawler's
 process tree (the server's not counted); frontier bytes per URL = our crawl database's Parquet
-file size over the URLs it holds.
+file size over the URLs it holds. Then a round's plan for a synthetic crawl database of 1M URLs:
+the time to plan and write it and what the fetch groups spend reading it.
 """
 
 from __future__ import annotations
@@ -254,6 +255,14 @@ def section_text(r: dict) -> str:
         f"{o['frontier_bytes']:,} bytes of crawl database, Parquet zstd) after {o['rounds']} "
         + ("round (the site's own links are followed within a round)." if o["rounds"] == 1 else "rounds.")
     )
+    if "plan" in r:
+        p = r["plan"]
+        lines.append(
+            f"- **A round's plan at scale** (a synthetic crawl database of {p['urls']:,} URLs, half "
+            f"fetched, on 1,000 sites): planned and written in {p['plan_s']:.1f} s "
+            f"({p['bytes'] / 1e6:.0f} MB: one file per fetch group, the payload digests as a "
+            f"memory-mapped index); all {p['groups']} groups read their part in {p['read_s']:.2f} s."
+        )
     return "\n".join(lines)
 
 
@@ -280,8 +289,43 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def plan_at_scale(urls: int = 1_000_000, sites: int = 1000, groups: int = 16) -> dict:
+    """A round's plan for a crawl database of ``urls`` (half fetched, on ``sites`` sites): the
+    seconds to plan and write it, its files, and what all ``groups`` fetch groups spend reading
+    their part and opening the digest index (one lookup each)."""
+    from corpus.crawl.config import CrawlConfig
+    from corpus.crawl.digests import DigestIndex
+    from corpus.crawl.frontier import DONE, Entry
+    from pipelines.crawl_job import _digests_path, _group_plan_path, make_plan, write_plan
+
+    db = {}
+    for i in range(urls):
+        host = f"www.site{i % sites}.example"
+        url = f"https://{host}/doc/page-{i}.html"
+        e = db[url] = Entry(url, host, 0)
+        if i % 2 == 0:
+            e.status, e.reason, e.digest, e.date = DONE, "fetched", f"sha1:{i:032X}", "2026-12-03T00:00:00Z"
+    config = CrawlConfig(max_pages=10 * urls, max_pages_per_host=urls)
+    work = Path(tempfile.mkdtemp(prefix="bench-plan-"))
+    try:
+        started = time.perf_counter()
+        n = write_plan(work, 0, make_plan(db, config, groups, {}))
+        planned = time.perf_counter() - started
+        size = sum(p.stat().st_size for p in (work / "rounds" / "00000").iterdir())
+        started = time.perf_counter()
+        for g in range(n):
+            json.loads(_group_plan_path(work, 0, g).read_text("utf-8"))
+            assert DigestIndex(_digests_path(work, 0)).get(f"sha1:{2 * g:032X}") is not None
+        read = time.perf_counter() - started
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"urls": urls, "groups": n, "plan_s": planned, "bytes": size, "read_s": read}
+
+
 def measure(hosts: int) -> dict:
     results: dict = {"hosts": hosts, "cpus": os.cpu_count(), "scenarios": []}
+    print("crawl bench: a round's plan for 1M URLs ...", file=sys.stderr, flush=True)
+    results["plan"] = plan_at_scale()
     pages = site_pages()
     results["site_pages"] = sum(len(pages[LANGUAGES[i % len(LANGUAGES)]]) for i in range(hosts))
     for latency_ms, two_workers in ((0, True), (LATENCY_MS, False)):
