@@ -296,7 +296,7 @@ def plan_at_scale(urls: int = 1_000_000, sites: int = 1000, groups: int = 16) ->
     from corpus.crawl.config import CrawlConfig
     from corpus.crawl.digests import DigestIndex
     from corpus.crawl.frontier import DONE, Entry
-    from pipelines.crawl_job import _digests_path, _group_plan_path, make_plan, write_plan
+    from pipelines.crawl_job import _digests_path, _group_plan_path, _plan_path, make_plan, write_plan
 
     db = {}
     for i in range(urls):
@@ -311,7 +311,7 @@ def plan_at_scale(urls: int = 1_000_000, sites: int = 1000, groups: int = 16) ->
         started = time.perf_counter()
         n = write_plan(work, 0, make_plan(db, config, groups, {}))
         planned = time.perf_counter() - started
-        size = sum(p.stat().st_size for p in (work / "rounds" / "00000").iterdir())
+        size = sum(p.stat().st_size for p in _plan_path(work, 0).parent.iterdir())
         started = time.perf_counter()
         for g in range(n):
             json.loads(_group_plan_path(work, 0, g).read_text("utf-8"))

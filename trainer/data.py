@@ -29,6 +29,7 @@ import torch
 from corpus.manifest import ManifestError
 from corpus.shards import open_tokens
 from trainer.config import ConfigError
+from trainer.head_loss import IGNORE_INDEX
 from trainer.verify import RunData
 
 # Separates the training stream's random numbers from every other use of the same seed.
@@ -81,7 +82,7 @@ def _to_tensors(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return rows[:, :-1], rows[:, 1:]  # inputs (B, T), targets (B, T)
 
 
-IGNORE = -100
+IGNORE = IGNORE_INDEX
 """A target the loss skips (PyTorch's cross_entropy ignore_index): prompt tokens of
 fine-tuning data."""
 

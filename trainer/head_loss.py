@@ -24,7 +24,9 @@ CHUNK_ROWS = 512
 last-level cache (256-512 measured fastest; 64 loses to the many small products, 2,048 to
 memory)."""
 
-IGNORE_INDEX = -100  # F.cross_entropy's: targets that count for nothing
+IGNORE_INDEX = -100
+"""A target the loss skips (F.cross_entropy's default ignore_index): prompt tokens of
+fine-tuning data (``trainer.data.IGNORE``)."""
 
 
 class _LinearCrossEntropy(torch.autograd.Function):

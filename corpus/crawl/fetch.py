@@ -148,7 +148,7 @@ class GroupFetcher:
         config: CrawlConfig,
         warcs: dict[str, WarcSet],
         seed_hosts: set[str],
-        seen_digests: DigestIndex | dict[str, tuple[str, str]] | None = None,
+        seen_digests: DigestIndex | None = None,
         hosts: dict[str, dict] | None = None,
         deadline: float | None = None,
         pages_left: int | None = None,
@@ -168,9 +168,7 @@ class GroupFetcher:
         self.agent = config.user_agent.split("/")[0]
         self.warcs = warcs
         self.seed_hosts = seed_hosts
-        self.seen_digests = (
-            seen_digests if isinstance(seen_digests, DigestIndex) else dict(seen_digests or {})
-        )
+        self.seen_digests = seen_digests if seen_digests is not None else DigestIndex()
         """Payload digest -> (url, date) of its first capture: a page with one is a revisit."""
         self.deadline = deadline if deadline is not None else time.monotonic() + config.round_seconds
         self.pages_left = pages_left if pages_left is not None else config.max_pages
