@@ -34,6 +34,7 @@ from bench.corpus_gen import generate
 from bench.report import write_section
 
 PEER_PYTHON = Path(".venv-bench/bin/python")
+RESULTS = Path("bench/results/scale.json")
 CONFIG = """name = "e2e"
 [input]
 split_bytes = 33554432
@@ -211,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", help="keep the generated data and runs in this folder")
     parser.add_argument("--report", default="BENCHMARKS.md")
     parser.add_argument("--render", help="only write the section from a results JSON of an earlier run")
+    parser.add_argument(
+        "--only",
+        help="measure only these runs (comma-separated names, as in bench/results/scale.json) and keep "
+        "the others' figures from that file",
+    )
     args = parser.parse_args(argv)
     if args.render:
         write_section(Path(args.report), "scale", section_text(json.loads(Path(args.render).read_text())))
@@ -221,50 +227,59 @@ def main(argv: list[str] | None = None) -> int:
     config.write_text(CONFIG, "utf-8")
     tokenizer = sample_tokenizer(root / "tok")
     say = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    results: dict = {"mb": args.mb, "big_mb": args.big_mb, "files": args.files, "cpus": os.cpu_count()}
+    saved = RESULTS if args.only else None
+    results: dict = json.loads(saved.read_text()) if saved and saved.exists() else {}
+    if saved and (results.get("mb"), results.get("files")) != (args.mb, args.files):
+        parser.error(f"--only: {saved} holds another input size or file count; run all first")
+    results.update({"mb": args.mb, "big_mb": args.big_mb, "files": args.files, "cpus": os.cpu_count()})
+    one, many = root / f"{args.mb:g}mb.jsonl", root / f"{args.mb:g}mb"
+    big_one, big_many = root / f"{args.big_mb:g}mb.jsonl", root / f"{args.big_mb:g}mb"
+
+    def job(source: Path, engine: str, workers: int):
+        def run(out: Path) -> dict:
+            inputs = sorted(map(str, source.glob("*.jsonl"))) if source.is_dir() else [str(source)]
+            return ours(inputs, out, config, tokenizer, engine, workers)
+
+        return run
+
+    runs = {  # name: (what it is, what it does with its output folder), in the order they run
+        "floors": ("floors", lambda _out: floors(one, tokenizer)),
+        "ours_many_2": ("ours, many files, 2 workers", job(many, "multiprocess", 2)),
+        "ours_many_dask": ("ours, many files, Dask, 2 workers", job(many, "dask", 2)),
+        "ours_many_1": ("ours, many files, 1 worker", job(many, "inprocess", 1)),
+        "ours_one_2": ("ours, one file, 2 workers", job(one, "multiprocess", 2)),
+        "datatrove_many_2": ("datatrove, many files, 2 workers", lambda out: peer(many, out, tokenizer, 2)),
+        "big_one_2": ("ours, big input, one file", job(big_one, "multiprocess", 2)),
+        "big_many_2": ("ours, big input, many files", job(big_many, "multiprocess", 2)),
+    }
+    chosen = (
+        args.only.split(",")
+        if args.only
+        else [n for n in runs if n != "datatrove_many_2" or not args.no_peer]
+    )
+    unknown = sorted(set(chosen) - set(runs))
+    if unknown:
+        parser.error(f"--only: no run named {', '.join(unknown)} (runs: {', '.join(runs)})")
     try:
-        one = root / f"{args.mb:g}mb.jsonl"
-        many = root / f"{args.mb:g}mb"
-        if not one.exists():
-            say(f"generating {args.mb:g} MB of real text ...")
-            generate(one, args.mb)
-            generate(many, args.mb, files=args.files)
-        results["input_bytes"] = one.stat().st_size
-        say("floors ...")
-        results["floors"] = floors(one, tokenizer)
-        say("ours, many files, 2 workers ...")
-        results["ours_many_2"] = ours(
-            sorted(map(str, many.glob("*.jsonl"))), root / "o-m2", config, tokenizer, "multiprocess", 2
-        )
-        say("ours, many files, 1 worker ...")
-        results["ours_many_1"] = ours(
-            sorted(map(str, many.glob("*.jsonl"))), root / "o-m1", config, tokenizer, "inprocess", 1
-        )
-        say("ours, one file, 2 workers ...")
-        results["ours_one_2"] = ours([str(one)], root / "o-o2", config, tokenizer, "multiprocess", 2)
-        if not args.no_peer:
-            say("datatrove, many files, 2 workers ...")
-            results["datatrove_many_2"] = peer(many, root / "dt", tokenizer, 2)
-        for name in ("o-m2", "o-m1", "o-o2", "dt"):
-            shutil.rmtree(root / name, ignore_errors=True)
-        big_one, big_many = root / f"{args.big_mb:g}mb.jsonl", root / f"{args.big_mb:g}mb"
-        if not big_one.exists():
-            say(f"generating {args.big_mb:g} MB ...")
-            generate(big_one, args.big_mb)
-            generate(big_many, args.big_mb, files=args.files)
-        say("ours, big input, one file ...")
-        results["big_one_2"] = ours([str(big_one)], root / "b-o2", config, tokenizer, "multiprocess", 2)
-        shutil.rmtree(root / "b-o2", ignore_errors=True)
-        say("ours, big input, many files ...")
-        results["big_many_2"] = ours(
-            sorted(map(str, big_many.glob("*.jsonl"))), root / "b-m2", config, tokenizer, "multiprocess", 2
-        )
-        shutil.rmtree(root / "b-m2", ignore_errors=True)
+        for name in (n for n in runs if n in chosen):
+            size, source = (
+                (args.big_mb, (big_one, big_many)) if name.startswith("big") else (args.mb, (one, many))
+            )
+            if not source[0].exists():
+                say(f"generating {size:g} MB of real text ...")
+                generate(source[0], size)
+                generate(source[1], size, files=args.files)
+            results["input_bytes"] = one.stat().st_size if one.exists() else results["input_bytes"]
+            say(runs[name][0] + " ...")
+            results[name] = runs[name][1](root / f"run-{name}")
+            if name != "floors":
+                results[name]["measured"] = time.strftime("%Y-%m-%d")
+            shutil.rmtree(root / f"run-{name}", ignore_errors=True)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    Path("bench/results").mkdir(parents=True, exist_ok=True)
-    Path("bench/results/scale.json").write_text(json.dumps(results, indent=1) + "\n")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     write_section(Path(args.report), "scale", section_text(results))
     print(section_text(results))
     return 0
@@ -283,17 +298,20 @@ def section_text(r: dict) -> str:
         "ours also runs lid.176, URL word lists and exact dedup. Wall time of the whole command; "
         "memory is the peak summed RSS of the job's process tree.",
         "",
-        "| run | wall s | MB/s | docs kept | tokens | peak RSS MB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| run | wall s | MB/s | docs kept | tokens | peak RSS MB | measured |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
 
     def row(name: str, x: dict) -> str:
         return (
             f"| {name} | {x['seconds']:.1f} | {mb / x['seconds']:.2f} | {x['kept']:,} | {x['tokens']:,} | "
-            f"{x['rss_mb']:.0f} |"
+            f"{x['rss_mb']:.0f} | {x.get('measured', '')} |"
         )
 
     lines.append(row(f"ours, {r['files']} files, 2 workers (multiprocess)", o2))
+    dask = r.get("ours_many_dask")
+    if dask:
+        lines.append(row(f"ours, {r['files']} files, 2 workers (Dask)", dask))
     lines.append(row(f"ours, {r['files']} files, 1 worker (in-process)", o1))
     lines.append(row(f"ours, one file ({one['units']} units), 2 workers", one))
     dt = r.get("datatrove_many_2")
@@ -312,6 +330,12 @@ def section_text(r: dict) -> str:
         + f"): **{o1['seconds'] / floor_sum:.2f}x** (target <= 1.5x).",
         f"- **1 -> 2 workers:** {o1['seconds'] / o2['seconds']:.2f}x faster.",
     ]
+    if dask:
+        lines.append(
+            f"- **Dask (Beam's DaskRunner, a LocalCluster of 2 worker processes) vs the multi-processing "
+            f"engine:** {dask['seconds']:.1f} s against {o2['seconds']:.1f} s "
+            f"(**{o2['seconds'] / dask['seconds']:.2f}x** its speed), the same documents and tokens."
+        )
     if dt:
         lines.append(
             "- datatrove per stage (s): "
