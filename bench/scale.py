@@ -272,8 +272,11 @@ def main(argv: list[str] | None = None) -> int:
             results["input_bytes"] = one.stat().st_size if one.exists() else results["input_bytes"]
             say(runs[name][0] + " ...")
             results[name] = runs[name][1](root / f"run-{name}")
-            if name != "floors":
-                results[name]["measured"] = time.strftime("%Y-%m-%d")
+            day = time.strftime("%Y-%m-%d")
+            if name == "floors":
+                results["floors_measured"] = day
+            else:
+                results[name]["measured"] = day
             shutil.rmtree(root / f"run-{name}", ignore_errors=True)
     finally:
         if not args.keep:
@@ -320,21 +323,36 @@ def section_text(r: dict) -> str:
     lines.append("")
     floors = r["floors"]
     floor_sum = sum(floors.values())
+    floors_day = {"measured": r.get("floors_measured", "")}
+
+    def compared(text: str, *runs: dict) -> str:
+        """A ratio only between runs of one day: the machine's speed drifts from day to day."""
+        days = sorted({x.get("measured", "") for x in runs})
+        named = ", ".join(day or "an earlier day" for day in days)
+        return text if len(days) == 1 else f"not compared: measured on different days ({named})."
+
     lines += [
-        f"- **vs datatrove, end to end:** {dt['seconds'] / o2['seconds']:.2f}x (target >= 3x)."
+        "- **vs datatrove, end to end:** "
+        + compared(f"{dt['seconds'] / o2['seconds']:.2f}x (target >= 3x).", dt, o2)
         if dt
         else "- datatrove was not run (--no-peer).",
         f"- **vs the stage floors:** one worker took {o1['seconds']:.1f} s; the floors on the same "
         f"documents sum to {floor_sum:.1f} single-core s ("
         + ", ".join(f"{k} {v:.1f}" for k, v in floors.items())
-        + f"): **{o1['seconds'] / floor_sum:.2f}x** (target <= 1.5x).",
-        f"- **1 -> 2 workers:** {o1['seconds'] / o2['seconds']:.2f}x faster.",
+        + "): "
+        + compared(f"**{o1['seconds'] / floor_sum:.2f}x** (target <= 1.5x).", o1, floors_day),
+        "- **1 -> 2 workers:** " + compared(f"{o1['seconds'] / o2['seconds']:.2f}x faster.", o1, o2),
     ]
     if dask:
         lines.append(
-            f"- **Dask (Beam's DaskRunner, a LocalCluster of 2 worker processes) vs the multi-processing "
-            f"engine:** {dask['seconds']:.1f} s against {o2['seconds']:.1f} s "
-            f"(**{o2['seconds'] / dask['seconds']:.2f}x** its speed), the same documents and tokens."
+            "- **Dask (Beam's DaskRunner, a LocalCluster of 2 worker processes) vs the multi-processing "
+            "engine:** "
+            + compared(
+                f"{dask['seconds']:.1f} s against {o2['seconds']:.1f} s "
+                f"(**{o2['seconds'] / dask['seconds']:.2f}x** its speed), the same documents and tokens.",
+                dask,
+                o2,
+            )
         )
     if dt:
         lines.append(
@@ -349,7 +367,8 @@ def section_text(r: dict) -> str:
             f"{one['rss_mb']:.0f} -> {b1['rss_mb']:.0f} MB (**{b1['rss_mb'] / one['rss_mb']:.2f}x**), "
             f"{r['files']} files {o2['rss_mb']:.0f} -> {bm['rss_mb']:.0f} MB "
             f"(**{bm['rss_mb'] / o2['rss_mb']:.2f}x**); target <= 1.25x. {r['big_mb']:g} MB took "
-            f"{b1['seconds']:.0f} s as one file, {bm['seconds']:.0f} s as {r['files']} files.",
+            f"{b1['seconds']:.0f} s as one file, {bm['seconds']:.0f} s as {r['files']} files"
+            + (f" (measured {b1['measured']})." if b1.get("measured") else " (measured on an earlier day)."),
         ]
     return "\n".join(lines)
 
