@@ -122,7 +122,7 @@ def _dask_runner():
 
     The DaskRunner turns a Flatten into a concatenation of bags (the partitions add up) and a
     GroupByKey into a shuffle with as many partitions as its input; every CoGroupByKey is both,
-    so the partitions multiply through a job of joins. The sample's graph had 73,000 tasks (62,000
+    so the partitions grow with every join of a job. The sample's graph had 73,000 tasks (62,000
     of them shuffle splits) with 2 partitions asked for, and Dask's scheduling of them, not the
     work, took most of the run. Merging a Flatten's or a GroupByKey's partitions back to the
     number asked for keeps each shuffle at that width; the elements and their order within a
