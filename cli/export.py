@@ -1,4 +1,4 @@
-"""``corpus export CHECKPOINT --hf OUT``: a Hugging Face transformers folder of a trained model."""
+"""``corpus export RUN|CHECKPOINT --hf OUT``: a Hugging Face transformers folder of a trained model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ def add_parser(subparsers) -> None:
         description="Write a transformers folder: GPT2LMHeadModel for learned positions, GPTNeoXForCausalLM "
         "for rotary; our tokenizer.json as a fast tokenizer. Needs the hf extra (pip install -e '.[hf]').",
     )
-    p.add_argument("checkpoint", help="a training run's checkpoint (e.g. runs/sample/checkpoint.pt)")
+    p.add_argument(
+        "checkpoint",
+        help="a training run's folder (e.g. runs/sample: its checkpoint.pt) or a checkpoint file",
+    )
     p.add_argument("--hf", required=True, metavar="OUT", help="the folder to write")
     p.add_argument("--data", help="the pipeline run of its tokenizer (default: the one it trained on)")
     p.set_defaults(func=run)

@@ -1,4 +1,4 @@
-"""``corpus generate CHECKPOINT --prompt TEXT``: sample a continuation from a trained model."""
+"""``corpus generate RUN|CHECKPOINT --prompt TEXT``: sample a continuation from a trained model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ def add_parser(subparsers) -> None:
         help="sample text from a checkpoint (temperature, top-k, top-p, seeded)",
         description="Continue a prompt with a trained model, for a quick look at what it learned.",
     )
-    p.add_argument("checkpoint", help="a training run's checkpoint (e.g. runs/sample/checkpoint.pt)")
+    p.add_argument(
+        "checkpoint",
+        help="a training run's folder (e.g. runs/sample: its checkpoint.pt) or a checkpoint file",
+    )
     p.add_argument("--prompt", default="", help="text to continue (default: a new document)")
     p.add_argument("--max-tokens", type=int, default=100, help="tokens to generate at most (default 100)")
     p.add_argument("--temperature", type=float, default=0.8, help="0 is greedy (default 0.8)")

@@ -12,12 +12,12 @@ Every command has --help. With no input, `corpus build` builds the bundled sampl
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
 from cli import build, cluster, crawl, export, generate, plan, report, sft, shards, status, train
+from corpus.errors import error_line, shown_as_line
 
 # Commands that hand their whole argument list to a job's own parser (one definition of its
 # flags, the same as `python -m pipelines.corpus_job` and friends, with `corpus ...` as prog).
@@ -46,12 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, OSError) as e:
-        # What the commands raise for bad input (a missing or damaged run, a wrong argument: the
-        # library's errors are ValueErrors) is a message, not a traceback; CORPUS_DEBUG=1 shows it.
-        if os.environ.get("CORPUS_DEBUG"):
+    except Exception as e:
+        # Bad input (a missing or damaged run, a wrong argument) is a message, not a traceback;
+        # any other error is a bug and keeps its traceback (corpus/errors.py).
+        if not shown_as_line(e):
             raise
-        print(f"error: {e}", file=sys.stderr)
+        print(error_line(e), file=sys.stderr)
         return 2
 
 

@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from corpus.errors import InputError, load_json
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -44,17 +46,24 @@ def run(args: argparse.Namespace) -> int:
             print(f"plot: {plot}")
         return 0
     if not args.run:
-        raise ValueError("give the corpus run to plan for (or --fit TRAIN_RUNS)")
+        raise InputError("give the corpus run to plan for (or --fit TRAIN_RUNS)")
+    if args.params is not None and args.compute is not None:
+        raise InputError("--params and --compute: give one of them (or neither)")
     from corpus.manifest import load_manifest
 
     manifest = load_manifest(args.run)
     tokens = manifest["totals"].get("train", {}).get("tokens", 0)
     speed = args.tokens_per_s
     if speed is None and args.train:
-        summary = json.loads((Path(args.train) / "train_summary.json").read_text("utf-8"))
-        speed = summary.get("train_tokens_per_s")
-    result = plan.plan(tokens, args.seq_len, args.params, args.compute, speed)
-    print(
-        json.dumps(result, indent=1) if args.json else plan.render(result), end="" if not args.json else "\n"
-    )
+        speed = load_json(Path(args.train) / "train_summary.json").get("train_tokens_per_s")
+    if args.params is None and args.compute is None:
+        # No size or budget: what the corpus itself supports, at one epoch and at four.
+        if not tokens:
+            raise InputError(f"{args.run}: no training tokens in its manifest; nothing to size a model by")
+        result = plan.capacity(tokens, args.seq_len, speed)
+        render = plan.render_capacity
+    else:
+        result = plan.plan(tokens, args.seq_len, args.params, args.compute, speed)
+        render = plan.render
+    print(json.dumps(result, indent=1) + "\n" if args.json else render(result), end="")
     return 0

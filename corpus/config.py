@@ -1,7 +1,7 @@
 """Configuration: one frozen dataclass per stage; the whole config is saved in the manifest.
 
-Validation raises ``ValueError`` naming the field (``language.min_score``), so a bad config file
-fails before any work starts.
+Validation raises ``ConfigError`` (an InputError, so a ValueError) naming the field
+(``language.min_score``), so a bad config file fails before any work starts.
 """
 
 from __future__ import annotations
@@ -13,6 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from corpus.errors import InputError
+
+
+class ConfigError(InputError):
+    """A pipeline config field is wrong; the message names it (``language.min_score``)."""
+
 
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 _LANG_SCORE = re.compile(r"([A-Za-z0-9_]+)=([0-9]+(?:\.[0-9]+)?)")
@@ -45,9 +52,9 @@ class InputConfig:
     def validate(self) -> None:
         require_positive(self, "input", "split_bytes", "max_record_bytes", "batch_documents")
         if self.format not in ("auto", "warc", "jsonl", "parquet", "arrow"):
-            raise ValueError(f"input.format: {self.format!r} is not auto, warc, jsonl, parquet or arrow")
+            raise ConfigError(f"input.format: {self.format!r} is not auto, warc, jsonl, parquet or arrow")
         if not self.text_field:
-            raise ValueError("input.text_field: must not be empty")
+            raise ConfigError("input.text_field: must not be empty")
 
 
 @dataclass(frozen=True)
@@ -87,10 +94,10 @@ class DedupConfig:
 
     def validate(self) -> None:
         if self.url not in ("warc", "all", "off"):
-            raise ValueError(f"dedup.url: {self.url!r} is not warc, all or off")
+            raise ConfigError(f"dedup.url: {self.url!r} is not warc, all or off")
         for path in self.reference:
             if not isinstance(path, str) or not path:
-                raise ValueError(f"dedup.reference: expected run folders, got {path!r}")
+                raise ConfigError(f"dedup.reference: expected run folders, got {path!r}")
 
 
 @dataclass(frozen=True)
@@ -132,27 +139,27 @@ class NearDedupConfig:
 
     def validate(self) -> None:
         if self.shingle not in ("word", "char"):
-            raise ValueError(f"near_dedup.shingle: {self.shingle!r} is not word or char")
+            raise ConfigError(f"near_dedup.shingle: {self.shingle!r} is not word or char")
         if not 1 <= self.ngram <= 64:
-            raise ValueError(f"near_dedup.ngram: must be within [1, 64], got {self.ngram}")
+            raise ConfigError(f"near_dedup.ngram: must be within [1, 64], got {self.ngram}")
         require_positive(self, "near_dedup", "num_perm", "max_rounds", "max_checks")
         if self.num_perm > 1024:
-            raise ValueError(f"near_dedup.num_perm: at most 1024, got {self.num_perm}")
+            raise ConfigError(f"near_dedup.num_perm: at most 1024, got {self.num_perm}")
         if (self.bands == 0) != (self.rows == 0) or self.bands < 0 or self.rows < 0:
-            raise ValueError("near_dedup.bands: give bands and rows both (positive) or neither")
+            raise ConfigError("near_dedup.bands: give bands and rows both (positive) or neither")
         if self.bands * self.rows > self.num_perm:
-            raise ValueError(
+            raise ConfigError(
                 f"near_dedup.bands: bands x rows = {self.bands * self.rows} exceeds num_perm {self.num_perm}"
             )
         _fraction(self, "near_dedup", "threshold", "candidate_threshold")
         if self.threshold == 0.0:
-            raise ValueError("near_dedup.threshold: must be above 0")
+            raise ConfigError("near_dedup.threshold: must be above 0")
         if self.candidate_threshold > self.threshold or self.candidate_threshold == 0.0:
-            raise ValueError("near_dedup.candidate_threshold: must be within (0, threshold]")
+            raise ConfigError("near_dedup.candidate_threshold: must be within (0, threshold]")
         if self.verify not in ("exact", "estimate"):
-            raise ValueError(f"near_dedup.verify: {self.verify!r} is not exact or estimate")
+            raise ConfigError(f"near_dedup.verify: {self.verify!r} is not exact or estimate")
         if self.keep not in ("min_id_hash", "longest", "newest"):
-            raise ValueError(f"near_dedup.keep: {self.keep!r} is not min_id_hash, longest or newest")
+            raise ConfigError(f"near_dedup.keep: {self.keep!r} is not min_id_hash, longest or newest")
         require_not_negative(self, "near_dedup", "seed", "single_worker_max_edges")
 
     def lsh_shape(self) -> tuple[int, int]:
@@ -181,11 +188,11 @@ class LanguageConfig:
         _fraction(self, "language", "min_score")
         for lang, score in self.thresholds().items():
             if not 0.0 <= score <= 1.0:
-                raise ValueError(f"language.min_score_by_language: {lang}={score} is not within [0, 1]")
+                raise ConfigError(f"language.min_score_by_language: {lang}={score} is not within [0, 1]")
         require_positive(self, "language", "max_chars")
         for code in self.languages:
             if not isinstance(code, str) or not code.isascii() or not code.replace("_", "").isalnum():
-                raise ValueError(f"language.languages: {code!r} is not a language code")
+                raise ConfigError(f"language.languages: {code!r} is not a language code")
 
     def thresholds(self) -> dict[str, float]:
         """``min_score_by_language`` as a dict."""
@@ -193,7 +200,7 @@ class LanguageConfig:
         for item in self.min_score_by_language:
             match = _LANG_SCORE.fullmatch(str(item))
             if not match:
-                raise ValueError(f"language.min_score_by_language: {item!r} is not 'lang=score'")
+                raise ConfigError(f"language.min_score_by_language: {item!r} is not 'lang=score'")
             out[match[1]] = float(match[2])
         return out
 
@@ -247,7 +254,7 @@ class QualityConfig:
 
     def validate(self) -> None:
         if self.preset not in QUALITY_PRESETS:
-            raise ValueError(f"quality.preset: {self.preset!r} is not one of {', '.join(QUALITY_PRESETS)}")
+            raise ConfigError(f"quality.preset: {self.preset!r} is not one of {', '.join(QUALITY_PRESETS)}")
         require_positive(self, "quality", "gopher_min_words", "gopher_max_words", "c4_max_word_length")
         _fraction(
             self,
@@ -265,14 +272,14 @@ class QualityConfig:
             "fineweb_max_dup_line_char_ratio",
         )
         if len(self.gopher_top_ngram_char_fractions) != 3:
-            raise ValueError("quality.gopher_top_ngram_char_fractions: three values (2-, 3-, 4-grams)")
+            raise ConfigError("quality.gopher_top_ngram_char_fractions: three values (2-, 3-, 4-grams)")
         if len(self.gopher_dup_ngram_char_fractions) != 6:
-            raise ValueError("quality.gopher_dup_ngram_char_fractions: six values (5- to 10-grams)")
+            raise ConfigError("quality.gopher_dup_ngram_char_fractions: six values (5- to 10-grams)")
         if self.gopher_min_mean_word_length > self.gopher_max_mean_word_length:
-            raise ValueError("quality.gopher_min_mean_word_length: above gopher_max_mean_word_length")
+            raise ConfigError("quality.gopher_min_mean_word_length: above gopher_max_mean_word_length")
         for name in ("gopher_top_ngram_char_fractions", "gopher_dup_ngram_char_fractions"):
             if not all(0.0 <= v <= 1.0 for v in getattr(self, name)):
-                raise ValueError(f"quality.{name}: values must be within [0, 1]")
+                raise ConfigError(f"quality.{name}: values must be within [0, 1]")
         for name in (
             "gopher_min_stop_words",
             "c4_min_words_per_line",
@@ -280,7 +287,7 @@ class QualityConfig:
             "fineweb_short_line_length",
         ):
             if getattr(self, name) < 0:
-                raise ValueError(f"quality.{name}: must not be negative, got {getattr(self, name)}")
+                raise ConfigError(f"quality.{name}: must not be negative, got {getattr(self, name)}")
 
     @classmethod
     def from_preset(cls, preset: str, **overrides: Any) -> QualityConfig:
@@ -294,7 +301,7 @@ def with_preset(section: dict[str, Any]) -> dict[str, Any]:
     """A ``[quality]`` section's fields over those of its preset (``minimal`` when not named)."""
     preset = section.get("preset", QualityConfig.preset)
     if preset not in QUALITY_PRESETS:
-        raise ValueError(f"quality.preset: {preset!r} is not one of {', '.join(QUALITY_PRESETS)}")
+        raise ConfigError(f"quality.preset: {preset!r} is not one of {', '.join(QUALITY_PRESETS)}")
     return {**QUALITY_PRESETS[preset], **section}
 
 
@@ -343,17 +350,17 @@ class SafetyConfig:
     def validate(self) -> None:
         _fraction(self, "safety", "max_badword_ratio")
         if self.min_soft_banned_words < 1:
-            raise ValueError(f"safety.min_soft_banned_words must be >= 1, got {self.min_soft_banned_words}")
+            raise ConfigError(f"safety.min_soft_banned_words must be >= 1, got {self.min_soft_banned_words}")
         for spec in self.classifiers:
             path, _, rest = str(spec).rpartition(":")
             if not path or ":" not in path:
-                raise ValueError(f"safety.classifiers: {spec!r} is not 'path:label:threshold'")
+                raise ConfigError(f"safety.classifiers: {spec!r} is not 'path:label:threshold'")
             try:
                 value = float(rest)
             except ValueError:
-                raise ValueError(f"safety.classifiers: {spec!r}: threshold is not a number") from None
+                raise ConfigError(f"safety.classifiers: {spec!r}: threshold is not a number") from None
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"safety.classifiers: {spec!r}: threshold must be within [0, 1]")
+                raise ConfigError(f"safety.classifiers: {spec!r}: threshold must be within [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -390,7 +397,7 @@ class TokenizerConfig:
     def validate(self) -> None:
         require_positive(self, "tokenizer", "vocab_size", "train_max_bytes", "batch_size")
         if self.vocab_size < 257:
-            raise ValueError("tokenizer.vocab_size: must be at least 257 (bytes + document token)")
+            raise ConfigError("tokenizer.vocab_size: must be at least 257 (bytes + document token)")
 
 
 @dataclass(frozen=True)
@@ -409,7 +416,7 @@ class ShardConfig:
         _fraction(self, "shard", "val_fraction")
         require_positive(self, "shard", "max_tokens_per_shard")
         if self.document_token not in ("start", "end"):
-            raise ValueError(f"shard.document_token: must be start or end, got {self.document_token!r}")
+            raise ConfigError(f"shard.document_token: must be start or end, got {self.document_token!r}")
 
 
 @dataclass(frozen=True)
@@ -429,7 +436,7 @@ class PipelineConfig:
 
     def validate(self) -> PipelineConfig:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
-            raise ValueError(
+            raise ConfigError(
                 f"name: {self.name!r} must be letters, digits, '.', '_' or '-', not starting with '.'"
             )
         for stage in (
@@ -462,13 +469,13 @@ class PipelineConfig:
                 continue
             stage_cls = type(getattr(cls(), f.name))
             if not isinstance(value, dict):
-                raise ValueError(f"{f.name}: expected a table, got {type(value).__name__}")
+                raise ConfigError(f"{f.name}: expected a table, got {type(value).__name__}")
             if f.name == "quality":
                 value = with_preset(value)
             kwargs[f.name] = section_from_dict(stage_cls, f.name, value)
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
-            raise ValueError(f"{sorted(unknown)[0]}: unknown config section")
+            raise ConfigError(f"{sorted(unknown)[0]}: unknown config section")
         return cls(**kwargs).validate()
 
     @classmethod
@@ -476,11 +483,13 @@ class PipelineConfig:
         try:
             data = tomllib.loads(Path(path).read_text("utf-8"))
         except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{path}: not valid TOML ({e})") from e
+            raise ConfigError(f"{path}: not valid TOML ({e})") from e
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
         try:
             return cls.from_dict(data)
-        except ValueError as e:
-            raise ValueError(f"{path}: {e}") from e
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from e
 
 
 def section_from_dict(stage_cls: type, section: str, data: dict[str, Any]) -> Any:
@@ -490,22 +499,22 @@ def section_from_dict(stage_cls: type, section: str, data: dict[str, Any]) -> An
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in fields:
-            raise ValueError(f"{section}.{key}: unknown field")
+            raise ConfigError(f"{section}.{key}: unknown field")
         default = getattr(stage_cls(), key)
         if isinstance(default, tuple):
             if not isinstance(value, list | tuple):
-                raise ValueError(f"{section}.{key}: expected a list")
+                raise ConfigError(f"{section}.{key}: expected a list")
             value = tuple(value)
         elif isinstance(default, bool):
             if not isinstance(value, bool):
-                raise ValueError(f"{section}.{key}: expected true or false, got {value!r}")
+                raise ConfigError(f"{section}.{key}: expected true or false, got {value!r}")
         elif isinstance(default, int | float) and not isinstance(default, bool):
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"{section}.{key}: expected a number, got {value!r}")
+                raise ConfigError(f"{section}.{key}: expected a number, got {value!r}")
             if isinstance(default, int) and not isinstance(value, int):
-                raise ValueError(f"{section}.{key}: expected an integer, got {value!r}")
+                raise ConfigError(f"{section}.{key}: expected an integer, got {value!r}")
         elif isinstance(default, str) and not isinstance(value, str):
-            raise ValueError(f"{section}.{key}: expected a string, got {value!r}")
+            raise ConfigError(f"{section}.{key}: expected a string, got {value!r}")
         kwargs[key] = value
     return stage_cls(**kwargs)
 
@@ -513,20 +522,20 @@ def section_from_dict(stage_cls: type, section: str, data: dict[str, Any]) -> An
 def require_positive(obj: Any, section: str, *names: str) -> None:
     for name in names:
         if getattr(obj, name) <= 0:
-            raise ValueError(f"{section}.{name}: must be positive, got {getattr(obj, name)}")
+            raise ConfigError(f"{section}.{name}: must be positive, got {getattr(obj, name)}")
 
 
 def require_not_negative(obj: Any, section: str, *names: str) -> None:
     for name in names:
         if getattr(obj, name) < 0:
-            raise ValueError(f"{section}.{name}: must not be negative, got {getattr(obj, name)}")
+            raise ConfigError(f"{section}.{name}: must not be negative, got {getattr(obj, name)}")
 
 
 def _fraction(obj: Any, section: str, *names: str) -> None:
     for name in names:
         value = getattr(obj, name)
         if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{section}.{name}: must be within [0, 1], got {value}")
+            raise ConfigError(f"{section}.{name}: must be within [0, 1], got {value}")
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -537,7 +546,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     for item in overrides:
         path, sep, raw = item.partition("=")
         if not sep or not path.strip():
-            raise ValueError(f"--set {item!r}: expected section.key=value")
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
         keys = path.strip().split(".")
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
@@ -547,7 +556,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
         for key in keys[:-1]:
             inner = table.setdefault(key, {})
             if not isinstance(inner, dict):
-                raise ValueError(f"--set {item!r}: {key} is not a table")
+                raise ConfigError(f"--set {item!r}: {key} is not a table")
             table[key] = inner = dict(inner)
             table = inner
         table[keys[-1]] = value

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from corpus import __version__
+from corpus.errors import InputError
 from corpus.shards import read_header, read_index
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 
 
-class ManifestError(ValueError):
+class ManifestError(InputError):
     """Shards and manifest disagree; the message names the file and the mismatch."""
 
 

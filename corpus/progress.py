@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from corpus.errors import InputError
+
 HEARTBEAT_NAME = "heartbeat.json"
 
 
@@ -147,11 +149,11 @@ class Progress:
 def read_heartbeat(directory: str | os.PathLike) -> dict[str, Any]:
     path = Path(directory) / HEARTBEAT_NAME
     if not path.exists():
-        raise ValueError(f"{path}: no heartbeat (the job never started here, or is older than heartbeats)")
+        raise InputError(f"{path}: no heartbeat (the job never started here, or is older than heartbeats)")
     try:
         return json.loads(path.read_text("utf-8"))
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from e
+        raise InputError(f"{path}: not valid JSON ({e})") from e
 
 
 def alive(pid: int) -> bool:

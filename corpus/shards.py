@@ -42,6 +42,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from corpus.errors import InputError
+
 HEADER_INTS = 256
 HEADER_BYTES = HEADER_INTS * 4
 MAGIC_UINT16, VERSION_UINT16 = 20240520, 1
@@ -51,7 +53,7 @@ IDX_VERSION = 1
 _IDX_DTYPE_CODE = {np.dtype(np.uint16): 8, np.dtype(np.uint32): 4}
 
 
-class ShardFormatError(ValueError):
+class ShardFormatError(InputError):
     """A shard file is not what the format says; the message names the file."""
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpus.errors import InputError
 from corpus.manifest import load_manifest
 from corpus.shards import open_tokens, read_index
 
@@ -34,7 +35,7 @@ def _shard_entry(manifest: dict, name: str) -> dict:
         if name in (shard["name"], shard["bin"], shard["idx"]):
             return shard
     names = ", ".join(s["name"] for s in manifest["shards"][:5])
-    raise ValueError(f"no shard {name!r} in the manifest (shards: {names}, ...)")
+    raise InputError(f"no shard {name!r} in the manifest (shards: {names}, ...)")
 
 
 def find_id(directory: Path, manifest: dict, doc_id: str) -> tuple[str, int]:
@@ -46,7 +47,7 @@ def find_id(directory: Path, manifest: dict, doc_id: str) -> tuple[str, int]:
         hit = pc.index(ids, doc_id).as_py()
         if hit >= 0:
             return shard["name"], hit
-    raise ValueError(
+    raise InputError(
         f"no document with id {doc_id!r} in the shards of {directory} (rejected or deduplicated?)"
     )
 
@@ -67,18 +68,18 @@ def decode(
     if doc_id is not None:
         shard, position = find_id(directory, manifest, doc_id)
     if shard is None or (position is None) == (offset is None):
-        raise ValueError("name a document by --id, or by --shard with --position or --offset")
+        raise InputError("name a document by --id, or by --shard with --position or --offset")
     entry = _shard_entry(manifest, shard)
     index = read_index(directory / entry["idx"])
     starts = index.token_offsets
     if offset is not None:
         total = int(index.lengths.sum())
         if not 0 <= offset < total:
-            raise ValueError(f"{entry['bin']}: token offset {offset} is outside 0..{total - 1}")
+            raise InputError(f"{entry['bin']}: token offset {offset} is outside 0..{total - 1}")
         position = int(np.searchsorted(starts, offset, side="right") - 1)
     assert position is not None
     if not 0 <= position < len(starts):
-        raise ValueError(f"{entry['bin']}: position {position} is outside 0..{len(starts) - 1}")
+        raise InputError(f"{entry['bin']}: position {position} is outside 0..{len(starts) - 1}")
     first, length = int(starts[position]), int(index.lengths[position])
     tokens = np.array(open_tokens(directory / entry["bin"])[first : first + length])
     tokenizer = Tokenizer.from_file(str(directory / manifest["tokenizer"]["file"]))

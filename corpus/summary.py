@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from corpus.errors import InputError
 from corpus.records import Rejection
 
 STAGES = (
@@ -62,7 +63,7 @@ def merge(parts: Iterable[StageCounts]) -> StageCounts:
     return total
 
 
-class SummaryError(ValueError):
+class SummaryError(InputError):
     """The counts do not add up: a document was lost or counted twice."""
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from corpus.errors import InputError
 from corpus.shards import token_dtype
 
 
@@ -63,7 +64,7 @@ def tokenizer_identity(
     tokenizer = load_tokenizer(tokenizer_json)
     bos_id = tokenizer.token_to_id(bos_token)
     if bos_id is None:
-        raise ValueError(f"{file}: the document-start token {bos_token!r} is not in the vocabulary")
+        raise InputError(f"{file}: the document-start token {bos_token!r} is not in the vocabulary")
     vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
     specials = {t.content: i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special}
     return {
@@ -86,7 +87,7 @@ class DocumentEncoder:
         self.tokenizer = load_tokenizer(tokenizer_json)
         bos_id = self.tokenizer.token_to_id(bos_token)
         if bos_id is None:
-            raise ValueError(f"document-start token {bos_token!r} is not in the vocabulary")
+            raise InputError(f"document-start token {bos_token!r} is not in the vocabulary")
         self.bos_id = bos_id
         self.dtype = token_dtype(self.tokenizer.get_vocab_size(with_added_tokens=True))
 

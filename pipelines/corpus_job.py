@@ -27,6 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from corpus.config import PipelineConfig, apply_overrides
 from corpus.dedup.reference import INDEX_DIR, check_references
+from corpus.errors import error_line, shown_as_line
 from corpus.manifest import MANIFEST_NAME
 from corpus.progress import Progress
 from corpus.units import WorkUnit
@@ -219,17 +220,17 @@ def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.corp
         check_references(config.dedup.reference, config)
         inputs = files.list_inputs(args.input)
         units = files.plan_units(inputs, config.input)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    out_dir = files.join(args.output, config.name)
-    try:
+        out_dir = files.join(args.output, config.name)
         if not prepare_output(out_dir, args.force, fingerprint(config, units)):
             print(f"{out_dir}: already finished ({MANIFEST_NAME} exists); --force redoes it")
             return 0
-    except files.OutputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    except Exception as e:
+        # Bad input (a config, an input pattern, an output path: corpus/errors.py) is one line
+        # and exit 2; anything else is a bug and raises.
+        if not shown_as_line(e):
+            raise
+        print(error_line(e), file=sys.stderr)
+        return 2
     workers = args.workers or os.cpu_count() or 1
     engine = choose_engine(args.engine, workers, len(units))
     started = time.time()
@@ -240,13 +241,15 @@ def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.corp
         try:
             result = pipeline.run()
             result.wait_until_finish()
-        except files.OutputError as e:
-            progress.finish("failed", error=str(e))
-            print(f"error: {e}", file=sys.stderr)
-            return 1
         except BaseException as e:
-            progress.finish("failed", error=f"{type(e).__name__}: {e}"[:500])
-            raise
+            # A worker's bad input (an output it cannot write, a filter's list that is not
+            # there) arrives with its type, Beam's step appended to the message.
+            if not shown_as_line(e):
+                progress.finish("failed", error=f"{type(e).__name__}: {e}"[:500])
+                raise
+            progress.finish("failed", error=str(e))
+            print(error_line(e), file=sys.stderr)
+            return 2
         client = getattr(result, "client", None)  # the DaskRunner's: closed before its cluster
         if client is not None:
             client.close()

@@ -32,7 +32,9 @@ from corpus.crawl import frontier, pages
 from corpus.crawl.config import CrawlConfig
 from corpus.crawl.digests import DigestIndex, write_index
 from corpus.crawl.fetch import GroupFetcher, Outcome, Target
+from corpus.crawl.network import host_addresses
 from corpus.crawl.warc import WarcSet
+from corpus.errors import InputError, error_line, shown_as_line
 from corpus.manifest import write_json_atomic as _write_atomic
 from corpus.progress import Progress
 from pipelines.engines import make_pipeline
@@ -71,21 +73,28 @@ def parse_args(
 
 
 def load_config(args: argparse.Namespace) -> CrawlConfig:
-    config = CrawlConfig.from_toml(args.config) if args.config else CrawlConfig()
-    if args.set:
-        data = apply_overrides({"crawl": asdict(config)}, args.set)
-        unknown = set(data) - {"crawl"}
-        if unknown:
-            raise ValueError(f"--set {sorted(unknown)[0]}...: the crawl job's config has only [crawl]")
-        config = CrawlConfig.from_dict(data["crawl"])
-    changes: dict = {}
-    if args.max_pages is not None:
-        changes["max_pages"] = args.max_pages
-    if args.min_delay is not None:
-        changes["min_delay"] = args.min_delay
-    if args.allow_network:
-        changes["allow_networks"] = (*config.allow_networks, *args.allow_network)
-    return replace(config, **changes).validate()
+    try:
+        config = CrawlConfig.from_toml(args.config) if args.config else CrawlConfig()
+        if args.set:
+            data = apply_overrides({"crawl": asdict(config)}, args.set)
+            unknown = set(data) - {"crawl"}
+            if unknown:
+                raise InputError(f"--set {sorted(unknown)[0]}...: the crawl job's config has only [crawl]")
+            config = CrawlConfig.from_dict(data["crawl"])
+        changes: dict = {}
+        if args.max_pages is not None:
+            changes["max_pages"] = args.max_pages
+        if args.min_delay is not None:
+            changes["min_delay"] = args.min_delay
+        if args.allow_network:
+            changes["allow_networks"] = (*config.allow_networks, *args.allow_network)
+        return replace(config, **changes).validate()
+    except InputError:
+        raise
+    except ValueError as e:
+        # corpus/crawl/config.py validates with plain ValueErrors that name the field: the
+        # user's config, so bad input (here, where only config validation runs).
+        raise InputError(str(e)) from e
 
 
 def write_json_atomic(path: Path, data) -> None:
@@ -179,8 +188,11 @@ def make_plan(db: dict[str, frontier.Entry], config: CrawlConfig, groups: int, h
     """A round's plan: per group, the due URLs of its hosts (url, depth, referrer, retries,
     redirects), those hosts' states, how many URLs each may fetch in the round and the URLs the
     database knows on them (links to follow within the round: only new ones); and the payload
-    digests captured so far (for revisits)."""
-    groups_of = frontier.generate(db, config, groups)
+    digests captured so far (for revisits). Hosts are resolved here, so that the hosts of one
+    address go to one group (the per-address limit holds within a group)."""
+    due = {e.host for e in db.values() if e.status == frontier.DUE}
+    learnt = {h: s["address"] for h, s in host_states.items() if s.get("address")}
+    groups_of = frontier.generate(db, config, groups, host_addresses(due, config.networks(), learnt))
     limits = frontier.round_limits(db, config, groups_of)
     follow = config.follow_links_in_round
     known = frontier.known_urls(db, limits) if follow else {}
@@ -293,13 +305,23 @@ def summarize(out: Path, db: dict[str, frontier.Entry], rounds: int, counts: dic
     return summary, manifest
 
 
+def _seed_lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: seeds are not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
 def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.crawl_job") -> int:
     args, beam_args = parse_args(argv, prog)
     try:
         config = load_config(args)
-        seed_lines = Path(args.seeds).read_text("utf-8").splitlines()
-    except (ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        seed_lines = _seed_lines(args.seeds)
+    except Exception as e:
+        # Bad input (corpus/errors.py) is one line and exit 2; anything else is a bug and raises.
+        if not shown_as_line(e):
+            raise
+        print(error_line(e), file=sys.stderr)
         return 2
     out = Path(args.output) / args.name
     if (out / "manifest.json").exists():

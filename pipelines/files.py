@@ -14,6 +14,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from corpus.config import InputConfig
+from corpus.errors import InputError
 from corpus.readers import hf_datasets
 from corpus.readers.detect import input_format
 from corpus.units import WorkUnit, byte_ranges, row_group_ranges, splittable_jsonl
@@ -44,7 +45,7 @@ def list_inputs(patterns: list[str]) -> list[str]:
             continue
         matched = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
         if not matched:
-            raise FileNotFoundError(f"{pattern}: no input file matches")
+            raise InputError(f"{pattern}: no input file matches")
         paths.extend(matched)
     return sorted(set(paths))
 
@@ -80,13 +81,20 @@ def open_input(path: str, decompress: bool) -> BinaryIO:
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
-class OutputError(OSError):
-    """Writing an output failed (disk full, permission denied, ...); the message names the path."""
+class OutputError(InputError):
+    """Writing an output failed (disk full, permission denied, a file where a folder goes, ...);
+    the message names the path. An InputError, not an OSError: the user's output path or disk is
+    what to fix, so the command prints it as one line and exits 2."""
+
+
+def _reason(e: BaseException) -> str:
+    # Beam wraps the OSError it got (IOError(err)): the inner one has the plain reason.
+    inner = e.args[0] if len(e.args) == 1 and isinstance(e.args[0], OSError) else e
+    return getattr(inner, "strerror", None) or str(inner) or type(inner).__name__
 
 
 def _output_error(path: str, e: BaseException) -> OutputError:
-    reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
-    return OutputError(f"{path}: cannot write ({reason}); no partial file was left under its name")
+    return OutputError(f"{path}: cannot write ({_reason(e)}); no partial file was left under its name")
 
 
 @contextlib.contextmanager
@@ -109,7 +117,7 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
             stream.close()
         with contextlib.suppress(Exception):
             FileSystems.delete([tmp])
-        if isinstance(e, OSError) and not isinstance(e, OutputError):
+        if isinstance(e, OSError):
             raise _output_error(path, e) from e
         raise
 
@@ -127,7 +135,10 @@ def read_bytes(path: str) -> bytes:
 
 def makedirs(path: str) -> None:
     if not FileSystems.exists(path):
-        FileSystems.mkdirs(path)
+        try:
+            FileSystems.mkdirs(path)
+        except OSError as e:  # Beam's IOError names no file: a file where a folder goes, ...
+            raise OutputError(f"{path}: cannot make the folder ({_reason(e)})") from e
 
 
 def size_of(path: str) -> int:

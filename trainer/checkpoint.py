@@ -24,6 +24,7 @@ from torch.distributed.checkpoint.state_dict import (
     set_state_dict,
 )
 
+from corpus.errors import InputError
 from trainer.config import MODEL_FIELDS, TrainConfig
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -35,12 +36,24 @@ READABLE_VERSIONS = (1, 2)
 _FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
     """A checkpoint cannot be resumed by this run; the message names the file."""
 
 
 def checkpoint_path(out: str | os.PathLike) -> Path:
     return Path(out) / CHECKPOINT_NAME
+
+
+def checkpoint_file(checkpoint: str | os.PathLike) -> Path:
+    """The checkpoint a user named: a checkpoint file, or a training run's folder (``corpus train
+    --out``), whose latest checkpoint is its checkpoint.pt."""
+    path = Path(checkpoint)
+    if not path.is_dir():
+        return path
+    inside = checkpoint_path(path)
+    if not inside.is_file():
+        raise CheckpointError(f"{path}: a folder without {CHECKPOINT_NAME}; is it a training run?")
+    return inside
 
 
 def rng_state() -> dict[str, Any]:
@@ -89,13 +102,17 @@ def save_checkpoint(
         "extra": extra or {},
     }
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(saved, f)
-        f.flush()
-        # The rename must not reach the disk before the data does, or a power cut leaves an empty
-        # file under the final name.
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(saved, f)
+            f.flush()
+            # The rename must not reach the disk before the data does, or a power cut leaves an
+            # empty file under the final name.
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not also keep a half-written copy
+        raise
 
 
 def keep_history(path: str | os.PathLike, step: int, keep: int) -> list[Path]:
@@ -141,6 +158,86 @@ def check_compatible(path: str | os.PathLike, saved: dict[str, Any], config: Tra
                 f"{path}: saved with {name}={saved.get(name)!r}, this run has "
                 f"{name}={getattr(config, name)!r}; use another --out or --resume never"
             )
+
+
+DATA_ORDER_FIELDS = ("seed", "global_batch", "bos_aligned", "doc_masking")
+"""Settings that decide which windows step N trains on (seq_len too, a model field)."""
+
+
+def data_order(config: TrainConfig, sources: list[tuple[str, float, str | None]]) -> dict[str, Any]:
+    """What decides the data order of a run: the settings above and, per source (name, weight,
+    sha256 of its manifest), which data is drawn and how often."""
+    order: dict[str, Any] = {name: getattr(config, name) for name in DATA_ORDER_FIELDS}
+    order["sources"] = {name: {"weight": weight, "manifest_sha256": sha} for name, weight, sha in sources}
+    return order
+
+
+def data_order_changes(saved: dict[str, Any], now: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(field, saved value, this run's value) of every difference; a saved manifest of None
+    (checkpoints before the data order was saved) is compared by the caller."""
+    changes = [
+        (name, saved.get(name), now.get(name))
+        for name in DATA_ORDER_FIELDS
+        if saved.get(name) != now.get(name)
+    ]
+    old, new = saved.get("sources", {}), now.get("sources", {})
+    if sorted(old) != sorted(new):
+        return [*changes, ("data", sorted(old), sorted(new))]
+    for name in sorted(new):
+        if abs(old[name]["weight"] - new[name]["weight"]) > 1e-12:
+            changes.append((f"data weight of {name}", old[name]["weight"], new[name]["weight"]))
+        before, after = old[name]["manifest_sha256"], new[name]["manifest_sha256"]
+        if before is not None and before != after:
+            changes.append(
+                (f"data manifest of {name}", f"sha256 {before[:12]}...", f"sha256 {after[:12]}...")
+            )
+    return changes
+
+
+def refuse_data_order_change(path: str | os.PathLike, changes: list[tuple[str, Any, Any]]) -> None:
+    field, before, after = changes[0]
+    more = (
+        f" (and {len(changes) - 1} more: {', '.join(c[0] for c in changes[1:])})" if len(changes) > 1 else ""
+    )
+    raise CheckpointError(
+        f"{path}: saved with {field}={before!r}, this run has {field}={after!r}{more}: resuming would "
+        "change which windows every later step trains on. Pass --reset-data-order to resume in the "
+        "new order anyway (logged in metrics.jsonl and train_summary.json), --init-from to train "
+        "these weights on other data, or another --out"
+    )
+
+
+RUN_FILES = (
+    CHECKPOINT_NAME,
+    "checkpoints",
+    "metrics.jsonl",
+    "train_summary.json",
+    "batches.jsonl",
+    "tensorboard",
+)
+"""What a training run writes in its folder; another run's copies are moved aside, not mixed in."""
+PREVIOUS_DIR = "previous"
+
+
+def set_aside(out: str | os.PathLike) -> Path | None:
+    """Move an earlier run's files out of ``out`` into ``out/previous/run-NNN/`` (the first free
+    number) so that a new run owns the folder: its checkpoint history is its own, and the old
+    run's steps (later than the new run's) can neither prune nor be mistaken for the new run's
+    checkpoints. Returns the folder they went to, or None when there was nothing to move."""
+    out = Path(out)
+    present = [out / name for name in RUN_FILES if (out / name).exists()]
+    if not present:
+        return None
+    previous = out / PREVIOUS_DIR
+    previous.mkdir(exist_ok=True)
+    n = 1
+    while (previous / f"run-{n:03d}").exists():
+        n += 1
+    target = previous / f"run-{n:03d}"
+    target.mkdir()
+    for path in present:
+        os.replace(path, target / path.name)
+    return target
 
 
 def load_weights(model: nn.Module, weights: dict[str, torch.Tensor]) -> None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from corpus.errors import InputError
+
 if TYPE_CHECKING:
     from trainer.model import GPTConfig
 
@@ -36,7 +38,7 @@ _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 MODEL_FIELDS = ("n_layer", "n_head", "n_embd", "seq_len", "vocab_size", "position")
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A setting is out of range or does not fit the data or hardware; the message names it."""
 
 
@@ -147,7 +149,13 @@ class TrainConfig:
     checkpoint_interval: int = 100
     """Save a checkpoint every this many steps (and always at the end); 0: end only."""
     resume: str = "auto"
-    """auto: continue from <out>/checkpoint.pt when it exists; never: start from step 0."""
+    """auto: continue from <out>/checkpoint.pt when it exists; never: start from step 0 (an
+    earlier run's files in <out> are moved to <out>/previous/run-NNN/)."""
+    reset_data_order: bool = False
+    """Resume even though the seed, global batch, bos_aligned, doc_masking, the data sources,
+    their weights or their manifests changed, which changes which windows every later step
+    trains on (logged in metrics.jsonl and train_summary.json); without it such a resume is
+    refused."""
 
     seed: int = 1337
     """Seeds the initialisation and, with the step number, every training batch."""

@@ -43,6 +43,8 @@ class Shard:
     tokens: np.memmap
     mask: np.memmap | None = None
     """Fine-tuning data: one byte per token, 1 where the token is a target the loss counts."""
+    language: str = ""
+    """The language of every document in it (a corpus built with shard.by_language), else ""."""
 
 
 def open_split(run: RunData, split: str) -> list[Shard]:
@@ -64,7 +66,7 @@ def open_split(run: RunData, split: str) -> list[Shard]:
             if not mask_path.exists() or mask_path.stat().st_size != len(tokens):
                 raise ManifestError(f"{mask_path}: missing, or not one byte per token of {path.name}")
             mask = np.memmap(mask_path, dtype=np.uint8, mode="r", shape=(len(tokens),))
-        shards.append(Shard(entry["name"], path, tokens, mask))
+        shards.append(Shard(entry["name"], path, tokens, mask, entry.get("language") or ""))
     return shards
 
 
@@ -224,44 +226,108 @@ class TrainBatches(GlobalBatches):
         return out
 
 
+def eval_windows(shards: list[Shard], seq_len: int, count: int) -> list[tuple[int, int]]:
+    """(shard index, start token) of the ``count`` windows an evaluation scores, the same every time.
+
+    The windows are spread over every shard in proportion to its tokens, so a split of many
+    units (or languages, or sources) is scored as a whole, not by its first shard: each shard
+    gets at least one window while there are at least as many windows as shards; with fewer,
+    the shards are picked at even steps along the split. Within a shard the windows are evenly
+    spaced. No random numbers: the sample is a function of the shards' lengths alone.
+    """
+    have = np.array([max(0, (len(s.tokens) - 1) // seq_len) for s in shards], dtype=np.int64)
+    total = int(have.sum())
+    count = min(count, total)
+    if count <= 0:
+        return []
+    usable = np.flatnonzero(have)
+    take = np.zeros(len(shards), dtype=np.int64)
+    if count < len(usable):
+        # One window at each of `count` even steps along the split's windows.
+        ends = np.cumsum(have)
+        at = np.searchsorted(ends, (np.arange(count) + 0.5) * total / count, side="right")
+        np.add.at(take, at, 1)
+    else:
+        quota = count * have / total
+        take[usable] = np.clip(np.floor(quota[usable]), 1, have[usable])
+        # Largest remainders first (ties by shard order) until the sum is right.
+        while (short := count - int(take.sum())) != 0:
+            room = quota - take
+            if short > 0:
+                room[take >= have] = -np.inf
+                take[int(np.argmax(room))] += 1
+            else:
+                room[take <= 1] = np.inf
+                take[int(np.argmin(room))] -= 1
+    windows = []
+    for i in np.flatnonzero(take).tolist():
+        n, w = int(take[i]), int(have[i])
+        windows.extend((i, ((2 * j + 1) * w // (2 * n)) * seq_len) for j in range(n))
+    return windows
+
+
+def window_batches(
+    shards: list[Shard], windows: list[tuple[int, int]], batch_size: int, seq_len: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(inputs, targets) of the windows, ``batch_size`` at a time (the last batch may be
+    smaller: losses are means over target tokens, so it weighs by its tokens alone)."""
+    n = seq_len + 1
+    masked = any(s.mask is not None for s in shards)
+    for first in range(0, len(windows), batch_size):
+        part = windows[first : first + batch_size]
+        x, y = _to_tensors(np.stack([shards[i].tokens[s : s + n] for i, s in part]))
+        if masked:
+            mask = np.stack(
+                [
+                    shards[i].mask[s : s + n] if shards[i].mask is not None else np.ones(n, np.uint8)
+                    for i, s in part
+                ]
+            )
+            y = y.masked_fill(~torch.from_numpy(mask[:, 1:].astype(bool)), IGNORE)
+        yield x, y
+
+
 def eval_batches(
     shards: list[Shard], batch_size: int, seq_len: int, max_batches: int
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """The same batches every time: consecutive non-overlapping windows, shard by shard.
-
-    Every evaluation of a run scores the same tokens, so val losses at different steps compare.
-    A final partial batch is dropped; it would weigh its few windows more than the others.
-    """
-    n = seq_len + 1
-    rows: list[np.ndarray] = []
-    masks: list[np.ndarray] = []
-    masked = any(s.mask is not None for s in shards)
-    produced = 0
-    for shard in shards:
-        # Stride seq_len: a window's last token is the next window's first input, so every token
-        # but the split's first is a target exactly once.
-        for start in range(0, len(shard.tokens) - seq_len, seq_len):
-            rows.append(shard.tokens[start : start + n])
-            if masked:
-                masks.append(
-                    shard.mask[start : start + n] if shard.mask is not None else np.ones(n, np.uint8)
-                )
-            if len(rows) == batch_size:
-                x, y = _to_tensors(np.stack(rows))
-                if masked:
-                    y = y.masked_fill(~torch.from_numpy(np.stack(masks)[:, 1:].astype(bool)), IGNORE)
-                yield x, y
-                rows, masks, produced = [], [], produced + 1
-                if produced == max_batches:
-                    return
+    """The same batches every time: ``max_batches`` x ``batch_size`` windows spread over every
+    shard (``eval_windows``), so val losses at different steps compare."""
+    windows = eval_windows(shards, seq_len, batch_size * max_batches)
+    return window_batches(shards, windows, batch_size, seq_len)
 
 
-def unigram_counts(shards: list[Shard], vocab_size: int, chunk: int = 1 << 24) -> np.ndarray:
-    """Occurrences of each token id, reading the memmaps in chunks to bound memory."""
+ENTROPY_SAMPLE_TOKENS = 1 << 26
+"""The unigram entropy reads at most this many tokens (128 MB of uint16): all of a smaller split,
+else blocks spread evenly over it, so every start costs the same whatever the corpus size."""
+
+
+def _sample_blocks(shards: list[Shard], limit: int, block: int) -> Iterator[tuple[Shard, int, int]]:
+    """(shard, start, end) of the token ranges a bounded pass reads: every shard whole when the
+    split holds at most ``limit`` tokens, else ``limit // block`` blocks at even steps."""
+    lengths = np.array([len(s.tokens) for s in shards], dtype=np.int64)
+    total = int(lengths.sum())
+    if total <= limit:
+        for shard in shards:
+            yield shard, 0, len(shard.tokens)
+        return
+    ends = np.cumsum(lengths)
+    count = max(1, limit // block)
+    for k in range(count):
+        at = k * total // count
+        i = int(np.searchsorted(ends, at, side="right"))
+        start = at - int(ends[i] - lengths[i])
+        yield shards[i], start, min(start + block, int(lengths[i]))
+
+
+def unigram_counts(
+    shards: list[Shard], vocab_size: int, chunk: int = 1 << 24, limit: int = ENTROPY_SAMPLE_TOKENS
+) -> np.ndarray:
+    """Occurrences of each token id in (a bounded sample of) the split, reading the memmaps in
+    chunks to bound memory; a token id outside the vocabulary is an error naming its shard."""
     counts = np.zeros(vocab_size, dtype=np.int64)
-    for shard in shards:
-        for start in range(0, len(shard.tokens), chunk):
-            part = np.bincount(shard.tokens[start : start + chunk], minlength=vocab_size)
+    for shard, first, last in _sample_blocks(shards, limit, min(chunk, 1 << 20)):
+        for start in range(first, last, chunk):
+            part = np.bincount(shard.tokens[start : min(start + chunk, last)], minlength=vocab_size)
             if len(part) > vocab_size:
                 bad = int(np.flatnonzero(part[vocab_size:])[0]) + vocab_size
                 raise ManifestError(f"{shard.path}: token id {bad} is outside the vocabulary of {vocab_size}")
@@ -269,12 +335,14 @@ def unigram_counts(shards: list[Shard], vocab_size: int, chunk: int = 1 << 24) -
     return counts
 
 
-def unigram_entropy(shards: list[Shard], vocab_size: int, chunk: int = 1 << 24) -> float:
-    """Entropy in nats/token of the split's token frequencies.
+def unigram_entropy(
+    shards: list[Shard], vocab_size: int, chunk: int = 1 << 24, limit: int = ENTROPY_SAMPLE_TOKENS
+) -> float:
+    """Entropy in nats/token of the split's token frequencies (of a bounded sample of it).
 
     The loss of the best model that ignores context: a trained model's loss should fall below it.
     """
-    counts = unigram_counts(shards, vocab_size, chunk)
+    counts = unigram_counts(shards, vocab_size, chunk, limit)
     total = int(counts.sum())
     if total == 0:
         return math.nan

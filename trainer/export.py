@@ -21,11 +21,12 @@ from pathlib import Path
 
 import torch
 
+from corpus.errors import InputError
 from trainer.load import Trained, load_trained
 
 
-class ExportError(ValueError):
-    pass
+class ExportError(InputError):
+    """A checkpoint cannot be exported (a missing extra, a tokenizer without the document token)."""
 
 
 def _zeros(n: int) -> torch.Tensor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from corpus.errors import InputError
 from trainer.model import GPT
 
 
@@ -23,9 +24,9 @@ def sample(
     """The ids after ``prompt``; ``vocab`` limits choices to the tokenizer's ids (the model's
     rows may be padded); ``stop`` ends at that id (not included). temperature 0: greedy."""
     if not prompt:
-        raise ValueError("the prompt has no tokens")
+        raise InputError("the prompt has no tokens")
     if temperature < 0 or not 0 < top_p <= 1 or top_k < 0:
-        raise ValueError("temperature >= 0, 0 < top_p <= 1 and top_k >= 0 are needed")
+        raise InputError("temperature >= 0, 0 < top_p <= 1 and top_k >= 0 are needed")
     generator = torch.Generator().manual_seed(seed)
     ids = torch.tensor([prompt], dtype=torch.long)
     out: list[int] = []

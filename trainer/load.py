@@ -10,7 +10,8 @@ from typing import Any
 
 import torch
 
-from trainer.checkpoint import CheckpointError, load_checkpoint
+from corpus.errors import InputError
+from trainer.checkpoint import CheckpointError, checkpoint_file, load_checkpoint
 from trainer.lora import is_lora_state, merge
 from trainer.mixture import parse_data
 from trainer.model import GPT, GPTConfig
@@ -32,9 +33,10 @@ class Trained:
 
 
 def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trained:
-    """The model of ``checkpoint`` in eval mode on the CPU, in fp32; ``data``: the pipeline run
-    whose tokenizer it used (default: the first one it was trained on, as saved)."""
-    path = Path(checkpoint)
+    """The model of ``checkpoint`` (a checkpoint file or a training run's folder) in eval mode on
+    the CPU, in fp32; ``data``: the pipeline run whose tokenizer it used (default: the first one
+    it was trained on, as saved)."""
+    path = checkpoint_file(checkpoint)
     state = load_checkpoint(path)
     cfg = state["config"]
     weights = {k.removeprefix("_orig_mod."): v for k, v in state["model"].items()}
@@ -59,7 +61,7 @@ def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trai
     source = data or parse_data(cfg["data"])[0].path
     try:
         run = verify_run(source, checksums=False)
-    except (ValueError, OSError) as e:
+    except (InputError, OSError) as e:  # another ValueError is a bug, not a missing run
         raise CheckpointError(
             f"{path}: the tokenizer of its data is needed: {e} (give the run with --data)"
         ) from e

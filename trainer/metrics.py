@@ -11,6 +11,8 @@ from typing import Any, TextIO
 
 import torch
 
+from corpus.errors import InputError
+
 METRICS_NAME = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 
@@ -75,7 +77,7 @@ class MetricsLogger:
         if tensorboard:
             missing = tensorboard_missing()
             if missing:
-                raise ValueError(f"tensorboard: {missing}")
+                raise InputError(f"tensorboard: {missing}")
             from torch.utils.tensorboard import SummaryWriter
 
             purge = resume_step if resume_step is not None else 0

@@ -12,13 +12,13 @@ fitted to our own small runs.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from corpus.errors import InputError, load_json
 from trainer.flops import flops_per_token
 
 TOKENS_PER_PARAM = 20.0
@@ -55,7 +55,7 @@ def plan(
     """For a model size (``params``) or a compute budget (``compute`` FLOPs): the optimal
     pairing, epochs of this corpus it needs, and the time at ``tokens_per_s``."""
     if (params is None) == (compute is None):
-        raise ValueError("give a model size (--params) or a compute budget (--compute), one of them")
+        raise InputError("give a model size (--params) or a compute budget (--compute), one of them")
     if params is None:
         assert compute is not None
         # C = 20 N x (6 N + attention): solve for N with the attention term of the shape N
@@ -108,10 +108,49 @@ def render(p: dict[str, Any]) -> str:
         )
     if "seconds" in p:
         lines.append(f"time: {_duration(p['seconds'])} at {p['tokens_per_s']:,.0f} tokens/s")
-    lines.append(
+    lines.append(_supports(p))
+    return "\n".join(lines) + "\n"
+
+
+def _supports(p: dict[str, Any]) -> str:
+    return (
         f"this corpus supports about {p['largest_model_one_epoch']:,} parameters at one epoch, "
         f"{p['largest_model_useful']:,} at {MAX_USEFUL_EPOCHS:g} epochs"
     )
+
+
+def capacity(corpus_tokens: int, seq_len: int, tokens_per_s: float | None = None) -> dict[str, Any]:
+    """With no model size or budget given: the compute-optimal model this corpus feeds at one
+    epoch and at MAX_USEFUL_EPOCHS (~20 tokens per parameter, the corpus seen that often), each
+    a :func:`plan` with its ``epochs``."""
+    models = []
+    for epochs in (1.0, MAX_USEFUL_EPOCHS):
+        # The parameter count is the one the capacity line gives, so the two agree exactly.
+        params = int(epochs * corpus_tokens / TOKENS_PER_PARAM)
+        models.append(
+            plan(corpus_tokens, seq_len, params=params, tokens_per_s=tokens_per_s) | {"epochs": epochs}
+        )
+    return {
+        "corpus_tokens": corpus_tokens,
+        "largest_model_one_epoch": models[0]["largest_model_one_epoch"],
+        "largest_model_useful": models[0]["largest_model_useful"],
+        "models": models,
+    }
+
+
+def render_capacity(c: dict[str, Any]) -> str:
+    lines = [f"corpus: {c['corpus_tokens']:,} training tokens"]
+    for p in c["models"]:
+        line = (
+            f"at {p['epochs']:g} epoch{'' if p['epochs'] == 1 else 's'}: {p['params']:,} parameters "
+            f"(without embeddings), e.g. {p['shape']['n_layer']} layers x {p['shape']['n_embd']} wide; "
+            f"{p['tokens']:,} tokens, {p['flops']:.3g} FLOPs"
+        )
+        if "seconds" in p:
+            line += f", {_duration(p['seconds'])} at {p['tokens_per_s']:,.0f} tokens/s"
+        lines.append(line)
+    lines.append(_supports(c))
+    lines.append("(--params or --compute: the plan for one model size or compute budget)")
     return "\n".join(lines) + "\n"
 
 
@@ -129,10 +168,10 @@ def read_sweep(runs: list[str | os.PathLike]) -> list[tuple[int, float, str]]:
     for run in runs:
         path = Path(run) / "train_summary.json"
         if not path.exists():
-            raise ValueError(f"{path}: missing; is {run} a finished training run?")
-        summary = json.loads(path.read_text("utf-8"))
+            raise InputError(f"{path}: missing; is {run} a finished training run?")
+        summary = load_json(path)
         if summary.get("final_val_loss") is None:
-            raise ValueError(f"{path}: no final validation loss (the val split was too small?)")
+            raise InputError(f"{path}: no final validation loss (the val split was too small?)")
         points.append((int(summary["parameters"]), float(summary["final_val_loss"]), str(run)))
     return sorted(points)
 
@@ -143,7 +182,7 @@ def fit_scaling_law(points: list[tuple[int, float, str]]) -> dict[str, float]:
     from scipy.optimize import least_squares
 
     if len({n for n, _, _ in points}) < 3:
-        raise ValueError("a fit of A, alpha and E needs runs of at least 3 model sizes")
+        raise InputError("a fit of A, alpha and E needs runs of at least 3 model sizes")
     n = np.array([p[0] for p in points], dtype=float)
     loss = np.array([p[1] for p in points], dtype=float)
     scale = n.min()

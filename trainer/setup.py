@@ -44,3 +44,4 @@ class Setup:
     world: World
     sources: list[Source]
     val_by_source: list[list[Shard]]
+    train_by_source: list[list[Shard]]

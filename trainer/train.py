@@ -18,7 +18,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,33 +26,47 @@ from typing import Any, TextIO
 import torch
 from torch import nn
 
+from corpus.errors import error_line, shown_as_line
 from corpus.manifest import MANIFEST_NAME, ManifestError, sha256_file, write_json_atomic
 from corpus.progress import Progress
-from corpus.shards import ShardFormatError
 from trainer import budget
-from trainer.bpb import bits_per_byte, target_bytes, token_bytes
+from trainer.bpb import token_bytes
 from trainer.checkpoint import (
     CheckpointError,
     check_compatible,
+    checkpoint_file,
     checkpoint_path,
+    data_order,
+    data_order_changes,
     full_state,
     keep_history,
     load_checkpoint,
     load_weights,
+    refuse_data_order_change,
     restore,
     save_checkpoint,
+    set_aside,
 )
 from trainer.config import ConfigError, TrainConfig, parse_config
-from trainer.data import IGNORE, Shard, TrainBatches, eval_batches, open_split, unigram_entropy
+from trainer.data import (
+    ENTROPY_SAMPLE_TOKENS,
+    IGNORE,
+    Shard,
+    TrainBatches,
+    eval_batches,
+    open_split,
+    unigram_entropy,
+)
 from trainer.distributed import World, barrier, close_world, from_main, init_world, mean
 from trainer.flops import flops_per_token, peak_tflops
 from trainer.host import keep_freed_blocks
 from trainer.metrics import METRICS_NAME, MetricsLogger, perplexity, tensorboard_missing
-from trainer.mixture import MixtureBatches, parse_data
+from trainer.mixture import MixtureBatches, Source, parse_data
 from trainer.model import GPT
 from trainer.schedule import lr_at
 from trainer.setup import Autocast, Setup
-from trainer.verify import RunData, model_vocab_size, verify_run
+from trainer.validation import Result, Sample, evaluate
+from trainer.verify import RunData, model_vocab_size, verify_once, verify_run
 
 SUMMARY_NAME = "train_summary.json"
 
@@ -87,29 +101,6 @@ def make_autocast(device: torch.device, bf16: bool) -> Autocast:
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-    device: torch.device,
-    autocast: Autocast,
-) -> tuple[float, int]:
-    """Mean loss per target token over the batches, and the number of target tokens."""
-    model.eval()
-    total, tokens = torch.zeros((), dtype=torch.float64, device=device), 0
-    for x, y in batches:
-        x, y = x.to(device), y.to(device)
-        counted = int((y != IGNORE).sum())  # fine-tuning data: the response tokens only
-        if not counted:
-            continue
-        with autocast():
-            _, loss = model(x, y)
-        total += loss.double() * counted
-        tokens += counted
-    model.train()
-    return (total.item() / tokens if tokens else math.nan), tokens
-
-
 def split_global_batch(config: TrainConfig, world: World, saved: dict[str, Any] | None) -> TrainConfig:
     """Resolve the global batch (this config's, else the checkpoint's, else batch_size x
     grad_accum x ranks) and the grad_accum that gives it on this many ranks."""
@@ -130,16 +121,6 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
     if config.tensorboard and (missing := tensorboard_missing()):
         raise ConfigError(f"tensorboard: {missing}")  # before any data is read
     sources = parse_data(config.data)
-    runs = [verify_run(source.path) for source in sources]
-    run = runs[0]
-    for other in runs[1:]:
-        if other.manifest["tokenizer"]["sha256"] != run.manifest["tokenizer"]["sha256"]:
-            raise ConfigError(
-                f"data: {other.directory} was tokenized with another tokenizer than {run.directory} "
-                "(tokenizer.json sha256 differs); the runs of a mixture must share one"
-            )
-    for r in runs:
-        say(f"data: {r.directory} verified (manifest, shard checksums, {r.tokenizer_path.name})")
     device = resolve_device(config.device)
     if config.doc_masking and config.attention == "flex" and device.type != "cuda":
         raise ConfigError(
@@ -152,6 +133,14 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
     if device.type == "cuda" and world.active:
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
+    runs = _verified_runs(sources, config.out, world, say)
+    run = runs[0]
+    for other in runs[1:]:
+        if other.manifest["tokenizer"]["sha256"] != run.manifest["tokenizer"]["sha256"]:
+            raise ConfigError(
+                f"data: {other.directory} was tokenized with another tokenizer than {run.directory} "
+                "(tokenizer.json sha256 differs); the runs of a mixture must share one"
+            )
     # Record the resolved embedding size, so the checkpoint holds the real shape.
     config = replace(config, vocab_size=model_vocab_size(config.vocab_size, run.vocab_size))
     config = split_global_batch(config, world, saved)
@@ -189,11 +178,14 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
         say("mixture: " + ", ".join(f"{src.name} {src.weight:.3f}" for src in sources))
     if batches.skipped:
         say(f"note: train shards shorter than one window, never sampled: {', '.join(batches.skipped)}")
-    # One pass over the memmaps; it also proves every token id fits the vocabulary.
+    # A bounded pass over the memmaps (all of a small split); it also checks that the token ids
+    # it reads fit the vocabulary.
     entropy = unigram_entropy(train_shards, run.vocab_size)
+    train_tokens = sum(len(s.tokens) for s in train_shards)
+    sampled = " (of a sample)" if train_tokens > ENTROPY_SAMPLE_TOKENS else ""
     say(
-        f"train: {len(train_shards)} shards, {sum(len(s.tokens) for s in train_shards):,} "
-        f"tokens, unigram entropy {entropy:.4f} nats/token | val: {len(val_shards)} shards, "
+        f"train: {len(train_shards)} shards, {train_tokens:,} "
+        f"tokens, unigram entropy{sampled} {entropy:.4f} nats/token | val: {len(val_shards)} shards, "
         f"{sum(len(s.tokens) for s in val_shards):,} tokens"
     )
     bf16 = config.dtype == "bf16" or (config.dtype == "auto" and bf16_supported(device))
@@ -256,7 +248,26 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
         world=world,
         sources=sources,
         val_by_source=val_by_source,
+        train_by_source=train_by_source,
     )
+
+
+def _verified_runs(
+    sources: list[Source], out: str, world: World, say: Callable[[str], None]
+) -> list[RunData]:
+    """Every source's run verified: its shard checksums read once per manifest (by the main rank,
+    the others wait and check headers and sizes only), remembered in ``out``."""
+    runs = []
+    if world.main:
+        for source in sources:
+            run, read = verify_once(source.path, out)
+            what = (
+                "shard checksums" if read else "checksums verified earlier, shard sizes and times unchanged"
+            )
+            say(f"data: {run.directory} verified (manifest, {what}, {run.tokenizer_path.name})")
+            runs.append(run)
+    barrier(world)
+    return runs if world.main else [verify_run(source.path, checksums=False) for source in sources]
 
 
 def _seed_dropout(seed: int, world: World, step: int) -> None:
@@ -270,20 +281,29 @@ def _seed_dropout(seed: int, world: World, step: int) -> None:
 
 def resume(
     s: Setup, ckpt: Path, say: Callable[[str], None], state: dict[str, Any] | None
-) -> tuple[int, dict[str, Any]] | None:
-    """Load the checkpoint ``state`` (read by ``train``) into the model; (step, extra) or None."""
-    if not ckpt.exists():
-        return None
-    if s.config.resume == "never":
-        # Removed now, not at the first save: a crash before then must not leave an old
+) -> tuple[int, dict[str, Any], list[tuple[str, Any, Any]]] | None:
+    """Load the checkpoint ``state`` (read by ``train``) into the model; (step, extra, the data
+    order changes accepted by --reset-data-order) or None for a new run, which owns the folder:
+    an earlier run's checkpoints, history and metrics are moved aside first."""
+    if not ckpt.exists() or s.config.resume == "never":
+        # Moved now, not at the first save: a crash before then must not leave an old
         # checkpoint beside the new run's metrics for the next `--resume auto` to pick up.
-        barrier(s.world)  # every rank has seen it before it goes
-        if s.world.main:
-            ckpt.unlink()
-        say(f"--resume never: removed {ckpt}; starting at step 0")
+        barrier(s.world)  # every rank has seen the folder before it changes
+        moved = (
+            set_aside(s.config.out)
+            if s.world.main and (ckpt.exists() or (ckpt.parent / "checkpoints").exists())
+            else None
+        )
+        barrier(s.world)
+        if moved:
+            say(f"a new run in {s.config.out}: the earlier run's files moved to {moved}; starting at step 0")
         return None
     assert state is not None
     check_compatible(ckpt, state["config"], s.config)
+    extra = dict(state["extra"])
+    changes = _data_order_changes(s, state["config"], extra)
+    if changes and not s.config.reset_data_order:
+        refuse_data_order_change(ckpt, changes)
     step = restore(state, s.model, s.optimizer)
     _seed_dropout(s.config.seed, s.world, step)
     if step > s.config.max_steps:
@@ -291,11 +311,32 @@ def resume(
             f"{ckpt}: at step {step}, past max_steps {s.config.max_steps}; "
             "raise --max-steps or use --resume never"
         )
-    extra = dict(state["extra"])
-    if extra.get("manifest_sha256") != _manifest_sha(*(x.path for x in s.sources)):
-        say(f"warning: {ckpt} was trained on data with other manifests than {s.config.data}")
     say(f"resuming from {ckpt} at step {step}")
-    return step, extra
+    return step, extra, changes
+
+
+def _data_order(s: Setup) -> dict[str, Any]:
+    shas = [sha256_file(Path(x.path) / MANIFEST_NAME) for x in s.sources]
+    return data_order(s.config, [(x.name, x.weight, sha) for x, sha in zip(s.sources, shas, strict=True)])
+
+
+def _data_order_changes(
+    s: Setup, saved_config: dict[str, Any], extra: dict[str, Any]
+) -> list[tuple[str, Any, Any]]:
+    now = _data_order(s)
+    saved = extra.get("data_order")
+    if saved is None:  # a checkpoint from before the order was saved: its config and manifests
+        legacy = TrainConfig.from_dict({**saved_config, "data": saved_config.get("data") or s.config.data})
+        if not legacy.global_batch:  # older still: batch_size x grad_accum, as split_global_batch reads it
+            legacy = replace(legacy, global_batch=legacy.batch_size * legacy.grad_accum)
+        saved = data_order(legacy, [(x.name, x.weight, None) for x in parse_data(legacy.data)])
+    changes = data_order_changes(saved, now)
+    if "data_order" not in extra and extra.get("manifest_sha256") not in (
+        None,
+        _manifest_sha(*(x.path for x in s.sources)),
+    ):
+        changes.append(("data manifests", "the manifests it trained on", "other manifests"))
+    return changes
 
 
 class TrainingError(RuntimeError):
@@ -400,7 +441,7 @@ def _train(
     resumed = resume(s, ckpt, say, state)
     if not resumed and c.init_from and not c.lora_rank:  # LoRA: loaded before the adapters
         init_from(s, Path(c.init_from), say)
-    start_step, extra = resumed if resumed else (0, {})
+    start_step, extra, order_changes = resumed if resumed else (0, {}, [])
     if resumed and c.time_budget and extra.get("time_budget"):
         # The schedule was fitted when the run started; a resumed run finishes that one.
         s = budget.apply(s, budget.Plan(**extra["time_budget"]))
@@ -416,6 +457,7 @@ def _train(
             f"so {c.max_steps} steps (warmup {c.warmup_steps}) instead of {asked_steps}"
         )
     extra["manifest_sha256"] = _manifest_sha(*(x.path for x in s.sources))
+    extra["data_order"] = _data_order(s)
     extra["tokenizer_sha256"] = s.run.manifest["tokenizer"]["sha256"]
     flops_token = flops_per_token(s.model.num_params(exclude_embeddings=True), c.n_layer, c.n_embd, c.seq_len)
     peak = peak_tflops(s.device, c.peak_tflops)
@@ -425,41 +467,46 @@ def _train(
     metrics: Any = (
         MetricsLogger(out, start_step if resumed else None, stream, c.tensorboard) if main else _Silent()
     )
+    if order_changes:
+        reset = {
+            "step": start_step,
+            "changes": [{"field": f, "saved": a, "now": b} for f, a, b in order_changes],
+        }
+        extra["data_order_resets"] = [*extra.get("data_order_resets", []), reset]
+        metrics.log({"step": start_step, "data_order_reset": reset["changes"]},
+                    f"step {start_step:>6}/{c.max_steps} | --reset-data-order: the data order changes here ("
+                    + ", ".join(f"{f}: {a!r} -> {b!r}" for f, a, b in order_changes) + ")")  # fmt: skip
     digests = (out / "batches.jsonl").open("a", encoding="utf-8") if c.log_batches and main else None
     val_missing_said = False
     table = token_bytes(s.run.tokenizer_path)
-    val_bytes = (
-        target_bytes(eval_batches(s.val_shards, c.batch_size, c.seq_len, c.eval_batches), table)
-        if table is not None
-        else 0
-    )
-    bpb: float | None = None
-    val_by_source: dict[str, float] = {}
+    windows = c.batch_size * c.eval_batches
+    val_sample = Sample([(x.name, v) for x, v in zip(s.sources, s.val_by_source, strict=True)],
+                        c.batch_size, c.seq_len, windows, table)  # fmt: skip
+    last_val: Result | None = None
 
     def run_eval(step: int) -> float | None:
-        nonlocal val_missing_said, bpb
-        windows = eval_batches(s.val_shards, c.batch_size, c.seq_len, c.eval_batches)
-        loss, tokens = evaluate(s.eval_runner, windows, s.device, s.autocast)
-        if tokens == 0:
+        nonlocal val_missing_said, last_val
+        result = val_sample.score(s.eval_runner, s.device, s.autocast)
+        if result.overall.tokens == 0:
             if not val_missing_said:
-                say(
-                    f"note: the val split has no batch of {c.batch_size} windows of "
-                    f"{c.seq_len + 1} tokens; no val loss"
-                )
+                say(f"note: the val split has no window of {c.seq_len + 1} tokens; no val loss")
                 val_missing_said = True
             return None
-        bpb = bits_per_byte(loss, tokens, val_bytes) if val_bytes else None
-        metrics.log_eval(step, c.max_steps, loss, tokens, bpb)
-        if len(s.sources) > 1:
-            by_source = {}
-            for src, shards in zip(s.sources, s.val_by_source, strict=True):
-                part = eval_batches(shards, c.batch_size, c.seq_len, c.eval_batches)
-                by_source[src.name], _ = evaluate(s.eval_runner, part, s.device, s.autocast)
-            val_by_source.update(by_source)
-            metrics.log({"step": step, "val_loss_by_source": by_source},
-                        f"step {step:>6}/{c.max_steps} | val loss by source: "
-                        + ", ".join(f"{k} {v:.4f}" for k, v in by_source.items()))  # fmt: skip
-        return loss
+        last_val = result
+        overall = result.overall.record()
+        metrics.log_eval(
+            step, c.max_steps, result.overall.loss, result.overall.tokens, overall["bits_per_byte"]
+        )
+        parts = result.records()
+        if parts:
+            line = " | ".join(
+                f"val loss by {kind.split('_')[1]}: "
+                + ", ".join(f"{k} {v['loss']:.4f}" for k, v in part.items())
+                for kind, part in parts.items()
+            )
+            metrics.log({"step": step, **{f"val_{kind}": part for kind, part in parts.items()}},
+                        f"step {step:>6}/{c.max_steps} | {line}")  # fmt: skip
+        return result.overall.loss
 
     compare_shards: list[Shard] = []
     if c.compare_val:
@@ -567,9 +614,15 @@ def _train(
     compare_after = compare_eval(c.max_steps, "after") if compare_shards else None
     # Measured like the val loss (fixed windows), so the two compare; the last step's loss is
     # one noisy batch.
-    train_windows = eval_batches(s.train_shards, c.batch_size, c.seq_len, c.eval_batches)
-    train_loss, _ = evaluate(s.eval_runner, train_windows, s.device, s.autocast)
-    metrics.log({"step": c.max_steps, "train_eval_loss": train_loss})
+    train_sample = Sample([(x.name, t) for x, t in zip(s.sources, s.train_by_source, strict=True)],
+                          c.batch_size, c.seq_len, windows, None)  # fmt: skip
+    train_result = train_sample.score(s.eval_runner, s.device, s.autocast)
+    train_loss = train_result.overall.loss
+    train_loss_parts = {
+        kind: {k: v["loss"] for k, v in part.items()} for kind, part in train_result.records().items()
+    }
+    metrics.log({"step": c.max_steps, "train_eval_loss": train_loss,
+                 **{f"train_eval_loss_{kind}": part for kind, part in train_loss_parts.items()}})  # fmt: skip
     metrics.close()
 
     summary = {
@@ -583,6 +636,8 @@ def _train(
         "last_step_loss": last_loss,
         "final_train_loss": train_loss,
         "final_val_loss": val_loss,
+        **({f"final_val_{kind}": part for kind, part in last_val.records().items()} if last_val else {}),
+        **{f"final_train_loss_{kind}": part for kind, part in train_loss_parts.items()},
         "train_unigram_entropy": s.entropy,
         "ln_vocab_size": math.log(s.run.vocab_size),
         "train_tokens_per_s": steps_run * c.tokens_per_step / train_time if train_time else None,
@@ -605,7 +660,9 @@ def _train(
                 "path": x.path,
                 "weight": x.weight,
                 "share": share,
-                "val_loss": val_by_source.get(x.name),
+                "val_loss": last_val.by_source[x.name].loss
+                if last_val and x.name in last_val.by_source
+                else None,
             }
             for x, share in zip(s.sources, shares, strict=True)
         ]
@@ -621,8 +678,9 @@ def _train(
         })  # fmt: skip
         summary["adapters"] = str(adapters)
     summary["final_val_perplexity"] = perplexity(val_loss) if val_loss is not None else None
-    summary["final_val_bits_per_byte"] = bpb
+    summary["final_val_bits_per_byte"] = last_val.overall.record()["bits_per_byte"] if last_val else None
     summary["skipped_steps"] = skipped
+    summary["data_order_resets"] = extra.get("data_order_resets", [])
     summary["tflops_per_device"] = tflops
     summary["mfu"] = tflops / peak if tflops is not None and peak else None
     if main:
@@ -649,7 +707,9 @@ def init_from(s: Setup, path: Path, say: Callable[[str], None]) -> None:
 def load_base(
     model: nn.Module, path: Path, config: TrainConfig, run: RunData, say: Callable[[str], None]
 ) -> None:
-    """Another run's weights into ``model``: same shape and tokenizer, else refused."""
+    """Another run's weights (a checkpoint, or a run folder's checkpoint.pt) into ``model``:
+    same shape and tokenizer, else refused."""
+    path = checkpoint_file(path)
     state = load_checkpoint(path)
     check_compatible(path, state["config"], config)
     theirs, ours = state["extra"].get("tokenizer_sha256"), run.manifest["tokenizer"]["sha256"]
@@ -697,9 +757,15 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m trainer.train
     config = parse_config(argv, prog)
     try:
         train(config)
-    except (ConfigError, ManifestError, ShardFormatError, CheckpointError, TrainingError) as e:
+    except TrainingError as e:  # the run went wrong (the loss diverged), not its input
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except Exception as e:
+        # Bad input (corpus/errors.py) is one line and exit 2, as for every command; a bug raises.
+        if not shown_as_line(e):
+            raise
+        print(error_line(e), file=sys.stderr)
+        return 2
     return 0
 
 

@@ -7,17 +7,21 @@ and special ids, and that the model's embedding has a row for every token id.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from corpus.manifest import (
+    MANIFEST_NAME,
     ManifestError,
     load_manifest,
+    sha256_file,
     verify_shards,
     verify_tokenizer,
     verify_tokenizer_contents,
+    write_json_atomic,
 )
 from corpus.shards import token_dtype
 from trainer.config import ConfigError
@@ -69,6 +73,49 @@ def verify_run(directory: str | os.PathLike, checksums: bool = True) -> RunData:
         bos_id=int(info["bos_id"]),
         doc_at_end=info.get("document_token", {}).get("position", "start") == "end",
     )
+
+
+VERIFIED_NAME = "verified.json"
+"""In a training run's folder: the data runs whose shard checksums were verified, by manifest."""
+
+
+def _file_stats(directory: Path, manifest: dict[str, Any]) -> dict[str, list[int]]:
+    """Size and modification time of every file the manifest lists: what a later start compares
+    instead of reading the shards again."""
+    stats = {}
+    for shard in manifest["shards"]:
+        for key in ("bin", "idx", "mask"):
+            if shard.get(key):
+                st = (directory / shard[key]).stat()
+                stats[shard[key]] = [st.st_size, st.st_mtime_ns]
+    return stats
+
+
+def verify_once(directory: str | os.PathLike, record_dir: str | os.PathLike) -> tuple[RunData, bool]:
+    """``verify_run`` with checksums the first time this run folder (``record_dir``) sees a
+    manifest, and without them at later starts while every shard file keeps its size and
+    modification time: a restart of a 1 TB run must not read 1 TB. Returns the run and whether
+    the checksums were read now. The record is ``record_dir/verified.json``."""
+    directory, record_path = Path(directory), Path(record_dir) / VERIFIED_NAME
+    manifest_path = directory / MANIFEST_NAME
+    digest = sha256_file(manifest_path) if manifest_path.exists() else ""
+    try:
+        record = json.loads(record_path.read_text("utf-8")) if record_path.exists() else {}
+    except (OSError, json.JSONDecodeError):
+        record = {}  # unreadable: verify again and write it anew
+    seen = record.get(digest) if digest else None
+    if seen and seen.get("directory") == str(directory.resolve()):
+        run = verify_run(directory, checksums=False)
+        try:
+            if _file_stats(directory, run.manifest) == seen.get("files"):
+                return run, False
+        except OSError:
+            pass  # verify_run found every file; one vanished since: the full check says which
+    run = verify_run(directory)
+    record[digest] = {"directory": str(directory.resolve()), "files": _file_stats(directory, run.manifest)}
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(record_path, record)
+    return run, True
 
 
 def model_vocab_size(requested: int, tokenizer_vocab: int, multiple: int = 64) -> int:

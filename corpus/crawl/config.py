@@ -29,6 +29,8 @@ class CrawlConfig:
     max_crawl_delay: float = 300.0
     """robots.txt Crawl-delay is honoured up to this many seconds."""
     connections_per_ip: int = 2
+    """Hosts on one address fetched at once; a round puts all the hosts of one address in one
+    fetch group (``frontier.generate``), so the limit holds across workers."""
     pages_per_round_per_host: int = 50
     """URLs of one host fetched in one round at most (Nutch's generate.max.count)."""
     follow_links_in_round: bool = True
@@ -63,6 +65,11 @@ class CrawlConfig:
     the pages they list join the frontier at depth 1."""
     max_sitemaps_per_host: int = 10
     robots_max_bytes: int = 500 * 1024
+    """Bytes of robots.txt read, counted after its Content-Encoding is undone (RFC 9309 2.5: at
+    least 500 KiB); what follows is ignored."""
+    robots_max_age: float = 86400.0
+    """Seconds a robots.txt is used before it is asked for again (RFC 9309 2.4: at most 24 hours);
+    a host whose copy is older fetches robots.txt again before its next request."""
     max_retries: int = 3
     """Retries of a URL that failed for a reason that may pass (5xx, 429, network)."""
     warc_max_bytes: int = 1024 * 1024 * 1024
@@ -89,7 +96,7 @@ class CrawlConfig:
         require_positive(
             self, "crawl", "connections_per_ip", "pages_per_round_per_host", "max_pages_per_host",
             "max_pages", "max_url_length", "max_path_segments", "max_repeated_segment", "max_body_bytes",
-            "robots_max_bytes", "warc_max_bytes", "max_sitemaps_per_host",
+            "robots_max_bytes", "warc_max_bytes", "max_sitemaps_per_host", "robots_max_age",
         )  # fmt: skip
         require_not_negative(
             self, "crawl", "min_delay", "response_time_factor", "max_crawl_delay", "connect_timeout",

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import aiohttp
-from protego import Protego
 from usp.tree import sitemap_from_str
 
 from corpus.crawl.config import CrawlConfig
@@ -30,10 +29,12 @@ from corpus.crawl.network import (
     BlockedAddress,
     VettedResolver,
     address_allowed,
+    address_key,
     literal_address,
     vetted_socket,
 )
 from corpus.crawl.pages import run_page_work
+from corpus.crawl.robots import Robots
 from corpus.crawl.urls import host_of, out_of_scope, resolve_link
 from corpus.crawl.warc import Capture, WarcSet, warc_date
 from corpus.readers.warc import inflate
@@ -67,35 +68,6 @@ class Outcome:
     truncated: bool = False
 
 
-@dataclass
-class Robots:
-    parser: Protego | None
-    """None: allow everything (robots.txt missing, 4xx)."""
-    reason: str = "allowed"
-    disallow_all: bool = False
-    text: str | None = None
-    """The robots.txt parsed (its first ``robots_max_bytes``), kept with the crawl database."""
-
-    def state(self) -> dict:
-        return {"reason": self.reason, "disallow_all": self.disallow_all, "text": self.text}
-
-    @classmethod
-    def from_state(cls, state: dict) -> Robots:
-        text = state.get("text")
-        parser = Protego.parse(text) if text is not None else None
-        return cls(parser, state["reason"], state.get("disallow_all", False), text)
-
-    def allows(self, url: str, agent: str) -> bool:
-        if self.disallow_all:
-            return False
-        return self.parser is None or self.parser.can_fetch(url, agent)
-
-    def delay(self, agent: str) -> float:
-        if self.parser is None:
-            return 0.0
-        return float(self.parser.crawl_delay(agent) or 0.0)
-
-
 class _Clock:
     """When the next request to one host may start."""
 
@@ -120,6 +92,21 @@ class _Clock:
         elapsed = now - started
         self.next_at = max(self.next_at, now + max(self.min_delay, self.factor * elapsed, *delays))
         return elapsed
+
+
+# The codings asked for are the ones ``decoded_body`` undoes (aiohttp's own decoding is off, so
+# that the WARC records keep the bytes as sent).
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+def decoded_body(body: bytes, content_encoding: str, limit: int) -> bytes:
+    """A body without its Content-Encoding, at most ``limit`` bytes of it: gzip, x-gzip, deflate
+    (with or without its zlib wrapper) or identity, a list of codings undone last first. Each is
+    inflated with a bounded output (``corpus.readers.warc.inflate``), so a gzip bomb stops at
+    the limit. ValueError for corrupt data or a coding it does not know."""
+    for coding in reversed([c for c in content_encoding.split(",") if c.strip()]):
+        body, _ = inflate(body, coding, limit, raw_deflate=True)
+    return body[:limit]
 
 
 def payload_digest(body: bytes) -> str:
@@ -156,8 +143,11 @@ class GroupFetcher:
         page_pool: Executor | None = None,
         limits: dict[str, int] | None = None,
         known: dict[str, list[str]] | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        self.now = now
+        """Wall-clock seconds: host states' times (next request, robots.txt's age) count on it."""
         self.limits = limits or {}
         """Per host, the URLs this round may fetch (``frontier.round_limits``); a host not named
         fetches its queue only."""
@@ -190,7 +180,7 @@ class GroupFetcher:
             limit_per_host=1,
             force_close=False,
         )
-        headers = {"User-Agent": self.config.header(), "Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
+        headers = {"User-Agent": self.config.header(), "Accept-Encoding": ACCEPT_ENCODING, "Accept": "*/*"}
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=False, headers=headers
         ) as session:
@@ -207,10 +197,10 @@ class GroupFetcher:
         if literal is not None:
             if not address_allowed(literal, self.allowed):
                 raise BlockedAddress(f"{name} is outside the allowed networks")
-            return literal
+            return address_key(literal)
         resolver = session.connector._resolver  # type: ignore[union-attr]
         found = await resolver.resolve(name, 0)
-        return found[0]["host"]
+        return address_key(found[0]["host"])
 
     async def _host(self, session: aiohttp.ClientSession, host: str, queue: list[Target]) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -230,12 +220,13 @@ class GroupFetcher:
         gate = self.per_ip.setdefault(ip, asyncio.Semaphore(self.config.connections_per_ip))
         clock = _Clock(self.config.min_delay, self.config.response_time_factor)
         state = self.hosts.setdefault(host, {})
-        clock.next_at = time.monotonic() + state.get("not_before", 0.0) - time.time()
+        state["address"] = ip  # the next round's plan groups by it if the name does not resolve then
+        clock.next_at = time.monotonic() + state.get("not_before", 0.0) - self.now()
         async with gate:
             try:
                 return await self._host_queue(session, host, queue, clock, state, outcomes)
             finally:
-                state["not_before"] = time.time() + max(0.0, clock.next_at - time.monotonic())
+                state["not_before"] = self.now() + max(0.0, clock.next_at - time.monotonic())
 
     async def _host_queue(
         self,
@@ -247,10 +238,8 @@ class GroupFetcher:
         outcomes: list[Outcome],
     ) -> list[Outcome]:
         scheme = urlsplit(queue[0].url).scheme if queue else "http"
-        cached = state.get("robots")
-        if cached is not None and not cached.get("disallow_all"):
-            robots = Robots.from_state(cached)
-        else:
+        robots = self._kept_robots(state)
+        if robots is None:
             robots = await self._robots(session, host, scheme, clock)
             state["robots"] = robots.state()
         if self.config.sitemaps and not robots.disallow_all and not state.get("sitemaps_read"):
@@ -264,6 +253,9 @@ class GroupFetcher:
             target = pending.pop(0)
             if time.monotonic() >= self.deadline or self.pages_left <= 0:
                 break  # not attempted: stays due for the next round
+            if not self._fresh(robots.fetched_at):  # a host fetched for longer than robots_max_age
+                robots = await self._robots(session, host, scheme, clock)
+                state["robots"] = robots.state()
             if robots.disallow_all:
                 outcomes.append(
                     Outcome(target.url, target.depth, target.referrer, "retry", robots.reason,
@@ -307,16 +299,31 @@ class GroupFetcher:
                 added += 1
         return added
 
+    def _fresh(self, fetched_at: float | None) -> bool:
+        return fetched_at is not None and self.now() - fetched_at < self.config.robots_max_age
+
+    def _kept_robots(self, state: dict) -> Robots | None:
+        """The robots.txt an earlier round kept for the host, unless it failed (asked again) or
+        is ``robots_max_age`` old (RFC 9309 2.4). A state written before fetch times were kept
+        has none and counts as stale: its copy may be of any age, and asking again costs one
+        request per host."""
+        cached = state.get("robots")
+        if cached is None or cached.get("disallow_all") or not self._fresh(cached.get("fetched_at")):
+            return None
+        return Robots.from_state(cached)
+
     async def _robots(self, session: aiohttp.ClientSession, host: str, scheme: str, clock: _Clock) -> Robots:
         url = f"{scheme}://{host}/robots.txt"
+        fetched_at = self.now()
         for _hop in range(6):  # the first request and at most 5 redirects
             started = await clock.wait()
             try:
+                # At most robots_max_bytes as sent: compressed text inflates to at least as much.
                 capture, _ = await self._get(session, url, self.config.robots_max_bytes, robots=True)
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 clock.rest(started)
                 self.log(f"robots.txt of {host}: {type(e).__name__}")
-                return Robots(None, "robots_unavailable", disallow_all=True)
+                return Robots(None, "robots_unavailable", disallow_all=True, fetched_at=fetched_at)
             elapsed = clock.rest(started)
             self.warcs["robotstxt"].capture(capture, {"fetchTimeMs": str(int(elapsed * 1000))}, None)
             status = capture.status
@@ -324,18 +331,25 @@ class GroupFetcher:
                 location = dict((k.lower(), v) for k, v in capture.response_headers).get("location")
                 nxt = resolve_link(url, location) if location else None
                 if nxt is None:
-                    return Robots(None, "robots_redirect_broken")
+                    return Robots(None, "robots_redirect_broken", fetched_at=fetched_at)
                 url = nxt
                 continue
             if 200 <= status < 300:
-                text = capture.body.decode("utf-8", errors="replace")
-                robots = Robots(Protego.parse(text), "robots_parsed", text=text)
+                header = {k.lower(): v for k, v in capture.response_headers}
+                try:
+                    body = decoded_body(
+                        capture.body, header.get("content-encoding", ""), self.config.robots_max_bytes
+                    )
+                except ValueError as e:  # unreadable, not empty: nothing is known to be allowed
+                    self.log(f"robots.txt of {host}: {e}")
+                    return Robots(None, "robots_undecodable", disallow_all=True, fetched_at=fetched_at)
+                robots = Robots.parsed(body.decode("utf-8", errors="replace"), fetched_at)
                 clock.rest(started, min(robots.delay(self.agent), self.config.max_crawl_delay))
                 return robots
             if 400 <= status < 500:
-                return Robots(None, "robots_missing")
-            return Robots(None, "robots_unavailable", disallow_all=True)
-        return Robots(None, "robots_too_many_redirects")
+                return Robots(None, "robots_missing", fetched_at=fetched_at)
+            return Robots(None, "robots_unavailable", disallow_all=True, fetched_at=fetched_at)
+        return Robots(None, "robots_too_many_redirects", fetched_at=fetched_at)
 
     async def _sitemaps(
         self, session: aiohttp.ClientSession, host: str, scheme: str, robots: Robots, clock: _Clock
@@ -380,11 +394,11 @@ class GroupFetcher:
                 continue
             header = {k.lower(): v for k, v in capture.response_headers}
             try:
-                body, _ = inflate(
+                body = decoded_body(
                     capture.body, header.get("content-encoding", ""), self.config.max_body_bytes
                 )
                 if body[:2] == b"\x1f\x8b":  # a sitemap.xml.gz file
-                    body, _ = inflate(body, "gzip", self.config.max_body_bytes)
+                    body = decoded_body(body, "gzip", self.config.max_body_bytes)
             except ValueError:
                 out.kind, out.reason = "http_error", "sitemap_corrupt"
                 continue

@@ -1,15 +1,16 @@
 """The crawl database: one row per known URL, a Parquet file per round (``round-NNNNN.parquet``).
 
 ``generate`` picks the URLs due in a round (at most ``pages_per_round_per_host`` per host, the
-shallowest first) and splits their hosts into fetch groups, each site (registered domain) in
-one; ``update`` merges a round's outcomes and the links they found into the next version. Both
-are pure functions of their inputs, so a rerun after a crash plans the same round again.
+shallowest first) and splits their hosts into fetch groups, each site (registered domain) and
+each address in one; ``update`` merges a round's outcomes and the links they found into the next
+version. Both are pure functions of their inputs, so a rerun after a crash plans the same round
+again.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from urllib.parse import urlsplit
 
@@ -116,8 +117,41 @@ def _fetched_per_host(db: dict[str, Entry]) -> dict[str, int]:
     return fetched
 
 
-def generate(db: dict[str, Entry], config: CrawlConfig, groups: int) -> list[dict[str, list[Target]]]:
-    """The round's fetch groups: per group, host -> its due targets in fetch order."""
+def fetch_units(hosts: Iterable[str], addresses: Mapping[str, str]) -> dict[str, str]:
+    """host -> the name of its fetch unit: hosts of one site, and hosts on one address (a host's
+    entry in ``addresses``), are in one unit, and so on transitively (a site with hosts on two
+    addresses joins the hosts of both). A unit is named by its first site in name order, so a
+    host that shares its address with no other site's host keeps its site's name."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    hosts = sorted(set(hosts))
+    site = {h: site_of(h) for h in hosts}
+    for h in hosts:
+        if h in addresses:
+            a, b = root("site " + site[h]), root("address " + addresses[h])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    names: dict[str, str] = {}
+    for h in hosts:
+        key = root("site " + site[h])
+        names[key] = min(names.get(key, site[h]), site[h])
+    return {h: names[root("site " + site[h])] for h in hosts}
+
+
+def generate(
+    db: dict[str, Entry], config: CrawlConfig, groups: int, addresses: Mapping[str, str] | None = None
+) -> list[dict[str, list[Target]]]:
+    """The round's fetch groups: per group, host -> its due targets in fetch order. A site's
+    hosts share a group (one worker paces what a site serves), and so do the hosts on one
+    address (``addresses``: host -> address, ``network.host_addresses``), so that
+    ``connections_per_ip`` holds across workers: the fetcher counts connections per address
+    within its group only."""
     fetched_per_host = _fetched_per_host(db)
     fetched = sum(fetched_per_host.values())
     due = sorted((e for e in db.values() if e.status == DUE), key=lambda e: (e.depth, e.url))
@@ -131,9 +165,10 @@ def generate(db: dict[str, Entry], config: CrawlConfig, groups: int) -> list[dic
         queue.append(Target(e.url, e.depth, e.referrer, e.retries, e.redirects))
         budget -= 1
     out: list[dict[str, list[Target]]] = [{} for _ in range(max(1, groups))]
+    units = fetch_units([h for h, q in per_host.items() if q], addresses or {})
     for host, queue in per_host.items():
         if queue:
-            out[id_hash(site_of(host)) % len(out)][host] = queue
+            out[id_hash(units[host]) % len(out)][host] = queue
     return [g for g in out if g]
 
 

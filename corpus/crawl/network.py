@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
@@ -39,6 +41,63 @@ def literal_address(host: str) -> str | None:
         return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
         return None
+
+
+def address_key(ip: str) -> str:
+    """One spelling per address, for counting connections per address: an IPv4-mapped IPv6
+    address (``::ffff:127.0.0.2``) is the IPv4 address it maps."""
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def _system_lookup(name: str) -> list[str]:
+    # What the fetcher's resolver asks (aiohttp's ThreadedResolver, IPv4, in the system's order).
+    found = socket.getaddrinfo(name, 0, socket.AF_INET, socket.SOCK_STREAM, 0, socket.AI_ADDRCONFIG)
+    return [str(sockaddr[0]) for *_, sockaddr in found]
+
+
+def host_addresses(
+    hosts: Iterable[str],
+    allowed: Sequence[Network],
+    known: Mapping[str, str] | None = None,
+    lookup: Callable[[str], list[str]] = _system_lookup,
+) -> dict[str, str]:
+    """The address each ``host[:port]`` is fetched from, as the fetcher's per-address limit
+    counts it: a literal address itself, else the first allowed address its name resolves to
+    (the fetcher's choice). A name that does not resolve now (or not to an allowed address)
+    keeps the address ``known`` gives it (learnt when it was last fetched), else it is left
+    out. Names are looked up at once (threads), as Nutch's generator resolves hosts to
+    partition them by address."""
+    names: dict[str, list[str]] = {}
+    out: dict[str, str] = {}
+    for host in hosts:
+        name = urlsplit(f"http://{host}").hostname or host
+        literal = literal_address(name)
+        if literal is not None:
+            out[host] = address_key(literal)
+        else:
+            names.setdefault(name, []).append(host)
+
+    def first_allowed(name: str) -> str | None:
+        try:
+            return next((address_key(a) for a in lookup(name) if address_allowed(a, allowed)), None)
+        except (OSError, UnicodeError):
+            return None
+
+    if names:
+        with ThreadPoolExecutor(max_workers=min(32, len(names))) as pool:
+            found = dict(zip(names, pool.map(first_allowed, names), strict=True))
+        for name, of_name in names.items():
+            for host in of_name:
+                address = found[name] or (known or {}).get(host)
+                if address:
+                    out[host] = address
+    return out
 
 
 class VettedResolver(AbstractResolver):

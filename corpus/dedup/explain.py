@@ -11,6 +11,8 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from corpus.errors import InputError
+
 
 @dataclass(frozen=True)
 class Member:
@@ -40,14 +42,14 @@ def find_group(run: str | Path, doc_or_cluster_id: str) -> Group:
     run = Path(run)
     clusters_dir = run / "clusters"
     if not any(clusters_dir.glob("*.parquet")):
-        raise ValueError(f"{run}: no clusters/ Parquet (near dedup off, or write_clusters = false)")
+        raise InputError(f"{run}: no clusters/ Parquet (near dedup off, or write_clusters = false)")
     clusters = ds.dataset(sorted(clusters_dir.glob("*.parquet")), format="parquet")
     hit = clusters.to_table(
         columns=["cluster_id"],
         filter=(pc.field("cluster_id") == doc_or_cluster_id) | (pc.field("id") == doc_or_cluster_id),
     )
     if not len(hit):
-        raise ValueError(f"{run}: {doc_or_cluster_id!r} is in no near-duplicate group")
+        raise InputError(f"{run}: {doc_or_cluster_id!r} is in no near-duplicate group")
     cluster_id = hit.column("cluster_id")[0].as_py()
     rows = clusters.to_table(filter=pc.field("cluster_id") == cluster_id).to_pylist()
     ids = [r["id"] for r in rows]

@@ -30,6 +30,7 @@ from datasketch import LeanMinHash, MinHashLSH
 from corpus.config import NearDedupConfig
 from corpus.dedup import minhash
 from corpus.dedup.shingles import shingle_hashes
+from corpus.errors import InputError
 
 _FORMAT = 1
 
@@ -115,5 +116,5 @@ class NearDuplicateIndex:
         with open(path, "rb") as f:
             data = pickle.load(f)
         if not isinstance(data, dict) or data.get("format") != _FORMAT:
-            raise ValueError(f"{path}: not a near-duplicate index of format {_FORMAT}")
+            raise InputError(f"{path}: not a near-duplicate index of format {_FORMAT}")
         return data["index"]

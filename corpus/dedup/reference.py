@@ -13,7 +13,6 @@ exact and near dedup, so that every witness of a removal, reference or not, is i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import pyarrow.parquet as pq
 
 from corpus.config import NearDedupConfig, PipelineConfig
 from corpus.dedup import exact, near, url
+from corpus.errors import InputError, load_json
 from corpus.hashing import text_hash
 
 INDEX_DIR = "dedup_index"
@@ -73,17 +73,17 @@ def check_references(runs: Sequence[str], config: PipelineConfig) -> None:
         root = Path(run)
         manifest = root / "manifest.json"
         if not manifest.is_file():
-            raise ValueError(f"dedup.reference: {run} is not a finished run (no manifest.json)")
+            raise InputError(f"dedup.reference: {run} is not a finished run (no manifest.json)")
         if not (root / INDEX_DIR).is_dir():
-            raise ValueError(
+            raise InputError(
                 f"dedup.reference: {run} has no {INDEX_DIR}/ (a run from before reference dedup "
                 "existed); rerun it with --force"
             )
-        earlier = PipelineConfig.from_dict(json.loads(manifest.read_text("utf-8"))["config"])
+        earlier = PipelineConfig.from_dict(load_json(manifest)["config"])
         have = _lsh_settings(earlier.near_dedup)
         if config.near_dedup.enabled and have != want:
             field = next(k for k in want if want[k] != have[k])
-            raise ValueError(
+            raise InputError(
                 f"dedup.reference: {run} was deduplicated with near_dedup {field} = {have[field]}, "
                 f"this run uses {want[field]}: their band keys cannot be compared"
             )

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from corpus.config import LanguageConfig
+from corpus.errors import InputError
 from corpus.records import Document, Rejection
 
 STAGE = "language"
@@ -36,7 +37,7 @@ class LanguageIdentifier:
 
         path = Path(model_path) if model_path else bundled_model_path()
         if not path.exists():
-            raise FileNotFoundError(f"{path}: language ID model not found")
+            raise InputError(f"{path}: language ID model not found")
         self.model = fasttext.load_model(str(path))
 
     def predict(self, texts: Sequence[str], max_chars: int = 10_000) -> list[tuple[str, float]]:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus.config import QualityConfig
+from corpus.errors import InputError
 from corpus.filters.text_units import BULLETS, TERMINAL_PUNCTUATION, UNSEGMENTED, lines, paragraphs, words
 
 STAGE = "quality"
@@ -41,11 +42,11 @@ def load_stop_words(folder: str) -> dict[str, frozenset[str]]:
         return lists
     path = Path(folder)
     if not path.is_dir():
-        raise FileNotFoundError(f"{folder}: quality.stop_words_dir is not a folder")
+        raise InputError(f"{folder}: quality.stop_words_dir is not a folder")
     for file in sorted(path.glob("*.txt")):
         words_ = {w.strip().lower() for w in file.read_text("utf-8").splitlines() if w.strip()}
         if not words_:
-            raise ValueError(f"{file}: empty stop-word list")
+            raise InputError(f"{file}: empty stop-word list")
         lists[file.stem] = frozenset(words_)
     return lists
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from corpus.config import SafetyConfig
+from corpus.errors import InputError
 from corpus.filters.quality import Finding
 from corpus.filters.text_units import UNSEGMENTED, words
 from corpus.filters.url_words import UrlWords
@@ -120,11 +121,11 @@ def _entries(name: str) -> tuple[set[str], bool, str]:
     are its lines verbatim, and its lower-cased text."""
     path = Path(name)
     if not path.is_file():
-        raise FileNotFoundError(f"{name}: safety.url_blocklists entry is not a file")
+        raise InputError(f"{name}: safety.url_blocklists entry is not a file")
     try:
         body = path.read_text("utf-8").lower()
     except UnicodeDecodeError as e:
-        raise ValueError(
+        raise InputError(
             f"{name}: safety.url_blocklists file is not UTF-8 ({e.reason} at byte {e.start})"
         ) from None
     verbatim = body.isascii() and not _NOT_VERBATIM.search(body)
@@ -161,14 +162,14 @@ def load_badwords(folder: str, use_default: bool) -> dict[str, BadWords]:
     if folder:
         path = Path(folder)
         if not path.is_dir():
-            raise FileNotFoundError(f"{folder}: safety.badwords_dir is not a folder")
+            raise InputError(f"{folder}: safety.badwords_dir is not a folder")
         lists.update({f.stem: f for f in sorted(path.glob("*.txt"))})
     out = {}
     for lang, file in lists.items():
         try:
             lines = file.read_text("utf-8").splitlines()
         except UnicodeDecodeError as e:
-            raise ValueError(f"{file}: bad-word list is not UTF-8 ({e.reason} at byte {e.start})") from None
+            raise InputError(f"{file}: bad-word list is not UTF-8 ({e.reason} at byte {e.start})") from None
         entries = {e.strip().lower() for e in lines if e.strip()}
         single = frozenset(e for e in entries if words(e) == [e])
         phrases = tuple(
@@ -209,13 +210,13 @@ class Classifier:
         path, sep, rest = spec.rpartition(":")
         path, sep2, label = path.rpartition(":")
         if not (sep and sep2 and path and label):
-            raise ValueError(f"safety.classifiers: {spec!r} is not 'path:label:threshold'")
+            raise InputError(f"safety.classifiers: {spec!r} is not 'path:label:threshold'")
         try:
             self.threshold = float(rest)
         except ValueError:
-            raise ValueError(f"safety.classifiers: {spec!r}: threshold {rest!r} is not a number") from None
+            raise InputError(f"safety.classifiers: {spec!r}: threshold {rest!r} is not a number") from None
         if not Path(path).is_file():
-            raise FileNotFoundError(f"{path}: safety.classifiers model not found")
+            raise InputError(f"{path}: safety.classifiers model not found")
         import fasttext  # fasttext-predict
 
         self.model = fasttext.load_model(path)

@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
+from corpus.errors import InputError
 from corpus.filters.quality import Finding
 
 DEFAULT_DIR = Path(__file__).parent / "data" / "url_words"
@@ -37,13 +38,11 @@ def _normalise(entry: str) -> str:
 def read_list(path: Path) -> frozenset[str]:
     """Entries of one list, normalised to ``a-z0-9``; ``#`` starts a comment."""
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: URL word list not found (safety.url_words_dir needs {', '.join(FILES)})"
-        )
+        raise InputError(f"{path}: URL word list not found (safety.url_words_dir needs {', '.join(FILES)})")
     try:
         lines = path.read_text("utf-8").splitlines()
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: URL word list is not UTF-8 ({e.reason} at byte {e.start})") from None
+        raise InputError(f"{path}: URL word list is not UTF-8 ({e.reason} at byte {e.start})") from None
     entries = (_normalise(line.split("#", 1)[0]) for line in lines)
     return frozenset(e for e in entries if e)
 
@@ -82,7 +81,7 @@ class UrlWords:
         """The lists in ``folder``, or the shipped ones when it is empty."""
         base = Path(folder) if folder else DEFAULT_DIR
         if folder and not base.is_dir():
-            raise FileNotFoundError(f"{folder}: safety.url_words_dir is not a folder")
+            raise InputError(f"{folder}: safety.url_words_dir is not a folder")
         banned, soft, subwords = (read_list(base / name) for name in FILES)
         return cls(banned, soft, subwords, min_soft)
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from corpus.config import InputConfig
+from corpus.errors import InputError
 from corpus.records import RawDocument, Rejection
 from corpus.units import WorkUnit
 
@@ -25,7 +26,7 @@ def input_format(path: str, config: InputConfig) -> str:
     for suffix, fmt in suffixes:
         if name.endswith(suffix):
             return fmt
-    raise ValueError(f"{path}: cannot tell the input format from the name; set input.format")
+    raise InputError(f"{path}: cannot tell the input format from the name; set input.format")
 
 
 def read_documents_of(

@@ -18,6 +18,8 @@ import json
 import re
 from collections.abc import Callable
 
+from corpus.errors import InputError
+
 PREFIX = "hf:"
 _SPEC = re.compile(r"(?P<name>[^:@]+)(?::(?P<config>[^@]+))?(?:@(?P<split>.+))?")
 
@@ -32,12 +34,12 @@ def saved_dataset_files(
     if splits is not None:
         names = _json(splits, join(folder, "dataset_dict.json")).get("splits")
         if not isinstance(names, list) or not names:
-            raise ValueError(f"{join(folder, 'dataset_dict.json')}: no 'splits' list")
+            raise InputError(f"{join(folder, 'dataset_dict.json')}: no 'splits' list")
         files: list[str] = []
         for split in names:
             found = saved_dataset_files(join(folder, str(split)), read, join)
             if found is None:
-                raise ValueError(f"{join(folder, str(split))}: split folder without state.json")
+                raise InputError(f"{join(folder, str(split))}: split folder without state.json")
             files += found
         return files
     state_path = join(folder, "state.json")
@@ -46,7 +48,7 @@ def saved_dataset_files(
         return None
     entries = _json(state, state_path).get("_data_files")
     if not isinstance(entries, list) or not all(isinstance(e, dict) and "filename" in e for e in entries):
-        raise ValueError(f"{state_path}: no '_data_files' list of filenames")
+        raise InputError(f"{state_path}: no '_data_files' list of filenames")
     return [join(folder, e["filename"]) for e in entries]
 
 
@@ -54,7 +56,7 @@ def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
     """``NAME[:CONFIG][@SPLIT]`` (after ``hf:``) as (name, config, split)."""
     match = _SPEC.fullmatch(spec)
     if not match:
-        raise ValueError(f"hf:{spec}: not hf:NAME[:CONFIG][@SPLIT]")
+        raise InputError(f"hf:{spec}: not hf:NAME[:CONFIG][@SPLIT]")
     return match["name"], match["config"], match["split"]
 
 
@@ -66,18 +68,18 @@ def dataset_files(spec: str) -> list[str]:
 
     name, config, split = parse_spec(spec)
     if split and any(c in split for c in "[]+"):
-        raise ValueError(f"hf:{spec}: split slices and sums are not supported; name whole splits")
+        raise InputError(f"hf:{spec}: split slices and sums are not supported; name whole splits")
     try:
         loaded = datasets.load_dataset(name, config, split=split)
     except Exception as e:  # datasets raises many kinds: missing, offline, bad config, bad split
-        raise ValueError(f"hf:{spec}: datasets.load_dataset failed: {type(e).__name__}: {e}") from None
+        raise InputError(f"hf:{spec}: datasets.load_dataset failed: {type(e).__name__}: {e}") from None
     parts = list(loaded.values()) if isinstance(loaded, datasets.DatasetDict) else [loaded]
     files = list(dict.fromkeys(c["filename"] for part in parts for c in part.cache_files))
     if not files:
-        raise ValueError(f"hf:{spec}: the dataset has no Arrow files on disk (an in-memory dataset)")
+        raise InputError(f"hf:{spec}: the dataset has no Arrow files on disk (an in-memory dataset)")
     on_disk = sum(pa.ipc.open_stream(pa.memory_map(f)).read_all().num_rows for f in files)
     if on_disk != sum(len(part) for part in parts):
-        raise ValueError(
+        raise InputError(
             f"hf:{spec}: its files hold {on_disk} rows but the dataset has {sum(len(p) for p in parts)} "
             "(a selection of rows); save it with save_to_disk and give that folder"
         )
@@ -88,7 +90,7 @@ def _json(data: bytes, path: str) -> dict:
     try:
         value = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+        raise InputError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(value, dict):
-        raise ValueError(f"{path}: not a JSON object")
+        raise InputError(f"{path}: not a JSON object")
     return value

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpus.config import InputConfig
+from corpus.errors import InputError
 from corpus.hashing import content_id
 from corpus.records import RawDocument, Rejection
 
@@ -121,7 +122,7 @@ def read_jsonl(
 
 def _columns(names: set[str], source: str, config: InputConfig) -> list[str]:
     if config.text_field not in names:
-        raise ValueError(f"{source}: no column {config.text_field!r} (columns: {sorted(names)})")
+        raise InputError(f"{source}: no column {config.text_field!r} (columns: {sorted(names)})")
     fields = (config.text_field, config.id_field, config.url_field, config.date_field)
     return [c for c in dict.fromkeys(fields) if c and c in names]
 
@@ -144,7 +145,7 @@ def read_parquet(
     try:
         parquet = pq.ParquetFile(stream)
     except (pa.ArrowInvalid, OSError) as e:
-        raise ValueError(f"{source}: not a Parquet file ({e})") from None
+        raise InputError(f"{source}: not a Parquet file ({e})") from None
     columns = _columns(set(parquet.schema_arrow.names), source, config)
     groups = list(range(start, parquet.num_row_groups if end < 0 else end))
     if not groups:
@@ -157,7 +158,7 @@ def read_parquet(
             first_row,
         )
     except (pa.ArrowInvalid, OSError) as e:
-        raise ValueError(f"{source}: damaged Parquet data ({e})") from None
+        raise InputError(f"{source}: damaged Parquet data ({e})") from None
 
 
 def read_arrow(stream: BinaryIO, source: str, config: InputConfig) -> Iterator[RawDocument | Rejection]:
@@ -168,15 +169,15 @@ def read_arrow(stream: BinaryIO, source: str, config: InputConfig) -> Iterator[R
         batches: Iterator[pa.RecordBatch] = iter(reader)
     except pa.ArrowInvalid as e:
         if not stream.seekable():
-            raise ValueError(f"{source}: not an Arrow IPC stream ({e})") from None
+            raise InputError(f"{source}: not an Arrow IPC stream ({e})") from None
         stream.seek(0)
         try:
             reader = pa.ipc.open_file(stream)
         except pa.ArrowInvalid as e:
-            raise ValueError(f"{source}: not an Arrow IPC stream or file ({e})") from None
+            raise InputError(f"{source}: not an Arrow IPC stream or file ({e})") from None
         batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
     columns = _columns(set(reader.schema.names), source, config)
     try:
         yield from _rows((b.select(columns) for b in batches), source, config)
     except (pa.ArrowInvalid, OSError) as e:  # a cut file surfaces as OSError from the reader
-        raise ValueError(f"{source}: damaged Arrow data ({e})") from None
+        raise InputError(f"{source}: damaged Arrow data ({e})") from None

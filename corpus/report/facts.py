@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpus.errors import InputError, load_json
 from corpus.hashing import id_hash
 from corpus.manifest import load_manifest
 from corpus.shards_inspect import inspect_run
@@ -107,8 +108,8 @@ def gather(
     run = Path(run)
     summary_path = run / "summary.json"
     if not summary_path.exists():
-        raise ValueError(f"{summary_path}: missing; is {run} a finished corpus run?")
-    summary = json.loads(summary_path.read_text("utf-8"))
+        raise InputError(f"{summary_path}: missing; is {run} a finished corpus run?")
+    summary = load_json(summary_path)
     manifest = load_manifest(run)
     facts: dict[str, Any] = {
         "run": str(run),
@@ -120,7 +121,7 @@ def gather(
     }
     stats_path = run / "run_stats.json"
     if stats_path.exists():
-        facts["run_stats"] = json.loads(stats_path.read_text("utf-8"))
+        facts["run_stats"] = load_json(stats_path)
     facts.update(_kept(run, samples))
     facts.update(_rejected(run, samples))
     facts["clusters"] = _clusters(run)
@@ -133,8 +134,8 @@ def gather(
     if crawl_dir is not None:
         path = crawl_dir / "crawl_summary.json"
         if not path.exists():
-            raise ValueError(f"{path}: missing; is {crawl_dir} a finished crawl?")
-        facts["crawl"] = {"folder": str(crawl_dir), **json.loads(path.read_text("utf-8"))}
+            raise InputError(f"{path}: missing; is {crawl_dir} a finished crawl?")
+        facts["crawl"] = {"folder": str(crawl_dir), **load_json(path)}
     if train:
         facts["train"] = _training(Path(train))
     return facts
@@ -310,22 +311,38 @@ def _crawl_of(sources: dict[str, int]) -> Path | None:
 def _training(folder: Path) -> dict:
     path = folder / "metrics.jsonl"
     if not path.exists():
-        raise ValueError(f"{path}: missing; is {folder} a training run (corpus train --out)?")
+        raise InputError(f"{path}: missing; is {folder} a training run (corpus train --out)?")
     train, val = [], []
-    for line in path.read_text("utf-8").splitlines():
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        record = json.loads(line)
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}: line {number} is not valid JSON ({e})") from None
         if "val_loss" in record:
             val.append({k: record.get(k) for k in ("step", "val_loss", "val_bpb")})
         elif "loss" in record:
             train.append({k: record.get(k) for k in ("step", "loss", "lr", "tokens_per_s")})
     last_train = train[-1] if train else {}
     last_val = val[-1] if val else {}
-    row = [str(folder), last_train.get("step"), last_train.get("loss"), last_val.get("val_loss"),
+    # A metrics record's step counts from 0 and the last one logged need not be the run's last:
+    # the run's step count is the summary's (a run stopped before its summary: the last record's).
+    summary_path = folder / "train_summary.json"
+    summary = load_json(summary_path) if summary_path.exists() else {}
+    steps = summary.get("steps", last_train.get("step"))
+    row = [str(folder), steps, last_train.get("loss"), last_val.get("val_loss"),
            last_val.get("val_bpb")]  # fmt: skip
-    return {"folder": str(folder), "train": train, "val": val, "last": row}
+    # The final validation split by source (a mixture) and by language (shards by language).
+    parts = [
+        [kind, name, part.get("loss"), part.get("bits_per_byte"), part.get("tokens")]
+        for kind in ("source", "language")
+        for name, part in sorted(summary.get(f"final_val_by_{kind}", {}).items())
+    ]
+    return {"folder": str(folder), "train": train, "val": val, "last": row, "val_parts": parts}
 
 
 TRAINING_HEADERS = ["run", "steps", "last train loss", "last validation loss", "bits per byte"]
 """Columns of the training run's ``last`` row, as both renderings show it."""
+VAL_PART_HEADERS = ["by", "", "validation loss", "bits per byte", "target tokens"]
+"""Columns of the final validation loss per source and per language."""

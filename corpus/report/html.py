@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from corpus.report import plots
-from corpus.report.facts import LENGTH_EDGES, TRAINING_HEADERS, format_value
+from corpus.report.facts import LENGTH_EDGES, TRAINING_HEADERS, VAL_PART_HEADERS, format_value
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d232a;background:#fbfbf9}
@@ -325,7 +325,10 @@ def _crawl(c: dict) -> str:
 
 def _training(t: dict) -> str:
     html = _plot(plots.training_curves(t["train"], t["val"]), "training")
-    return html + _table(TRAINING_HEADERS, [t["last"]], {1, 2, 3, 4})
+    html += _table(TRAINING_HEADERS, [t["last"]], {1, 2, 3, 4})
+    if t.get("val_parts"):
+        html += _table(VAL_PART_HEADERS, t["val_parts"], {2, 3, 4})
+    return html
 
 
 def _compare(c: dict) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpus.report.facts import TRAINING_HEADERS, format_value
+from corpus.report.facts import TRAINING_HEADERS, VAL_PART_HEADERS, format_value
 
 
 def _row(cells: list[Any]) -> str:
@@ -81,6 +81,8 @@ def render(facts: dict[str, Any], comparison: dict[str, Any] | None = None) -> s
     if "train" in facts:
         lines += ["## Training", ""]
         lines += _table(TRAINING_HEADERS, [facts["train"]["last"]])
+        if facts["train"].get("val_parts"):
+            lines += _table(VAL_PART_HEADERS, facts["train"]["val_parts"])
     if comparison is not None:
         lines += [f"## Compared with {comparison['other']}", ""]
         lines += _table(

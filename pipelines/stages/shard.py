@@ -10,6 +10,7 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from corpus.config import PipelineConfig
+from corpus.errors import InputError
 from corpus.records import documents_of, row_groups, write_parquet
 from corpus.shards import write_shard
 from corpus.steps import shard_step
@@ -53,7 +54,7 @@ class ShardFileFn(beam.DoFn):
         if self.encoder_sha != tokenizer["sha256"]:  # built once per worker
             data = files.read_bytes(tokenizer["path"])
             if hashlib.sha256(data).hexdigest() != tokenizer["sha256"]:
-                raise ValueError(f"{tokenizer['path']}: changed while the job ran (sha256 differs)")
+                raise InputError(f"{tokenizer['path']}: changed while the job ran (sha256 differs)")
             self.encoder = DocumentEncoder(
                 data.decode("utf-8"), self.config.tokenizer.bos_token, self.config.shard.document_token
             )

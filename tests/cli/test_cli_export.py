@@ -118,6 +118,33 @@ def test_generate_is_seeded(code_training: Path) -> None:
     assert rc == 2 and "0 < top_p <= 1" in err
 
 
+def test_generate_and_export_take_the_run_folder(code_training: Path, tmp_path: Path) -> None:
+    # A training run's folder stands for its checkpoint.pt, as `corpus train --out` names it.
+    args = ("--prompt", "def ", "--max-tokens", "8", "--seed", "1")
+    rc, from_file, err = corpus_cli("generate", str(code_training / "checkpoint.pt"), *args)
+    assert rc == 0, err
+    rc, from_folder, err = corpus_cli("generate", str(code_training), *args)
+    assert rc == 0, err
+    assert from_folder == from_file
+    rc, _, err = corpus_cli("export", str(code_training), "--hf", str(tmp_path / "hf-folder"))
+    assert rc == 0, err
+    rc, _, err = corpus_cli("export", str(code_training / "checkpoint.pt"), "--hf", str(tmp_path / "hf-file"))
+    assert rc == 0, err
+    for name in ("model.safetensors", "config.json", "tokenizer.json"):
+        assert (tmp_path / "hf-folder" / name).read_bytes() == (tmp_path / "hf-file" / name).read_bytes()
+
+
+@pytest.mark.parametrize("command", [["generate"], ["export", "--hf", "{tmp}/hf"]])
+def test_a_folder_without_a_checkpoint_is_named(command: list[str], tmp_path: Path) -> None:
+    folder = tmp_path / "not-a-run"
+    folder.mkdir()
+    argv = [command[0], str(folder), *(a.replace("{tmp}", str(tmp_path)) for a in command[1:])]
+    rc, _, err = corpus_cli(*argv)
+    assert rc == 2
+    assert err == f"error: {folder}: a folder without checkpoint.pt; is it a training run?\n"
+    assert not (tmp_path / "hf").exists()
+
+
 def test_plan_pairs_model_and_data(sample_corpus) -> None:
     run = sample_corpus[0]
     rc, out, _ = corpus_cli("plan", str(run), "--params", "5e6", "--tokens-per-s", "2000", "--seq-len", "256",
@@ -132,8 +159,35 @@ def test_plan_pairs_model_and_data(sample_corpus) -> None:
     # A compute budget gives back the size whose compute-optimal run spends it.
     rc, out, _ = corpus_cli("plan", str(run), "--compute", str(p["flops"]), "--seq-len", "256", "--json")
     assert rc == 0 and json.loads(out)["params"] == pytest.approx(5e6, rel=0.02)
-    rc, _, err = corpus_cli("plan", str(run))
-    assert rc == 2 and "give a model size (--params) or a compute budget (--compute)" in err
+    rc, _, err = corpus_cli("plan", str(run), "--params", "5e6", "--compute", "1e18")
+    assert rc == 2 and err == "error: --params and --compute: give one of them (or neither)\n"
+
+
+def test_plan_of_a_run_alone_tells_the_models_it_supports(code_corpus: Path) -> None:
+    # No --params or --compute: the compute-optimal model at one epoch of the corpus and at four
+    # (~20 tokens per parameter), from the manifest's training tokens.
+    tokens = json.loads((code_corpus / "manifest.json").read_text("utf-8"))["totals"]["train"]["tokens"]
+    one, four = int(tokens / 20), int(4 * tokens / 20)
+    rc, out, err = corpus_cli("plan", str(code_corpus), "--seq-len", "128")
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"corpus: {tokens:,} training tokens"
+    assert lines[1].startswith(f"at 1 epoch: {one:,} parameters (without embeddings), e.g. ")
+    assert lines[2].startswith(f"at 4 epochs: {four:,} parameters (without embeddings), e.g. ")
+    assert f"; {20 * one:,} tokens, " in lines[1] and f"; {20 * four:,} tokens, " in lines[2]
+    assert lines[3] == f"this corpus supports about {one:,} parameters at one epoch, {four:,} at 4 epochs"
+    rc, out, _ = corpus_cli("plan", str(code_corpus), "--seq-len", "128", "--json", "--tokens-per-s", "1000")
+    assert rc == 0
+    models = json.loads(out)["models"]
+    assert [(m["epochs"], m["params"], m["tokens"]) for m in models] == [
+        (1, one, 20 * one),
+        (4, four, 20 * four),
+    ]
+    for m in models:
+        layers, width = m["shape"]["n_layer"], m["shape"]["n_embd"]
+        assert m["flops"] == pytest.approx(m["tokens"] * (6 * m["params"] + 12 * layers * width * 128))
+        assert m["epochs"] * tokens == pytest.approx(m["tokens"], abs=20 * m["epochs"])
+        assert m["seconds"] == pytest.approx(m["tokens"] / 1000)
 
 
 def test_plan_fits_a_scaling_law(tmp_path: Path) -> None:

@@ -116,6 +116,22 @@ def test_markdown_summary_and_sections(code_report: Path, code_corpus: Path) -> 
     assert 'data-plot="training"' in page and "Compared with another run" in page
 
 
+def test_the_training_row_counts_the_run_s_steps(
+    code_corpus: Path, code_training: Path, tmp_path: Path
+) -> None:
+    # The last metrics record is of the last logged step, counted from 0: not the run's step count.
+    steps = json.loads((code_training / "train_summary.json").read_text("utf-8"))["steps"]
+    records = [json.loads(line) for line in (code_training / "metrics.jsonl").read_text("utf-8").splitlines()]
+    last_logged = [r for r in records if "loss" in r][-1]["step"]
+    assert last_logged < steps  # what the row showed
+    facts = gather(code_corpus, samples=1, train=str(code_training))
+    assert facts["train"]["last"][:2] == [str(code_training), steps]
+    rc, _, err = corpus_cli("report", str(code_corpus), "--train", str(code_training), "--out", str(tmp_path))
+    assert rc == 0, err
+    md = (tmp_path / "report.md").read_text("utf-8")
+    assert f"| {code_training} | {steps} | " in md
+
+
 def test_report_errors_are_clear(tmp_path: Path, code_corpus: Path) -> None:
     rc, _, err = corpus_cli("report", str(tmp_path))
     assert (

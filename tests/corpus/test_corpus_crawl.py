@@ -122,3 +122,55 @@ def test_round_limits_share_the_page_budgets() -> None:
     assert frontier.round_limits(db, roomy, groups)["www.debian.org"] == 3
     off = replace(config, follow_links_in_round=False)
     assert frontier.round_limits(db, off, groups) == {"example.net": 1, "example.org": 1, "www.debian.org": 1}
+
+
+def test_fetch_groups_keep_an_address_together() -> None:
+    """connections_per_ip is counted within one fetch group: the hosts on one address (of
+    different sites, named differently) go to one group at any number of groups, together with
+    their sites' other hosts; hosts on other addresses still spread over the groups."""
+    config = CrawlConfig()
+    shared = ["a.example", "b.test", "c.example.org:8080", "www.python.org"]
+    alone = [f"site{i}.org" for i in range(12)]
+    db, _ = frontier.seed_entries([f"http://{h}/" for h in (*shared, *alone, "docs.python.org")], config)
+    addresses = {h: "192.0.2.7" for h in shared} | {h: f"198.51.100.{i}" for i, h in enumerate(alone)}
+    addresses["docs.python.org"] = "203.0.113.1"  # elsewhere, but its site is on 192.0.2.7
+    for n in (2, 4, 8):
+        groups = frontier.generate(db, config, n, addresses)
+        holding = [g for g in groups if set(g) & set(shared)]
+        assert len(holding) == 1 and set(holding[0]) >= {*shared, "docs.python.org"}, n
+        assert len(groups) > 1  # the others spread
+        assert frontier.generate(db, config, n, dict(reversed(addresses.items()))) == groups  # deterministic
+    # A host that shares its address with no other site's host is placed as without addresses.
+    assert frontier.fetch_units(["site1.org", "x.site1.org"], {"site1.org": "198.51.100.1"}) == {
+        "site1.org": "site1.org", "x.site1.org": "site1.org",
+    }  # fmt: skip
+
+
+def test_host_addresses_as_the_fetcher_counts_them() -> None:
+    """The plan's address of each host: a literal address as itself (IPv4-mapped IPv6 as the
+    IPv4 address), a name as its first allowed address; a name that does not resolve keeps the
+    address learnt when it was last fetched, or has none."""
+    import socket
+
+    from corpus.crawl.network import host_addresses
+
+    table = {
+        "a.example": ["10.0.0.1", "192.0.2.7"],
+        "b.example": ["192.0.2.7"],
+        "private.example": ["10.0.0.2"],
+    }
+
+    def lookup(name: str) -> list[str]:
+        if name not in table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return table[name]
+
+    got = host_addresses(
+        ["a.example:8080", "b.example", "[::ffff:192.0.2.9]:81", "192.0.2.9:80", "gone.example",
+         "never.example", "private.example"],
+        [ipaddress.ip_network("192.0.2.0/24")], known={"gone.example": "192.0.2.5"}, lookup=lookup,
+    )  # fmt: skip
+    assert got == {
+        "a.example:8080": "192.0.2.7", "b.example": "192.0.2.7", "[::ffff:192.0.2.9]:81": "192.0.2.9",
+        "192.0.2.9:80": "192.0.2.9", "gone.example": "192.0.2.5",
+    }  # fmt: skip

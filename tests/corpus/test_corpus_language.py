@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from corpus.config import LanguageConfig, PipelineConfig
+from corpus.errors import InputError
 from corpus.filters.language import LanguageIdentifier, bundled_model_path, filter_language
 from corpus.hashing import text_hash
 from corpus.records import Document, Rejection
@@ -97,7 +98,7 @@ def test_empty_keep_list_keeps_every_language(
 
 
 def test_missing_model_is_an_error_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="lid.218.bin: language ID model not found"):
+    with pytest.raises(InputError, match="lid.218.bin: language ID model not found"):
         LanguageIdentifier(tmp_path / "lid.218.bin")
 
 

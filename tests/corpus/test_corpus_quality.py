@@ -15,6 +15,7 @@ import pytest
 from corpus_helpers import STDLIB
 
 from corpus.config import PipelineConfig, QualityConfig
+from corpus.errors import InputError
 from corpus.filters import quality as q
 from corpus.filters.text_units import words
 from corpus.normalize import normalize_text
@@ -109,7 +110,7 @@ def test_stop_words_for_other_languages_come_from_files(page_text, tmp_path: Pat
     assert lists["de"] == frozenset({"der", "die", "und"}) and "en" in lists
     assert q.gopher_quality(text, "de", FINEWEB, lists) is None  # German text has German stop words
     assert q.gopher_quality(page_text(PASSING_PAGE), "de", FINEWEB, lists).reason == "gopher_few_stop_words"
-    with pytest.raises(FileNotFoundError, match="quality.stop_words_dir"):
+    with pytest.raises(InputError, match="quality.stop_words_dir"):
         q.load_stop_words(str(tmp_path / "missing"))
 
 

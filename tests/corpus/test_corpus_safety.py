@@ -10,6 +10,7 @@ import pytest
 from corpus_helpers import BASE_URL, STDLIB
 
 from corpus.config import PipelineConfig, SafetyConfig
+from corpus.errors import InputError
 from corpus.filters.quality import Finding
 from corpus.filters.safety import SafetyChecker, UrlBlocklist, badword_count, load_badwords
 
@@ -28,7 +29,7 @@ def test_domains_block_their_subdomains_and_entries_with_a_slash_block_substring
     only_ch07 = UrlBlocklist([blocklist(tmp_path, "/ch07.")])
     assert only_ch07.match(BASE_URL + "ch07.fr.html#_gui_desktops") == "/ch07."
     assert only_ch07.match(BASE_URL + "ch01.fr.html") is None and only_ch07.match(None) is None
-    with pytest.raises(FileNotFoundError, match="safety.url_blocklists"):
+    with pytest.raises(InputError, match="safety.url_blocklists"):
         UrlBlocklist([str(tmp_path / "missing.txt")])
 
 
@@ -80,7 +81,7 @@ def test_word_lists_from_files_per_language(tmp_path: Path, page_text) -> None:
         1 for w in text.split() if w.strip(".,:;()") == "Konsole"
     )
     assert badword_count(text, "fr", lists) == (0, 0)  # no French list: nothing counted
-    with pytest.raises(FileNotFoundError, match="safety.badwords_dir"):
+    with pytest.raises(InputError, match="safety.badwords_dir"):
         load_badwords(str(tmp_path / "missing"), use_default=False)
     (tmp_path / "fr.txt").write_bytes("console\n".encode("utf-16"))
     with pytest.raises(ValueError, match=r"fr.txt: bad-word list is not UTF-8"):
@@ -92,7 +93,7 @@ def test_classifier_specs_are_checked() -> None:
         PipelineConfig.from_dict({"safety": {"classifiers": ["model.bin"]}})
     with pytest.raises(ValueError, match="threshold must be within"):
         PipelineConfig.from_dict({"safety": {"classifiers": ["model.bin:nsfw:2"]}})
-    with pytest.raises(FileNotFoundError, match="safety.classifiers model not found"):
+    with pytest.raises(InputError, match="safety.classifiers model not found"):
         SafetyChecker(SafetyConfig(classifiers=("missing.bin:nsfw:0.5",)))
 
 

@@ -18,6 +18,7 @@ import pytest
 from corpus_helpers import BASE_URL, REPO
 
 from corpus.config import PipelineConfig, SafetyConfig
+from corpus.errors import InputError
 from corpus.filters.quality import Finding
 from corpus.filters.safety import SafetyChecker, UrlBlocklist
 from corpus.filters.url_words import DEFAULT_DIR, FILES, UrlWords, trie_pattern
@@ -122,10 +123,10 @@ def test_a_folder_of_lists_replaces_the_shipped_ones(tmp_path: Path) -> None:
 
 
 def test_bad_list_folders_and_settings_name_the_problem(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="safety.url_words_dir is not a folder"):
+    with pytest.raises(InputError, match="safety.url_words_dir is not a folder"):
         UrlWords.load(str(tmp_path / "missing"))
     (tmp_path / "banned_words.txt").write_text("porn\n", "utf-8")
-    with pytest.raises(FileNotFoundError, match=r"soft_banned_words.txt: URL word list not found"):
+    with pytest.raises(InputError, match=r"soft_banned_words.txt: URL word list not found"):
         UrlWords.load(str(tmp_path))
     (tmp_path / "soft_banned_words.txt").write_bytes(b"\xff\xfe sex\n")
     with pytest.raises(ValueError, match=r"soft_banned_words.txt: URL word list is not UTF-8"):

@@ -5,6 +5,7 @@ address is not allowed. Assertions come from the servers' own access logs and th
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import json
 import re
@@ -82,7 +83,12 @@ def crawl(tmp_path_factory: pytest.TempPathFactory):
         "robots_slow": docs_site("127.0.0.6", pages),
         "robots_huge": docs_site("127.0.0.7", pages),
         "robots_moved": docs_site("127.0.0.8", pages),
+        "robots_gzip": docs_site("127.0.0.14", pages),
     }
+    # nginx with gzip on for text/plain answers Accept-Encoding: gzip so.
+    sites["robots_gzip"].routes["/robots.txt"] = static(
+        gzip.compress(ROBOTS_A), ctype="text/plain", **{"Content-Encoding": "gzip"}
+    )
     sites["robots_503"].routes["/robots.txt"] = static(b"busy", 503, ctype="text/plain")
 
     def slow_robots(h) -> None:
@@ -109,7 +115,7 @@ def crawl(tmp_path_factory: pytest.TempPathFactory):
         "max_retries = 1\nrobots_max_bytes = 512000\n",
         "utf-8",
     )
-    allow = [a for a in ("127.0.0.2", "127.0.0.3", "127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8")]
+    allow = ["127.0.0.2", "127.0.0.3", "127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8", "127.0.0.14"]
     args = [
         "--seeds",
         str(seeds),
@@ -161,10 +167,20 @@ def test_robots_txt_comes_first_and_is_obeyed(crawl) -> None:
     assert {r["reason"] for u, r in rows.items() if "127.0.0.5" in u} == {"gave_up_robots_unavailable"}
 
 
+def test_a_gzip_encoded_robots_txt_is_obeyed(crawl) -> None:
+    """The same robots.txt as the docs host's, sent gzip-encoded: the same pages asked, none
+    that it disallows, its Crawl-delay kept (the delay test)."""
+    _, sites, _ = crawl
+    plain = sorted(h.path for h in sites["docs"].hits)
+    encoded = sorted(h.path for h in sites["robots_gzip"].hits)
+    assert encoded == plain and "/doc/ch01.fr.html" in encoded
+    assert not [p for p in encoded if p.endswith(".ja.html") or re.fullmatch(r"/doc/ch0[2-9]\.fr\.html", p)]
+
+
 def test_requests_to_a_host_keep_the_delay(crawl) -> None:
     _, sites, _ = crawl
     for name, site in sites.items():
-        delay = 0.2 if name == "docs" else MIN_DELAY
+        delay = 0.2 if name in ("docs", "robots_gzip") else MIN_DELAY
         times = [h.at for h in site.hits]
         gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
         assert all(g >= delay - 0.01 for g in gaps), (name, min(gaps, default=None))
@@ -512,3 +528,74 @@ def test_a_round_planned_by_an_earlier_version_is_fetched_the_same(tmp_path: Pat
         {u: {k: r[k] for k in keep} for u, r in db_rows(run).items()} for run in (tmp_path / "straight", out)
     ]
     assert rows[0] == rows[1]
+
+
+def test_the_per_address_limit_holds_across_workers(tmp_path: Path) -> None:
+    """Two hosts of different names on one address (``localhost`` and ``127.0.0.1``, two ports of
+    this machine) and one on another address. The crawl job's plan for two workers (four fetch
+    groups) puts the two on one address in one group, since a fetcher counts connections per
+    address within its own group; every group is then fetched at once, each in its own thread
+    as on its own worker, with connections_per_ip = 1: the shared address never has requests
+    of both hosts in flight (its servers count them), while the other host's group runs beside."""
+    import asyncio
+    import threading
+
+    from corpus.crawl import frontier
+    from corpus.crawl.fetch import GroupFetcher, Target
+    from corpus.crawl.warc import WarcSet
+
+    pages = {n: h for n, h in sample_pages().items() if re.fullmatch(r"ch0[1-3]\.en\.html", n)}
+    lock = threading.Lock()
+    flight = {"now": 0, "most": 0}
+
+    def counted(handler):
+        def serve(h) -> None:
+            with lock:
+                flight["now"] += 1
+                flight["most"] = max(flight["most"], flight["now"])
+            try:
+                time.sleep(0.15)  # long enough for requests to two hosts to meet
+                handler(h)
+            finally:
+                with lock:
+                    flight["now"] -= 1
+
+        return serve
+
+    shared = [docs_site("127.0.0.1", pages, b"User-agent: *\nDisallow:\n") for _ in range(2)]
+    for site in shared:
+        site.routes = {path: counted(handler) for path, handler in site.routes.items()}
+        site.start()
+    other = docs_site("127.0.0.28", pages, b"User-agent: *\nDisallow:\n").start()
+    ports = [s.server.server_address[1] for s in shared]  # type: ignore[union-attr]
+    hosts = [f"localhost:{ports[0]}", f"127.0.0.1:{ports[1]}", other.host]
+    config = CrawlConfig(min_delay=0.0, response_time_factor=0.0, connections_per_ip=1, max_depth=1,
+                         allow_networks=("127.0.0.1/32", "127.0.0.28/32"))  # fmt: skip
+    db, _ = frontier.seed_entries([f"http://{h}/" for h in hosts], config)
+    plan = crawl_job.make_plan(db, config, 4, {})
+    groups = [sorted(queues) for queues, *_ in plan["groups"]]
+    done: list[int] = []
+
+    def fetch_group(number: int, queues: dict, states: dict, limits: dict, known: dict) -> None:
+        warcs = {k: WarcSet(tmp_path / f"g{number}" / k, "t", config.warc_max_bytes, {})
+                 for k in ("pages", "crawldiagnostics", "robotstxt")}  # fmt: skip
+        fetcher = GroupFetcher(config, warcs, set(hosts), hosts=states, limits=limits, known=known)
+        outcomes = asyncio.run(fetcher.run({h: [Target(*t) for t in q] for h, q in queues.items()}))
+        for w in warcs.values():
+            w.close()
+        done.extend(1 for o in outcomes if o.kind in ("fetched", "revisit"))
+
+    workers = [threading.Thread(target=fetch_group, args=(n, *part)) for n, part in enumerate(plan["groups"])]
+    try:
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        for site in (*shared, other):
+            site.stop()
+    assert flight["most"] == 1
+    assert sorted(hosts[:2]) in groups  # one group holds both hosts of 127.0.0.1
+    assert len(groups) == 2 and [other.host] in groups  # the other address in another group
+    assert len(done) == 3 * (1 + len(pages))  # every host's index and chapters
+    assert all(len(s.hits) == 1 + 1 + len(pages) for s in shared)  # robots.txt too

@@ -10,6 +10,7 @@ import pytest
 from corpus_helpers import SAMPLE_WARC
 
 from corpus.config import InputConfig
+from corpus.errors import InputError
 from corpus.readers.detect import input_format, read_documents_of
 from corpus.records import RawDocument
 from pipelines import files
@@ -26,7 +27,7 @@ def test_list_inputs_expands_sorts_and_dedups(tmp_path: Path) -> None:
 
 def test_list_inputs_names_a_pattern_that_matches_nothing(tmp_path: Path) -> None:
     pattern = str(tmp_path / "*.parquet")
-    with pytest.raises(FileNotFoundError, match=f"^{pattern.replace('*', '[*]')}: no input file matches$"):
+    with pytest.raises(InputError, match=f"^{pattern.replace('*', '[*]')}: no input file matches$"):
         files.list_inputs([str(SAMPLE_WARC), pattern])
 
 

@@ -55,6 +55,7 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch:
         save_checkpoint(path, model, optimizer, 2, CONFIG)
     assert path.read_bytes() == before
     assert load_checkpoint(path)["step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]  # no checkpoint.pt.tmp left
 
 
 def test_unreadable_checkpoint_names_the_file(tmp_path: Path) -> None:

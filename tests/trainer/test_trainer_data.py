@@ -98,7 +98,7 @@ def test_a_shard_too_short_for_one_window_is_an_error(run_dir: Path) -> None:
         TrainBatches(shards, B, longest, seed=0)
 
 
-def test_val_batches_are_consecutive_and_repeatable(run_dir: Path) -> None:
+def test_val_batches_are_spread_and_repeatable(run_dir: Path) -> None:
     shards = open_split(verify_run(run_dir), "val")
     raw = raw_tokens(shards[0].path)
     batches = list(eval_batches(shards, B, T, max_batches=3))
@@ -106,12 +106,16 @@ def test_val_batches_are_consecutive_and_repeatable(run_dir: Path) -> None:
     again = list(eval_batches(shards, B, T, max_batches=3))
     assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again, strict=True))
     x, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
-    for row in range(3 * B):
-        assert x[row].tolist() == raw[row * T : row * T + T].tolist()
-        assert y[row].tolist() == raw[row * T + 1 : row * T + T + 1].tolist()
-    # Unbounded: every full batch of windows in the split, the partial last batch dropped.
     windows = len(range(0, len(raw) - T, T))
-    assert len(list(eval_batches(shards, B, T, max_batches=10**9))) == windows // B
+    # 3 x B windows at even steps over the shard, not its first 3 x B.
+    starts = [(2 * j + 1) * windows // (2 * 3 * B) * T for j in range(3 * B)]
+    for row, start in enumerate(starts):
+        assert x[row].tolist() == raw[start : start + T].tolist()
+        assert y[row].tolist() == raw[start + 1 : start + T + 1].tolist()
+    assert starts[-1] > len(raw) * 3 // 4
+    # Unbounded: every window of the split, the last batch partial.
+    assert sum(len(b[0]) for b in eval_batches(shards, B, T, max_batches=10**9)) == windows
+    assert len(list(eval_batches(shards, B, T, max_batches=10**9))) == -(-windows // B)
 
 
 def test_unigram_entropy_matches_a_direct_count(run_dir: Path) -> None:

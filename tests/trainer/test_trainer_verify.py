@@ -98,7 +98,7 @@ def test_a_run_without_train_shards_is_refused(
         m["shards"] = [s for s in m["shards"] if s["split"] == "val"]
 
     edit_manifest(run_copy, only_val)
-    assert main(["--data", str(run_copy), "--out", str(tmp_path / "out")]) == 1
+    assert main(["--data", str(run_copy), "--out", str(tmp_path / "out")]) == 2
     assert "manifest.json: no shard of split 'train'" in capsys.readouterr().err
 
 
@@ -107,7 +107,7 @@ def test_cli_refuses_before_step_zero(
 ) -> None:
     flip_byte(run_copy / "train_000000.bin", HEADER_BYTES)
     out = tmp_path / "out"
-    assert main(["--data", str(run_copy), "--out", str(out), "--max-steps", "2"]) == 1
+    assert main(["--data", str(run_copy), "--out", str(out), "--max-steps", "2"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "train_000000.bin: sha256" in err
     assert not out.exists()
