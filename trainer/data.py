@@ -30,6 +30,7 @@ from corpus.manifest import ManifestError
 from corpus.shards import open_tokens
 from trainer.config import ConfigError
 from trainer.head_loss import IGNORE_INDEX
+from trainer.shard_maps import LazyTokens
 from trainer.verify import RunData
 
 # Separates the training stream's random numbers from every other use of the same seed.
@@ -40,19 +41,22 @@ _TRAIN_STREAM = 0x7472
 class Shard:
     name: str
     path: Path
-    tokens: np.memmap
-    mask: np.memmap | None = None
+    tokens: LazyTokens | np.ndarray
+    """Its tokens, mapped on first use (``trainer.shard_maps``: any number of shards stays within
+    the file-descriptor limit)."""
+    mask: LazyTokens | np.ndarray | None = None
     """Fine-tuning data: one byte per token, 1 where the token is a target the loss counts."""
     language: str = ""
     """The language of every document in it (a corpus built with shard.by_language), else ""."""
 
 
 def open_split(run: RunData, split: str) -> list[Shard]:
-    """Memory-map every shard of a split, in manifest order."""
+    """Every shard of a split, in manifest order, each mapped when first read."""
     shards = []
     for entry in run.shards(split):
         path = run.directory / entry["bin"]
-        tokens = open_tokens(path)
+        # The manifest's token count was checked against the header by verify_run.
+        tokens = LazyTokens(path, int(entry["tokens"]), lambda path=path: open_tokens(path))
         # A shard whose first (last, for EOD) token is not the document token was written with
         # another tokenizer or format.
         where, at = ("last", -1) if run.doc_at_end else ("first", 0)
@@ -65,9 +69,15 @@ def open_split(run: RunData, split: str) -> list[Shard]:
             mask_path = run.directory / entry["mask"]
             if not mask_path.exists() or mask_path.stat().st_size != len(tokens):
                 raise ManifestError(f"{mask_path}: missing, or not one byte per token of {path.name}")
-            mask = np.memmap(mask_path, dtype=np.uint8, mode="r", shape=(len(tokens),))
+            mask = LazyTokens(
+                mask_path, len(tokens), lambda p=mask_path, n=int(entry["tokens"]): _open_mask(p, n)
+            )
         shards.append(Shard(entry["name"], path, tokens, mask, entry.get("language") or ""))
     return shards
+
+
+def _open_mask(path: Path, tokens: int) -> np.ndarray:
+    return np.memmap(path, dtype=np.uint8, mode="r", shape=(tokens,))
 
 
 def _doc_starts(tokens: np.ndarray, token: int, at_end: bool, limit: int) -> np.ndarray:

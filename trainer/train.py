@@ -176,8 +176,14 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
             world.rank, config.grad_accum,
         )  # fmt: skip
         say("mixture: " + ", ".join(f"{src.name} {src.weight:.3f}" for src in sources))
-    if batches.skipped:
-        say(f"note: train shards shorter than one window, never sampled: {', '.join(batches.skipped)}")
+    for split, shards in (("train", train_shards), ("val", val_shards)):
+        if unused := too_short(shards, config.seq_len):
+            names = ", ".join(unused["shards"][:5]) + (", ..." if len(unused["shards"]) > 5 else "")
+            say(
+                f"note: {len(unused['shards'])} {split} shard(s) of at most seq_len {config.seq_len} "
+                f"tokens, {unused['tokens']:,} tokens never {'trained on' if split == 'train' else 'scored'} "
+                f"({names})"
+            )
     # A bounded pass over the memmaps (all of a small split); it also checks that the token ids
     # it reads fit the vocabulary.
     entropy = unigram_entropy(train_shards, run.vocab_size)
@@ -250,6 +256,13 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
         val_by_source=val_by_source,
         train_by_source=train_by_source,
     )
+
+
+def too_short(shards: list[Shard], seq_len: int) -> dict[str, Any] | None:
+    """The shards too short for one window of seq_len + 1 tokens, and their tokens (which
+    training never uses: counted in the summary, not silently left out); None when there are none."""
+    short = [x for x in shards if len(x.tokens) <= seq_len]
+    return {"shards": [x.name for x in short], "tokens": sum(len(x.tokens) for x in short)} if short else None
 
 
 def _verified_runs(
@@ -680,6 +693,10 @@ def _train(
     summary["final_val_perplexity"] = perplexity(val_loss) if val_loss is not None else None
     summary["final_val_bits_per_byte"] = last_val.overall.record()["bits_per_byte"] if last_val else None
     summary["skipped_steps"] = skipped
+    summary["unused_tokens"] = {
+        split: too_short(shards, c.seq_len) or {"shards": [], "tokens": 0}
+        for split, shards in (("train", s.train_shards), ("val", s.val_shards))
+    }
     summary["data_order_resets"] = extra.get("data_order_resets", [])
     summary["tflops_per_device"] = tflops
     summary["mfu"] = tflops / peak if tflops is not None and peak else None

@@ -30,9 +30,10 @@ def test_shards_are_memory_mapped(run_dir: Path) -> None:
     shards = open_split(verify_run(run_dir), "train")
     assert [s.name for s in shards] == ["train_000000", "train_000001"]
     for shard in shards:
-        # Backed by the file's pages, not a copy in RAM.
-        assert isinstance(shard.tokens, np.memmap) and isinstance(shard.tokens.base, mmap.mmap)
-        assert Path(shard.tokens.filename) == shard.path.resolve()
+        # Backed by the file's pages, not a copy in RAM, mapped when first read.
+        mapped = shard.tokens.mapped()
+        assert isinstance(mapped, np.memmap) and isinstance(mapped.base, mmap.mmap)
+        assert Path(mapped.filename) == shard.path.resolve()
         assert shard.tokens[0] == 0  # every document, so every shard, starts with BOS
 
 
