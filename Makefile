@@ -13,7 +13,7 @@ STEPS ?= 300
 # The demo's training fits this many seconds on whatever machine runs it (at most STEPS steps).
 TRAIN_SECONDS ?= 120
 
-.PHONY: setup demo pipeline report crawl-sample train test lint format bench bench-crawl bench-trainer bench-scale sample blocklists clean
+.PHONY: setup demo pipeline report crawl-sample train test lint format bench bench-crawl bench-trainer bench-scale project sample blocklists clean
 
 setup: $(STAMP)
 
@@ -71,12 +71,19 @@ bench: setup $(BENCH_STAMP)
 	$(PY) -m bench.crawl $(if $(QUICK),--hosts 20,)
 	test -f $(OUT)/$(NAME)/manifest.json || $(MAKE) pipeline
 	$(PY) -m bench.trainer --data $(OUT)/$(NAME)
+	$(PY) -m bench.project --run $(OUT)/$(NAME) --write docs/architecture.md
 	$(if $(QUICK),,$(PY) -m bench.scale)
 
 # The trainer against transformers' GPT2LMHeadModel, its loader, 1 vs 2 ranks (a few minutes).
 bench-trainer: setup $(BENCH_STAMP)
 	test -f $(OUT)/$(NAME)/manifest.json || $(MAKE) pipeline
 	$(PY) -m bench.trainer --data $(OUT)/$(NAME)
+
+# The job projected to 100M and 10B documents from a finished run and the code's constants
+# (tasks, bytes, memory per task, files, shards per stage), into docs/architecture.md.
+project: setup
+	test -f $(OUT)/$(NAME)/manifest.json || $(MAKE) pipeline
+	$(PY) -m bench.project --run $(OUT)/$(NAME) --write docs/architecture.md
 
 # The crawler against wget and Scrapy on 100 loopback virtual hosts (about 3 minutes).
 bench-crawl: setup $(BENCH_STAMP)

@@ -563,6 +563,8 @@ def main(argv: list[str] | None = None) -> int:
 
     progress("memory runs")
     memory = memory_rows([10_000, 40_000] if args.quick else [100_000, 400_000])
+    # One cluster far past max_checks: a real page copied with a word changed in each.
+    memory += memory_rows([2_000], copies=20_000 if args.quick else 1_000_000)
     progress("report")
     scores = [
         ("ours: kept witnesses, exact verification (default)", quality),
@@ -689,12 +691,13 @@ def trainer_rows(run: Path, reps: int) -> list[Row]:
     return out
 
 
-def memory_rows(sizes: list[int]) -> list[dict]:
-    """Peak RSS of near dedup in a fresh process per size (bench/memory.py)."""
+def memory_rows(sizes: list[int], copies: int = 0) -> list[dict]:
+    """Peak RSS of near dedup in a fresh process per size (bench/memory.py), with ``copies`` of
+    one page beside them."""
     found = []
     for n in sizes:
         done = subprocess.run(
-            [sys.executable, "-m", "bench.memory", "--docs", str(n)],
+            [sys.executable, "-m", "bench.memory", "--docs", str(n), "--copies", str(copies)],
             check=True,
             capture_output=True,
             text=True,
@@ -795,8 +798,12 @@ def write_report(r: Report, path: Path) -> None:
         "| --- | --- | --- | --- | --- |",
     ]
     for m in r.memory:
+        copies = m.get("copies", 0)
+        what = f"{m['docs']:,}" + (
+            f" ({copies:,} copies of one page, {m['copies_kept']} kept)" if copies else ""
+        )
         out.append(
-            f"| {m['docs']:,} | {m['text_mb']:,.0f} MB | {m['seconds']:.1f} s | "
+            f"| {what} | {m['text_mb']:,.0f} MB | {m['seconds']:.1f} s | "
             f"{m['docs'] / m['seconds']:,.0f} | "
             f"{m['peak_rss_mb']:,.0f} MB |"
         )

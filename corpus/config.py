@@ -400,12 +400,18 @@ class TokenizerConfig:
             raise ConfigError("tokenizer.vocab_size: must be at least 257 (bytes + document token)")
 
 
+MAX_SHARD_TOKENS = 2**30
+
+
 @dataclass(frozen=True)
 class ShardConfig:
     val_fraction: float = 0.05
     """Share of documents (chosen by a hash of their id) that go to the val split."""
     max_tokens_per_shard: int = 100_000_000
-    """A shard is closed when the next document would take it past this many tokens."""
+    """Shard size in tokens, across units: each split (and language) is one sequence of
+    documents cut at every multiple of this many tokens, a document going whole to the shard in
+    which it ends. So a split has about tokens / this many shards (one partial, the last), each
+    within one document of this size; a longer document stays whole in its shard."""
     by_language: bool = False
     """Route documents to shards per language (``train_de_000000.bin``, ...), e.g. to mix later."""
     document_token: str = "start"
@@ -415,6 +421,11 @@ class ShardConfig:
     def validate(self) -> None:
         _fraction(self, "shard", "val_fraction")
         require_positive(self, "shard", "max_tokens_per_shard")
+        if self.max_tokens_per_shard > MAX_SHARD_TOKENS:
+            # A shard may pass the size by one document, and a .bin holds at most 2**31 - 1 tokens.
+            raise ConfigError(
+                f"shard.max_tokens_per_shard: at most {MAX_SHARD_TOKENS}, got {self.max_tokens_per_shard}"
+            )
         if self.document_token not in ("start", "end"):
             raise ConfigError(f"shard.document_token: must be start or end, got {self.document_token!r}")
 

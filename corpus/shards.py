@@ -100,9 +100,21 @@ class ShardHeader:
 def read_header(path: str | os.PathLike) -> ShardHeader:
     with open(path, "rb") as f:
         raw = f.read(HEADER_BYTES)
+    result = parse_header(raw, path)
+    expected = HEADER_BYTES + result.num_tokens * result.dtype.itemsize
+    actual = os.path.getsize(path)
+    if actual != expected:
+        raise ShardFormatError(
+            f"{path}: header says {result.num_tokens} tokens ({expected} bytes), file has {actual}"
+        )
+    return result
+
+
+def parse_header(raw: bytes, path: str | os.PathLike) -> ShardHeader:
+    """The header from a shard's first ``HEADER_BYTES`` bytes (``path`` names it in errors)."""
     if len(raw) < HEADER_BYTES:
         raise ShardFormatError(f"{path}: file is {len(raw)} bytes, shorter than the header")
-    header = np.frombuffer(raw, dtype="<i4")
+    header = np.frombuffer(raw[:HEADER_BYTES], dtype="<i4")
     magic, version = int(header[0]), int(header[1])
     if (magic, version) == (MAGIC_UINT16, VERSION_UINT16):
         dtype = np.dtype(np.uint16)
@@ -117,12 +129,6 @@ def read_header(path: str | os.PathLike) -> ShardHeader:
         magic, version, int(header[2]), int(header[3]), dtype,
         int(header[5]) if where else None, "end" if where == DOC_END else "start",
     )  # fmt: skip
-    expected = HEADER_BYTES + result.num_tokens * dtype.itemsize
-    actual = os.path.getsize(path)
-    if actual != expected:
-        raise ShardFormatError(
-            f"{path}: header says {result.num_tokens} tokens ({expected} bytes), file has {actual}"
-        )
     return result
 
 
@@ -169,6 +175,11 @@ class ShardIndex:
 def read_index(path: str | os.PathLike) -> ShardIndex:
     with open(path, "rb") as f:
         data = f.read()
+    return parse_index(data, path)
+
+
+def parse_index(data: bytes, path: str | os.PathLike) -> ShardIndex:
+    """An ``.idx`` file's bytes (``path`` names it in errors)."""
     if data[:9] != IDX_MAGIC:
         raise ShardFormatError(f"{path}: not an MMIDIDX index (magic {data[:9]!r})")
     if len(data) < 34:

@@ -21,7 +21,7 @@ from corpus.filters.safety import STAGE as SAFETY
 from corpus.filters.safety import SafetyChecker
 from corpus.hashing import text_hash
 from corpus.records import Document, RawDocument, Rejection
-from corpus.sharding import cut_shards, order_by_id_hash, split_of
+from corpus.sharding import order_by_id_hash, split_of
 from corpus.summary import StageCounts, count, modify
 from corpus.tokenize import DocumentEncoder
 
@@ -172,10 +172,12 @@ def unit_drops(drops: Iterable[Drop], config: PipelineConfig) -> dict[int, Decid
 
 @dataclass(frozen=True)
 class PlannedShard:
+    """One unit's documents of one split (and language), in their shard order: the unit's run,
+    which ``corpus.sharding.plan_cuts`` cuts into shards together with the other units' runs."""
+
     split: str
     language: str | None
     """Set when shards are routed by language (``shard.by_language``)."""
-    part: int
     ids: list[str]
     urls: list[str | None]
     tokens: list[np.ndarray]
@@ -185,7 +187,8 @@ def shard_step(
     docs: Iterable[Document], encoder: DocumentEncoder, config: PipelineConfig
 ) -> list[PlannedShard]:
     """Tokenize one unit's documents as they stream in (only ids, URLs, languages and tokens are
-    kept, never all the text), order them by id hash, split them, cut shards."""
+    kept, never all the text), order them by id hash, split them: one run per split (and
+    language) that has documents. Shards are cut across units afterwards."""
     ids: list[str] = []
     urls: list[str | None] = []
     languages: list[str] = []
@@ -201,30 +204,27 @@ def shard_step(
             tokens.extend(encoder.encode([d.text for d in batch]))
             batch = []
     order = order_by_id_hash(ids).tolist()
-    shards: list[PlannedShard] = []
+    runs: list[PlannedShard] = []
     routes = sorted(set(languages)) if config.shard.by_language else [None]
     for split in ("train", "val"):
         for language in routes:
-            members = [
+            chosen = [
                 i
                 for i in order
                 if split_of(ids[i], config.shard.val_fraction) == split
                 and (language is None or languages[i] == language)
             ]
-            lengths = [len(tokens[i]) for i in members]
-            for part, (a, b) in enumerate(cut_shards(lengths, config.shard.max_tokens_per_shard)):
-                chosen = members[a:b]
-                shards.append(
+            if chosen:
+                runs.append(
                     PlannedShard(
                         split,
                         language,
-                        part,
                         [ids[i] for i in chosen],
                         [urls[i] for i in chosen],
                         [tokens[i] for i in chosen],
                     )
                 )
-    return shards
+    return runs
 
 
 def duplicate_decisions(members: Iterable[exact.Member]) -> list[tuple[int, Drop]]:

@@ -26,8 +26,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from corpus.config import PipelineConfig, apply_overrides
-from corpus.dedup.reference import INDEX_DIR, check_references
-from corpus.errors import error_line, shown_as_line
+from corpus.dedup.reference import INDEX_DIR
+from corpus.errors import InputError, error_line, shown_as_line
 from corpus.manifest import MANIFEST_NAME
 from corpus.progress import Progress
 from corpus.units import WorkUnit
@@ -38,7 +38,7 @@ from pipelines.stages.dedup import FindExactDuplicates, FindUrlDuplicates
 from pipelines.stages.drop_duplicates import DropDuplicates
 from pipelines.stages.extract import ExtractAndFilter
 from pipelines.stages.near_dedup import FindNearDuplicates
-from pipelines.stages.reference import ReferenceDedup
+from pipelines.stages.reference import ReferenceDedup, check_references
 from pipelines.stages.shard import WriteShards
 from pipelines.stages.tokenizer import BuildTokenizer
 from pipelines.stats import peak_rss_mb
@@ -113,10 +113,87 @@ def load_config(args: argparse.Namespace) -> PipelineConfig:
     return PipelineConfig.from_dict(apply_overrides(data, args.set))
 
 
-def fingerprint(config: PipelineConfig, units: list[WorkUnit]) -> str:
-    """What a rerun must share with the crashed run to reuse its finished units."""
-    data = {"config": config.to_dict(), "units": [dataclasses.asdict(u) for u in units]}
+INPUTS_NAME = "inputs.json"
+"""Beside the manifest: every input file with its size and modification time, as this run saw
+them, so a later run with the same output can tell whether its input changed."""
+
+
+def input_stamps(paths: list[str]) -> list[dict]:
+    """Per input file: its path, size and modification time (through FileSystems, so gs:// and
+    s3:// objects too): what tells a changed input from the same one without reading it."""
+    stamps = []
+    for path, result in zip(paths, FileSystems.match(paths), strict=True):
+        meta = result.metadata_list[0] if result.metadata_list else None
+        stamps.append(
+            {
+                "path": path,
+                "bytes": meta.size_in_bytes if meta else 0,
+                "mtime": meta.last_updated_in_seconds if meta else 0.0,
+            }
+        )
+    return stamps
+
+
+def fingerprint(config: PipelineConfig, units: list[WorkUnit], stamps: list[dict]) -> str:
+    """What a rerun must share with the crashed run to reuse its finished units: the config, the
+    units, and every input's size and modification time (an input rewritten in place to the same
+    size is another input)."""
+    data = {"config": config.to_dict(), "units": [dataclasses.asdict(u) for u in units], "inputs": stamps}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def _normalised(config: dict) -> dict:
+    """A config as the manifest holds it (JSON types; defaults filled in for fields an older run
+    did not write)."""
+    data = json.loads(json.dumps(config))
+    with contextlib.suppress(ValueError, TypeError):
+        data = json.loads(json.dumps(PipelineConfig.from_dict(data).to_dict()))
+    return data
+
+
+def _changed_fields(old: object, new: object, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [
+            field
+            for key in sorted(set(old) | set(new))
+            for field in _changed_fields(old.get(key), new.get(key), f"{prefix}{key}.")
+        ]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def _changed_inputs(old: list[dict], new: list[dict]) -> list[str]:
+    before = {s["path"]: s for s in old}
+    now = {s["path"]: s for s in new}
+    out = []
+    for path in sorted(set(before) | set(now)):
+        if path not in now:
+            out.append(f"{path} (no longer an input)")
+        elif path not in before:
+            out.append(f"{path} (new)")
+        elif (before[path]["bytes"], before[path]["mtime"]) != (now[path]["bytes"], now[path]["mtime"]):
+            out.append(f"{path} (modified)")
+    return out
+
+
+def changes_since_finished(out_dir: str, config: PipelineConfig, stamps: list[dict]) -> list[str]:
+    """How this run differs from the finished run in ``out_dir``: its config fields (dotted
+    names) and input files that changed. A run from before inputs were recorded is compared by
+    its config only."""
+    manifest = files.read_json(files.join(out_dir, MANIFEST_NAME)) or {}
+    fields = _changed_fields(_normalised(manifest.get("config", {})), _normalised(config.to_dict()))
+    changes = [f"config {field}" for field in fields]
+    recorded = files.read_json(files.join(out_dir, INPUTS_NAME))
+    if recorded is not None:
+        changes += [f"input {change}" for change in _changed_inputs(recorded["inputs"], stamps)]
+    return changes
+
+
+def _refusal(out_dir: str, changes: list[str]) -> InputError:
+    shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
+    return InputError(
+        f"{out_dir}: a finished run with another config or input is there (changed: {shown}); "
+        "--force redoes it, or give this run another --name or --output"
+    )
 
 
 OUTPUT_DIRS = ("work", "work/done", "work/shards", "docs", "rejected", "clusters", INDEX_DIR)
@@ -131,12 +208,20 @@ def _matching(out_dir: str, patterns: tuple[str, ...]) -> list[str]:
     ]
 
 
-def prepare_output(out_dir: str, force: bool, run_key: str, say=print) -> bool:
-    """False if a finished run is there (and not forced). A rerun of the same config and inputs
-    keeps the units a crashed run finished (their completion markers); anything else starts
-    clean."""
+def prepare_output(
+    out_dir: str, force: bool, config: PipelineConfig, units: list[WorkUnit], stamps: list[dict], say=print
+) -> bool:
+    """False if the same run finished there (same config and inputs, not forced); a finished run
+    whose config or input changed is refused (InputError naming what changed) unless forced. A
+    rerun of the same config and inputs keeps the units a crashed run finished (their completion
+    markers) and removes the temp files of attempts that died (``*.tmp``: any attempt's unique
+    temp name, pipelines/files.py); anything else starts clean."""
+    run_key = fingerprint(config, units, stamps)
     if FileSystems.exists(files.join(out_dir, MANIFEST_NAME)):
         if not force:
+            changes = changes_since_finished(out_dir, config, stamps)
+            if changes:
+                raise _refusal(out_dir, changes)
             if FileSystems.exists(files.join(out_dir, "work")):  # killed after its commit
                 FileSystems.delete([files.join(out_dir, "work")])
             return False
@@ -157,13 +242,15 @@ def prepare_output(out_dir: str, force: bool, run_key: str, say=print) -> bool:
             if FileSystems.exists(files.join(out_dir, "work")):
                 stale.append(files.join(out_dir, "work"))
         if stale:
-            FileSystems.delete(stale)
+            # One file may match two patterns (a shard's temp name: train_* and *.tmp).
+            FileSystems.delete(sorted(set(stale)))
         if resume:
             done = len(_matching(out_dir, ("work/done/*",)))
             say(f"{out_dir}: resuming a run that did not finish ({done} unit stages already done)")
     for sub in ("", *OUTPUT_DIRS):
         files.makedirs(files.join(out_dir, sub) if sub else out_dir)
     files.write_json(key_path, {"run_key": run_key})
+    files.write_json(files.join(out_dir, INPUTS_NAME), {"inputs": stamps})
     return True
 
 
@@ -183,12 +270,15 @@ def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig
     earlier = pipeline | "NoDrops" >> beam.Create([])
     if config.dedup.reference:
         earlier = prepared | "ReferenceDedup" >> ReferenceDedup(config, work)
+    dedup_stats = []  # the dedups' byte counts and seconds, for run_stats.json
     if config.dedup.url != "off":
-        url_drops = prepared | "UrlDedup" >> FindUrlDuplicates(work, earlier)
+        url_drops, url_stats = prepared | "UrlDedup" >> FindUrlDuplicates(work, earlier)
         earlier = (earlier, url_drops) | "EarlierAndUrlDrops" >> beam.Flatten()
+        dedup_stats.append(url_stats)
     if config.dedup.exact:
-        exact_drops = prepared | "ExactDedup" >> FindExactDuplicates(work, earlier)
+        exact_drops, exact_stats = prepared | "ExactDedup" >> FindExactDuplicates(work, earlier)
         earlier = (earlier, exact_drops) | "UrlAndExactDrops" >> beam.Flatten()
+        dedup_stats.append(exact_stats)
     drops = [earlier]
     near_results = pipeline | "NoNearDedup" >> beam.Create([])
     if config.near_dedup.enabled:
@@ -202,12 +292,15 @@ def build(pipeline: beam.Pipeline, units: list[WorkUnit], config: PipelineConfig
     tokenizer = kept | "Tokenizer" >> BuildTokenizer(
         config.tokenizer, files.join(out_dir, "tokenizer.json"), files.join(work, "done", "tokenizer.json")
     )
-    sharded = kept | "Shard" >> WriteShards(config, work, files.join(work, "shards"), tokenizer, len(units))
+    # Per-unit token runs, then shards cut to shard.max_tokens_per_shard across units.
+    sharded = kept | "Shard" >> WriteShards(
+        config, work, files.join(work, "shards"), tokenizer, len(units), out_dir
+    )
     kept_counts = kept | "WithoutBuckets" >> beam.Map(
         lambda r: {k: v for k, v in r.items() if k != "sample_buckets"}
     )
     _ = (
-        (prepared, kept_counts, sharded, near_results)
+        (prepared, kept_counts, sharded, near_results, *dedup_stats)
         | "AllResults" >> beam.Flatten()
         | "CommitRun" >> CommitRun(out_dir, config.to_dict(), config.tokenizer.bos_token, tokenizer)
     )
@@ -221,7 +314,7 @@ def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.corp
         inputs = files.list_inputs(args.input)
         units = files.plan_units(inputs, config.input)
         out_dir = files.join(args.output, config.name)
-        if not prepare_output(out_dir, args.force, fingerprint(config, units)):
+        if not prepare_output(out_dir, args.force, config, units, input_stamps(inputs)):
             print(f"{out_dir}: already finished ({MANIFEST_NAME} exists); --force redoes it")
             return 0
     except Exception as e:
@@ -258,6 +351,10 @@ def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.corp
     work = files.join(out_dir, "work")
     if FileSystems.exists(work):
         FileSystems.delete([work])
+    # Temp files of attempts the runner gave up on (a straggler beside its retry): never renamed.
+    leftovers = _matching(out_dir, ("*.tmp", "*/*.tmp"))
+    if leftovers:
+        FileSystems.delete(leftovers)
     summary = json.loads(files.read_bytes(files.join(out_dir, "summary.json")))
     progress.finish(kept=summary["documents"]["kept"], seconds=round(seconds, 1))
     print_summary(summary, out_dir, seconds)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import threading
+import uuid
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystem import CompressedFile, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from corpus.config import InputConfig
@@ -73,12 +75,132 @@ class _Decompressed(io.RawIOBase):
         super().close()
 
 
+# --- I/O counts: every read and write through these helpers, attributed to a stage ------------
+
+
+class IOCount:
+    """Bytes read and written by this thread while the count is open (``start_counting``)."""
+
+    def __init__(self) -> None:
+        self.read = 0
+        self.written = 0
+
+    def stop(self) -> dict[str, int]:
+        """Close the count; {"bytes_read", "bytes_written"} for the stage's stats."""
+        stack = _counts()
+        if self in stack:
+            stack.remove(self)
+        return {"bytes_read": self.read, "bytes_written": self.written}
+
+
+_local = threading.local()
+
+
+def _counts() -> list[IOCount]:
+    if not hasattr(_local, "counts"):
+        _local.counts = []
+    return _local.counts
+
+
+def start_counting() -> IOCount:
+    """Count this thread's file I/O from now until ``stop()``: a stage's task opens one around
+    its work (counts nest: each open one sees every byte), and puts ``stop()``'s counts in its
+    "stats" dict, so they travel as data into run_stats.json (Beam Metrics are not implemented
+    on every runner). Close it before yielding outputs: a runner may run the next fused stage
+    inside the yield, on this thread."""
+    count = IOCount()
+    _counts().append(count)
+    return count
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[IOCount]:
+    count = start_counting()
+    try:
+        yield count
+    finally:
+        count.stop()
+
+
+def _add(read: int, written: int) -> None:
+    for count in _counts():
+        count.read += read
+        count.written += written
+
+
+class _Counted:
+    """A FileSystems stream whose reads and writes add to the open counts (``start_counting``);
+    all else passes through."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def read(self, *args) -> bytes:
+        data = self._stream.read(*args)
+        _add(len(data), 0)
+        return data
+
+    def readinto(self, buffer) -> int:
+        n = self._stream.readinto(buffer)
+        _add(n or 0, 0)
+        return n
+
+    def readline(self, *args) -> bytes:
+        data = self._stream.readline(*args)
+        _add(len(data), 0)
+        return data
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+    def write(self, data) -> int:
+        n = self._stream.write(data)
+        _add(0, len(data) if n is None else n)
+        return len(data) if n is None else n
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stream.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+class RangeReader:
+    """Byte ranges of files, each file opened once (close() at the end of a task): a task that
+    needs a few rows of a table reads those, not the table. ``read`` counts the bytes it got."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, BinaryIO] = {}
+        self.read_bytes = 0
+
+    def read(self, path: str, offset: int, size: int) -> bytes:
+        stream = self._open.get(path)
+        if stream is None:
+            stream = self._open[path] = open_input(path, decompress=False)
+        stream.seek(offset)
+        data = stream.read(size)
+        if len(data) != size:
+            raise OSError(f"{path}: {size} bytes at {offset} asked, {len(data)} there (a table cut short)")
+        self.read_bytes += len(data)
+        return data
+
+    def close(self) -> None:
+        for stream in self._open.values():
+            stream.close()
+        self._open.clear()
+
+
 def open_input(path: str, decompress: bool) -> BinaryIO:
     """Open for reading; ``decompress`` undoes .gz, .bz2, .zst, ... by the file's suffix."""
     if decompress and CompressionTypes.detect_compression_type(path) != CompressionTypes.UNCOMPRESSED:
-        raw = FileSystems.open(path, compression_type=CompressionTypes.AUTO)
+        # Counted before decompression: the bytes that came off the file system.
+        stored = _Counted(FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED))
+        raw = CompressedFile(stored, CompressionTypes.detect_compression_type(path))
         return io.BufferedReader(_Decompressed(raw), buffer_size=1 << 20)  # type: ignore[return-value]
-    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    return _Counted(FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED))  # type: ignore[return-value]
 
 
 class OutputError(InputError):
@@ -100,18 +222,23 @@ def _output_error(path: str, e: BaseException) -> OutputError:
 @contextlib.contextmanager
 def atomic_output(path: str) -> Iterator[BinaryIO]:
     """A stream whose bytes appear under ``path`` only when the block ends without an error:
-    they go to ``path.tmp``, renamed at the end; on any error the temp file is removed."""
-    tmp = path + ".tmp"
+    they go to a temp name of this attempt's own (``path.<random>.tmp``), renamed at the end; on
+    any error the temp file is removed.
+
+    The temp name is unique per call because a distributed runner may run the same bundle twice
+    at once (a retry beside a straggler, speculative execution): with one shared ``path.tmp`` the
+    attempts would write into, rename or delete each other's file. Each attempt renames its own
+    complete file, so ``path`` ends as one attempt's bytes. A dead attempt's temp file ends in
+    ``.tmp``, which the rerun's clean-up (pipelines/corpus_job.py prepare_output) removes."""
+    tmp = f"{path}.{uuid.uuid4().hex[:16]}.tmp"
     try:
         stream = FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED)
     except OSError as e:
         raise _output_error(path, e) from e
     try:
-        yield stream
+        yield _Counted(stream)  # type: ignore[misc]
         stream.close()
-        if FileSystems.exists(path):
-            FileSystems.delete([path])
-        FileSystems.rename([tmp], [path])
+        _replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(Exception):
             stream.close()
@@ -122,6 +249,21 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
         raise
 
 
+def _replace(tmp: str, path: str) -> None:
+    """Rename ``tmp`` to ``path``, over an existing file. Local, gs:// and s3:// renames replace
+    the target; where one refuses (HDFS), the target is deleted first. Another attempt may rename
+    or delete the same target meanwhile, so a delete that finds nothing is no error."""
+    try:
+        FileSystems.rename([tmp], [path])
+        return
+    except OSError:
+        if not FileSystems.exists(path):
+            raise
+    with contextlib.suppress(OSError):
+        FileSystems.delete([path])
+    FileSystems.rename([tmp], [path])
+
+
 def write_atomic(path: str, write: Callable[[BinaryIO], object]) -> None:
     """Write through a temp name, then rename: readers never see a partial file."""
     with atomic_output(path) as f:
@@ -129,7 +271,7 @@ def write_atomic(path: str, write: Callable[[BinaryIO], object]) -> None:
 
 
 def read_bytes(path: str) -> bytes:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+    with open_input(path, decompress=False) as f:
         return f.read()
 
 

@@ -36,8 +36,18 @@ def peak_rss_mb() -> float:
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
 
 
+IO_KEYS = ("bytes_read", "bytes_written", "table_bytes", "table_bytes_read")
+"""Byte counts summed per stage: what its tasks read and wrote through pipelines/files.py, and
+for the dedups the bytes of the key tables the units wrote and the bytes their tasks read of
+them."""
+
+DEDUP_STAGES = ("url_dedup", "exact_dedup", "near_dedup")
+
+
 def by_stage(stats: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per stage: units, summed worker seconds and bytes, the largest peak RSS of any worker."""
+    """Per stage: units (and tasks), summed worker seconds and bytes, the largest peak RSS of any
+    worker; for URL, exact and near dedup the read amplification (bytes their tasks read of the
+    key tables ÷ bytes of those tables)."""
     out: dict[str, dict[str, Any]] = {}
     for s in stats:
         into = out.setdefault(
@@ -49,17 +59,25 @@ def by_stage(stats: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 "bytes_out": 0,
                 "documents": 0,
                 "peak_rss_mb": 0.0,
+                **dict.fromkeys(IO_KEYS, 0),
             },
         )
-        into["units"] += 1
+        if s.get("task"):
+            into["tasks"] = into.get("tasks", 0) + 1
+        else:
+            into["units"] += 1
         into["worker_seconds"] += s.get("seconds", 0.0)
-        into["bytes_in"] += s.get("bytes_in", 0)
-        into["bytes_out"] += s.get("bytes_out", 0)
-        into["documents"] += s.get("documents", 0)
+        for key in ("bytes_in", "bytes_out", "documents", *IO_KEYS):
+            into[key] += s.get(key, 0)
         into["peak_rss_mb"] = max(into["peak_rss_mb"], s.get("peak_rss_mb", 0.0))
-    for into in out.values():
+    for stage, into in out.items():
         seconds = into["worker_seconds"]
         into["worker_seconds"] = round(seconds, 3)
         into["mb_per_worker_second"] = round(into["bytes_in"] / 1e6 / seconds, 2) if seconds else None
         into["documents_per_worker_second"] = round(into["documents"] / seconds, 1) if seconds else None
+        if stage in DEDUP_STAGES:
+            tables = into["table_bytes"]
+            into["read_amplification"] = round(into["table_bytes_read"] / tables, 4) if tables else None
+        else:
+            del into["table_bytes"], into["table_bytes_read"]
     return out

@@ -1,93 +1,87 @@
 """LSH buckets by sorting arrays, not by shuffling one record per document and band.
 
-Each unit's band keys become one compact array file (``band_table``); a task then takes one band
-and one slice of the key space (``key % parts == part``) from every unit, sorts the keys with
-numpy and turns every run of equal keys into a star of candidate pairs (``bucket_edges``). Memory
-per task is about 40 bytes per document of its slice, whatever the corpus size (more parts for
-more documents), and nothing per document goes through a shuffle: only the candidate pairs,
-which are few.
+Each unit's band keys become one sorted key table (corpus/dedup/sorted_keys.py) with a section
+per band, each sorted by its key (``band_table``); a task then takes one band and one slice of
+the key space from every unit, reading only that section's rows of its slice, sorts the keys
+with numpy and turns every run of equal keys into a star of candidate pairs
+(``bucket_task_edges``). Memory per task is about 40 bytes per document of its slice, whatever
+the corpus size (more parts for more documents), and nothing per document goes through a
+shuffle: only the candidate pairs, which are few. Each row of a band table is read once, by
+the one task of its band and slice.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
 
+from corpus.dedup import sorted_keys
 from corpus.dedup.near import Edge, Node, bucket_edges
 
 DOCS_PER_TASK = 4_000_000
 """Documents of one band a bucket task sorts at most (about 160 MB of arrays)."""
 
+COLUMNS = ("key", "preference", "id_hash", "position")
+"""A band table's row: the band key first (63 bits: spread over 64 by a shift of 1)."""
 
-def band_table(tables: Iterable[pa.Table], excluded: set[int]) -> tuple[bytes, int]:
-    """An .npz of the unit's documents on near dedup (those with band keys, not ``excluded`` by
-    URL or exact dedup): ``keys`` int64[n, bands], ``preference``, ``id_hash``, ``position``;
-    and n."""
+
+def band_table(tables: Iterable[pa.Table], excluded: set[int]) -> tuple[bytes, sorted_keys.Layout]:
+    """A sorted key table of the unit's documents on near dedup (those with band keys, not
+    ``excluded`` by URL or exact dedup): per band a section of rows (``COLUMNS``), and every
+    document's id by position."""
     keys, pref, hashes, positions = [], [], [], []
+    ids: dict[int, str] = {}
+    width = 0
     for table in tables:
         bands = table.column("bands").combine_chunks()
         has = np.asarray(bands.is_valid()) if bands.null_count else np.ones(len(bands), dtype=bool)
         pos = table.column("position").to_numpy()
+        ids.update(zip(pos.tolist(), table.column("id").to_pylist(), strict=True))
         keep = has & ~np.isin(pos, np.fromiter(excluded, dtype=np.int64, count=len(excluded)))
         if not keep.any():
             continue
         chosen = bands.filter(pa.array(keep))
-        width = len(chosen[0]) if len(chosen) else 0
+        width = len(chosen[0])
         keys.append(chosen.flatten().to_numpy().astype(np.int64).reshape(-1, width))
         pref.append(table.column("preference").to_numpy()[keep])
         hashes.append(table.column("id_hash").to_numpy()[keep])
         positions.append(pos[keep])
-    buffer = io.BytesIO()
-    documents = sum(len(p) for p in positions)
-    if keys:
-        np.savez(buffer, keys=np.concatenate(keys), preference=np.concatenate(pref),
-                 id_hash=np.concatenate(hashes), position=np.concatenate(positions))  # fmt: skip
-    else:
-        empty = np.zeros(0, dtype=np.int64)
-        np.savez(
-            buffer, keys=np.zeros((0, 0), dtype=np.int64), preference=empty, id_hash=empty, position=empty
-        )
-    return buffer.getvalue(), documents
+    id_list = sorted_keys.ids_by_position(ids)
+    if not keys:
+        return sorted_keys.table_bytes([np.zeros((0, len(COLUMNS)), dtype=np.int64)], id_list, shift=1)
+    all_keys = np.concatenate(keys)
+    rest = [np.concatenate(c).astype(np.int64) for c in (pref, hashes, positions)]
+    sections = [np.stack([all_keys[:, b], *rest], axis=1) for b in range(width)]
+    return sorted_keys.table_bytes(sections, id_list, shift=1)
 
 
 def parts_for(documents: int) -> int:
-    return max(1, -(-documents // DOCS_PER_TASK))
+    return sorted_keys.parts_for(documents, DOCS_PER_TASK)
 
 
 def bucket_task_edges(
-    units: Iterable[tuple[int, bytes]],
-    band: int,
-    part: int,
-    parts: int,
-    ids_of: Callable[[int, list[int]], list[str]],
+    units: Iterable[tuple[int, sorted_keys.Layout]], band: int, part: int, parts: int, read: sorted_keys.Read
 ) -> list[Edge]:
     """Candidate pairs of one band and one slice of its key space, from every unit's band table
-    (``(unit, npz bytes)``); ``ids_of(unit, positions)`` gives document ids for the nodes of
-    buckets with more than one member (the only ones that need them)."""
-    cols: dict[str, list[np.ndarray]] = {
-        "key": [],
-        "preference": [],
-        "id_hash": [],
-        "unit": [],
-        "position": [],
-    }
-    for unit, data in units:
-        with np.load(io.BytesIO(data)) as z:
-            if not len(z["position"]):
-                continue
-            key = z["keys"][:, band]
-            mine = (key.view(np.uint64) % np.uint64(parts)) == part
-            cols["key"].append(key[mine])
-            cols["preference"].append(z["preference"][mine])
-            cols["id_hash"].append(z["id_hash"][mine])
-            cols["position"].append(z["position"][mine])
-            cols["unit"].append(np.full(int(mine.sum()), unit, dtype=np.int64))
-    if not cols["key"]:
+    (``(unit, layout)``, bytes by ``read``); the ids of the nodes of buckets with more than one
+    member (the only ones that need them) are read from the same tables."""
+    layouts = dict(units)
+    blocks, unit_of = [], []
+    for unit, layout in layouts.items():
+        if not layout.rows:
+            continue
+        if band >= layout.sections:
+            raise ValueError(f"unit {unit}: a band table of {layout.sections} bands has no band {band}")
+        rows = sorted_keys.read_slice(layout, band, part, parts, lambda o, n, u=unit: read(u, o, n))
+        blocks.append(rows)
+        unit_of.append(np.full(len(rows), unit, dtype=np.int64))
+    if not blocks:
         return []
-    a = {k: np.concatenate(v) for k, v in cols.items()}
+    stacked = np.concatenate(blocks)
+    a = {name: stacked[:, i] for i, name in enumerate(COLUMNS)}
+    a["unit"] = np.concatenate(unit_of)
     order = np.lexsort((a["position"], a["unit"], a["id_hash"], a["preference"], a["key"]))
     key = a["key"][order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
@@ -101,8 +95,8 @@ def bucket_task_edges(
         wanted.setdefault(int(a["unit"][i]), set()).add(int(a["position"][i]))
     ids = {}
     for unit, positions in wanted.items():
-        ordered = sorted(positions)
-        ids.update({(unit, p): i for p, i in zip(ordered, ids_of(unit, ordered), strict=True)})
+        found = sorted_keys.read_ids(layouts[unit], positions, lambda o, n, u=unit: read(u, o, n))
+        ids.update({(unit, p): i for p, i in found.items()})
     edges: list[Edge] = []
     for s, n in runs:
         nodes: list[Node] = []

@@ -8,10 +8,11 @@ the same record (a file read twice, a JSONL line repeated) are still one kept an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
+import xxhash
 
 from corpus.dedup import sorted_keys
 
@@ -29,28 +30,44 @@ def choose_keeper(members: Iterable[Member]) -> tuple[Member, list[Member]]:
 
 # --- at corpus scale: sorted arrays instead of a shuffle of one record per document ------------
 
-KEY, RANK = ("text_hash",), ("id_hash",)
+KEY, RANK = ("text_hi", "text_lo"), ("id_hash",)
+"""The normalised text by its 128-bit xxh3 hash (two int64 columns, as URL keys): at 10B
+documents the chance that two different texts share a key is about 1e-19, where the 63-bit
+``text_hash`` would give a wrong ``exact_duplicate`` at 1B documents with a chance of ~5%."""
 
 
-def exact_table(tables: Iterable[pa.Table], excluded: set[int]) -> tuple[bytes, int]:
-    """An .npz of a unit's documents on exact dedup (all but ``excluded`` positions, which
-    earlier dedups dropped): ``text_hash``, ``id_hash``, ``position`` (int64); and their count."""
-    columns: dict[str, list[np.ndarray]] = {"text_hash": [], "id_hash": [], "position": []}
+def text_key(text: str) -> tuple[int, int]:
+    """(hi, lo) of the text's 128-bit xxh3 hash, as two int64."""
+    hi, lo = np.frombuffer(
+        xxhash.xxh3_128_digest(text.encode("utf-8", "surrogatepass")), dtype=">i8"
+    ).tolist()
+    return hi, lo
+
+
+def exact_table(tables: Iterable[pa.Table], excluded: set[int]) -> tuple[bytes, sorted_keys.Layout]:
+    """A sorted key table (corpus/dedup/sorted_keys.py) of a unit's documents on exact dedup
+    (all but ``excluded`` positions, which earlier dedups dropped): rows (``text_hi``,
+    ``text_lo``, ``id_hash``, ``position``), and every document's id by position."""
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in (*KEY, *RANK, "position")}
+    ids: dict[int, str] = {}
     drop = np.fromiter(excluded, dtype=np.int64, count=len(excluded))
     for table in tables:
         pos = table.column("position").to_numpy()
         keep = ~np.isin(pos, drop)
         columns["position"].append(pos[keep].astype(np.int64))
-        for name in ("text_hash", "id_hash"):
+        for name in (*KEY, *RANK):
             columns[name].append(table.column(name).to_numpy().astype(np.int64)[keep])
-    arrays = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in columns.items()}
-    return sorted_keys.to_npz(arrays), len(arrays["position"])
+        ids.update(zip(pos.tolist(), table.column("id").to_pylist(), strict=True))
+    rows = np.stack(
+        [np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for v in columns.values()], axis=1
+    )
+    return sorted_keys.table_bytes([rows], sorted_keys.ids_by_position(ids))
 
 
 def task_drops(
-    units: Iterable[tuple[int, bytes]], part: int, parts: int, ids_of: Callable[[int, list[int]], list[str]]
+    units: Iterable[tuple[int, sorted_keys.Layout]], part: int, parts: int, read: sorted_keys.Read
 ) -> list[sorted_keys.Drop]:
     """(unit, (position, ``exact_dedup``, kept id)) for every dropped occurrence among the
     documents whose text hash falls in slice ``part`` of ``parts``: per run of equal hashes the
     smallest (id_hash, unit, position) stays, as ``choose_keeper`` decides."""
-    return sorted_keys.task_drops(units, part, parts, KEY, RANK, STAGE, ids_of)
+    return sorted_keys.task_drops(units, part, parts, KEY, RANK, STAGE, read)

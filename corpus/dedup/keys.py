@@ -8,13 +8,13 @@ dedup against them (they hold no text).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
 
 from corpus.config import PipelineConfig
-from corpus.dedup import near, url
+from corpus.dedup import exact, near, url
 from corpus.records import Document
 
 KEYS_SCHEMA = pa.schema(
@@ -23,6 +23,9 @@ KEYS_SCHEMA = pa.schema(
         pa.field("id", pa.string(), nullable=False),
         pa.field("id_hash", pa.int64(), nullable=False),
         pa.field("text_hash", pa.int64(), nullable=False),
+        # Exact dedup's key: the text's 128-bit hash (corpus.dedup.exact.text_key) as two int64.
+        pa.field("text_hi", pa.int64(), nullable=False),
+        pa.field("text_lo", pa.int64(), nullable=False),
         pa.field("date", pa.string()),
         # The URL as URL dedup compares it; null when URL dedup does not apply or there is none.
         pa.field("url_key", pa.string()),
@@ -37,10 +40,12 @@ PAYLOAD_SCHEMA = pa.schema(
     [
         pa.field("position", pa.int64(), nullable=False),
         pa.field("values", pa.list_(pa.uint64()), nullable=False),
+        # Its LSH band keys (as in KEYS_SCHEMA): the buckets a group decision finds centres by.
+        pa.field("bands", pa.list_(pa.int64()), nullable=False),
     ]
 )
 """Per document on near dedup: its sorted shingle-hash set (``verify = exact``) or its signature
-(``estimate``, uint32 values widened)."""
+(``estimate``, uint32 values widened), and its band keys."""
 
 
 def dedup_keys(
@@ -68,17 +73,21 @@ def dedup_keys(
             {
                 "position": pa.array([positions[i] for i in chosen], pa.int64()),
                 "values": pa.array(values, pa.list_(pa.uint64())),
+                "bands": pa.array([bands[i] for i in chosen], pa.list_(pa.int64())),
             },
             schema=PAYLOAD_SCHEMA,
         )
     elif nd.enabled:
         payload = PAYLOAD_SCHEMA.empty_table()
+    text_keys = [exact.text_key(d.text) for d in docs]
     table = pa.table(
         {
             "position": pa.array(positions, pa.int64()),
             "id": [d.id for d in docs],
             "id_hash": pa.array([d.id_hash for d in docs], pa.int64()),
             "text_hash": pa.array([d.text_hash for d in docs], pa.int64()),
+            "text_hi": pa.array([k[0] for k in text_keys], pa.int64()),
+            "text_lo": pa.array([k[1] for k in text_keys], pa.int64()),
             "date": [d.date for d in docs],
             "url_key": [url.url_key(d.url) if by_url else None for d in docs],
             "preference": pa.array([near.preference(nd.keep, d.text, d.date) for d in docs], pa.int64()),
@@ -103,3 +112,33 @@ def payload_of(tables: Iterable[pa.Table], positions: set[int]) -> dict[int, np.
         for i in take:
             found[int(pos[i])] = flat[offsets[i] : offsets[i + 1]].copy()
     return found
+
+
+def payload_slices(tables: Iterable[pa.Table], task_of: dict[int, int]) -> Iterator[tuple[int, pa.Table]]:
+    """(task, its rows of one row group) for the wanted documents (position -> the group
+    decision task that needs them), a row group at a time, tasks in order, rows by position."""
+    for table in tables:
+        pos = table.column("position").to_numpy()
+        tasks = np.array([task_of.get(p, -1) for p in pos.tolist()], dtype=np.int64)
+        take = np.flatnonzero(tasks >= 0)
+        if not len(take):
+            continue
+        take = take[np.lexsort((pos[take], tasks[take]))]
+        rows = table.take(pa.array(take))
+        by_task = tasks[take]
+        starts = np.flatnonzero(np.r_[True, by_task[1:] != by_task[:-1]])
+        for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(take)], strict=True):
+            yield int(by_task[a]), rows.slice(a, b - a)
+
+
+def payload_arrays(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(positions, flat values, offsets into them, band keys [rows, bands]) of payload rows."""
+    values = table.column("values").combine_chunks()
+    bands = table.column("bands").combine_chunks()
+    width = len(bands[0]) if len(bands) else 0
+    return (
+        table.column("position").to_numpy(),
+        values.values.to_numpy(zero_copy_only=False),
+        values.offsets.to_numpy(),
+        bands.flatten().to_numpy(zero_copy_only=False).reshape(len(table), width),
+    )

@@ -31,7 +31,7 @@ import numpy as np
 from corpus.config import NearDedupConfig
 from corpus.dedup import minhash
 from corpus.dedup.shingles import shingle_hashes, unique_per_document
-from corpus.dedup.survivors import KEPT, choose_survivors
+from corpus.dedup.survivors import KEPT, Survivors
 from corpus.hashing import id_hash
 
 STAGE = "near_dedup"
@@ -171,8 +171,9 @@ class NearDedupResult:
     """Groups of documents joined by candidate pairs (each decided by ``survivors``)."""
     checks: int = 0
     """Similarities computed to decide the components."""
-    undecided: int = 0
-    """Documents kept because their component spent ``max_checks`` (see corpus/dedup/survivors.py)."""
+    by_centres: int = 0
+    """Documents decided against their centres only, their component having spent ``max_checks``
+    (corpus/dedup/survivors.py)."""
     no_shingles: int = 0
     """Documents without a single word (never candidates)."""
 
@@ -267,16 +268,21 @@ def clusters_from_keys(
     components: dict[tuple, list[tuple]] = {}
     for node, root in roots.items():
         components.setdefault(root, []).append(node)
-    # Components a batch at a time: never more documents re-shingled at once than in pass 1.
+    # Components a batch at a time: never more documents re-shingled at once than in pass 1, and
+    # a component bigger than a batch streams through its decision a batch of members at a time.
     pending: list[list[int]] = []
     size = 0
     for root in sorted(components):
-        pending.append([d for _, d in sorted(components[root])])
-        size += len(pending[-1])
+        members = [d for _, d in sorted(components[root])]
+        if len(members) >= batch_size:
+            _decide(texts, [members], config, pass1, result, batch_size)
+            continue
+        pending.append(members)
+        size += len(members)
         if size >= batch_size:
-            _decide(texts, pending, config, pass1, result)
+            _decide(texts, pending, config, pass1, result, batch_size)
             pending, size = [], 0
-    _decide(texts, pending, config, pass1, result)
+    _decide(texts, pending, config, pass1, result, batch_size)
     result.components = len(components)
     return result
 
@@ -287,17 +293,23 @@ def _decide(
     config: NearDedupConfig,
     pass1: BandKeys,
     result: NearDedupResult,
+    batch_size: int,
 ) -> None:
-    """Survivors of each component (its documents in keep-preference order)."""
+    """Survivors of each component (its documents in keep-preference order), the values of at
+    most ``batch_size`` members at a time beside those of the kept ones."""
     if not components:
         return
-    values = _comparable(texts, [d for c in components for d in c], config, pass1)
-    for members in components:
-        chosen = choose_survivors(
-            [values[d] for d in members], similarity_for(config.verify), config.threshold, config.max_checks
-        )
+    measure = similarity_for(config.verify)
+    deciders = [Survivors(measure, config.threshold, config.max_checks) for _ in components]
+    flat = [(c, d) for c, members in enumerate(components) for d in members]
+    for start in range(0, len(flat), batch_size):
+        chunk = flat[start : start + batch_size]
+        values = _comparable(texts, [d for _, d in chunk], config, pass1)
+        for c, d in chunk:
+            deciders[c].decide(values[d], pass1.keys[d])
+    for members, chosen in zip(components, deciders, strict=True):
         result.checks += chosen.checks
-        result.undecided += chosen.undecided
+        result.by_centres += chosen.by_centres
         for i, w in enumerate(chosen.witness):
             if w != KEPT:
                 result.witness[members[i]] = (members[w], chosen.similarity[i])

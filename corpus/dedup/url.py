@@ -17,7 +17,7 @@ the filters: if the newest copy of a page later fails a filter, the URL leaves t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -82,30 +82,30 @@ def url_hash(key: str) -> tuple[int, int]:
     return hi, lo
 
 
-def url_table(tables: Iterable[pa.Table], excluded: set[int]) -> tuple[bytes, int]:
-    """An .npz of a unit's documents with a URL key (all but ``excluded`` positions, which
-    earlier dedups dropped): ``url_hi``, ``url_lo``, ``preference`` (minus the date's epoch
-    seconds), ``id_hash``, ``position`` (int64); and their count."""
-    columns: dict[str, list] = {name: [] for name in (*KEY, *RANK, "position")}
+def url_table(tables: Iterable[pa.Table], excluded: set[int]) -> tuple[bytes, sorted_keys.Layout]:
+    """A sorted key table (corpus/dedup/sorted_keys.py) of a unit's documents with a URL key
+    (all but ``excluded`` positions, which earlier dedups dropped): rows (``url_hi``,
+    ``url_lo``, ``preference`` (minus the date's epoch seconds), ``id_hash``, ``position``), and
+    every document's id by position."""
+    rows: list[tuple[int, int, int, int, int]] = []
+    ids: dict[int, str] = {}
     for table in tables:
-        names = ("position", "url_key", "date", "id_hash")
-        rows = zip(*(table.column(c).to_pylist() for c in names), strict=True)
-        for position, key, date, doc_hash in rows:
+        names = ("position", "url_key", "date", "id_hash", "id")
+        for position, key, date, doc_hash, doc_id in zip(
+            *(table.column(c).to_pylist() for c in names), strict=True
+        ):
+            ids[position] = doc_id
             if key is None or position in excluded:
                 continue
             hi, lo = url_hash(key)
-            columns["url_hi"].append(hi)
-            columns["url_lo"].append(lo)
-            columns["preference"].append(preference("newest", "", date))
-            columns["id_hash"].append(doc_hash)
-            columns["position"].append(position)
-    arrays = {k: np.array(v, dtype=np.int64) for k, v in columns.items()}
-    return sorted_keys.to_npz(arrays), len(arrays["position"])
+            rows.append((hi, lo, preference("newest", "", date), doc_hash, position))
+    array = np.array(rows, dtype=np.int64).reshape(-1, len(KEY) + len(RANK) + 1)
+    return sorted_keys.table_bytes([array], sorted_keys.ids_by_position(ids))
 
 
 def task_drops(
-    units: Iterable[tuple[int, bytes]], part: int, parts: int, ids_of: Callable[[int, list[int]], list[str]]
+    units: Iterable[tuple[int, sorted_keys.Layout]], part: int, parts: int, read: sorted_keys.Read
 ) -> list[sorted_keys.Drop]:
     """(unit, (position, ``url_dedup``, kept id)) for every older copy of a URL whose hash
     falls in slice ``part`` of ``parts``."""
-    return sorted_keys.task_drops(units, part, parts, KEY, RANK, STAGE, ids_of)
+    return sorted_keys.task_drops(units, part, parts, KEY, RANK, STAGE, read)

@@ -346,3 +346,19 @@ TRAINING_HEADERS = ["run", "steps", "last train loss", "last validation loss", "
 """Columns of the training run's ``last`` row, as both renderings show it."""
 VAL_PART_HEADERS = ["by", "", "validation loss", "bits per byte", "target tokens"]
 """Columns of the final validation loss per source and per language."""
+
+IO_HEADERS = ["stage", "units", "tasks", "bytes read", "bytes written", "key tables", "read amplification"]
+"""Columns of the I/O table (run_stats.json's per-stage byte counts), as both renderings show it."""
+
+
+def io_rows(run_stats: dict[str, Any] | None) -> list[list[Any]]:
+    """Per stage of run_stats.json: units, tasks, bytes read and written, and for the dedups the
+    bytes of their key tables and the read amplification (bytes their tasks read of them ÷ their
+    size); empty for a run_stats.json from before the counts."""
+    stages = (run_stats or {}).get("stages", {})
+    return [
+        [name, s.get("units"), s.get("tasks"), s["bytes_read"], s["bytes_written"], s.get("table_bytes"),
+         s.get("read_amplification")]
+        for name, s in stages.items()
+        if "bytes_read" in s
+    ]  # fmt: skip

@@ -8,7 +8,14 @@ from html import escape
 from typing import Any
 
 from corpus.report import plots
-from corpus.report.facts import LENGTH_EDGES, TRAINING_HEADERS, VAL_PART_HEADERS, format_value
+from corpus.report.facts import (
+    IO_HEADERS,
+    LENGTH_EDGES,
+    TRAINING_HEADERS,
+    VAL_PART_HEADERS,
+    format_value,
+    io_rows,
+)
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d232a;background:#fbfbf9}
@@ -64,6 +71,7 @@ def render(facts: dict[str, Any], comparison: dict[str, Any] | None = None) -> s
         ("duplicates", "Duplicates", _duplicates(facts)),
         ("domains", "Domains", _domains(facts)),
         ("shards", "Shards", _shards(facts)),
+        ("io", "Bytes read and written", _io(facts)),
         ("samples", "Samples", _samples(facts)),
     ]
     if "crawl" in facts:
@@ -118,6 +126,17 @@ def _overview(f: dict) -> str:
         f"{escape(str(f['tokenizer']['sha256']))}.</p>"
     )
     return html
+
+
+def _io(f: dict) -> str:
+    rows = io_rows(f.get("run_stats"))
+    if not rows:
+        return '<p class="muted">No byte counts in run_stats.json.</p>'
+    return _table(IO_HEADERS, rows) + (
+        '<p class="muted">Counted where the job reads and writes files (pipelines/files.py). Read '
+        "amplification: bytes the dedup tasks read of the key tables ÷ the tables' size (1 = each "
+        "byte once; below 1 where ids are read only for the kept copies).</p>"
+    )
 
 
 def _funnel(f: dict) -> str:

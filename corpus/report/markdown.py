@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpus.report.facts import TRAINING_HEADERS, VAL_PART_HEADERS, format_value
+from corpus.report.facts import IO_HEADERS, TRAINING_HEADERS, VAL_PART_HEADERS, format_value, io_rows
 
 
 def _row(cells: list[Any]) -> str:
@@ -68,6 +68,10 @@ def render(facts: dict[str, Any], comparison: dict[str, Any] | None = None) -> s
         f"{c['clusters']:,} near-duplicate clusters holding {c['documents']:,} documents.",
         "",
     ]
+    io = io_rows(facts.get("run_stats"))
+    if io:
+        lines += ["## Bytes read and written", ""]
+        lines += _table(IO_HEADERS, io)
     if "crawl" in facts:
         crawl = facts["crawl"]
         lines += [

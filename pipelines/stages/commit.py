@@ -1,11 +1,10 @@
-"""Commit a run: move shards to their final names, write summary.json, then manifest.json."""
+"""Commit a run: list the shards, write summary.json, then manifest.json (the commit marker)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
 from corpus.manifest import MANIFEST_NAME, build_manifest, to_json
 from corpus.summary import build_summary, merge
@@ -25,30 +24,23 @@ RUN_STATS_NAME = "run_stats.json"
 
 def commit(results: list[dict], tokenizer: dict, out_dir: str, config: dict, bos_token: str) -> dict:
     tokenizer_json = files.read_bytes(tokenizer["path"]).decode("utf-8")
-    counts = merge(r["counts"] for r in results)
+    counts = merge(r.get("counts", {}) for r in results)
     skipped: dict[str, int] = {}
     for r in results:
-        for kind, n in r["skipped"].items():
+        for kind, n in r.get("skipped", {}).items():
             skipped[kind] = skipped.get(kind, 0) + n
-    parts = sorted(
+    # The shards are in place under their final names (pipelines/stages/shard.py): the
+    # manifest lists them in name order.
+    shards = sorted(
         (s for r in results for s in r.get("shards", [])),
-        key=lambda s: (s["split"], s.get("language") or "", s["order"]),
+        key=lambda s: (s["split"], s.get("language") or "", s["number"]),
     )
+    _check_cover(results, shards)
     entries = []
-    numbers: dict[tuple[str, str], int] = {}
-    for part in parts:
-        language = part.get("language")
-        route = (part["split"], language or "")
-        n = numbers.get(route, 0)
-        numbers[route] = n + 1
-        name = f"{part['split']}_{language}_{n:06d}" if language else f"{part['split']}_{n:06d}"
-        for suffix in (".docs.parquet", ".idx", ".bin"):
-            target = files.join(out_dir, name + suffix)
-            if FileSystems.exists(target):
-                FileSystems.delete([target])
-            FileSystems.rename([part["stem"] + suffix], [target])
+    for shard in shards:
+        name, language = shard["name"], shard.get("language")
         entry = {
-            k: part[k] for k in ("split", "tokens", "documents", "dtype", "bytes", "sha256", "idx_sha256")
+            k: shard[k] for k in ("split", "tokens", "documents", "dtype", "bytes", "sha256", "idx_sha256")
         }
         entries.append(
             {
@@ -77,6 +69,28 @@ def commit(results: list[dict], tokenizer: dict, out_dir: str, config: dict, bos
     _write_json(files.join(out_dir, "summary.json"), summary)
     _write_json(files.join(out_dir, MANIFEST_NAME), manifest)  # last: the commit marker
     return summary
+
+
+def _check_cover(results: list[dict], shards: list[dict]) -> None:
+    """The shards of each split (and language) are numbered 0, 1, ... and hold exactly the
+    tokens and documents of the units' runs: a run with a shard missing is never committed."""
+    runs: dict[tuple[str, str], tuple[int, int]] = {}
+    for r in results:
+        for run in r.get("runs", []):
+            route = (run["split"], run["language"] or "")
+            tokens, documents = runs.get(route, (0, 0))
+            runs[route] = (tokens + run["tokens"], documents + run["documents"])
+    cut: dict[tuple[str, str], tuple[int, int]] = {}
+    numbers: dict[tuple[str, str], int] = {}
+    for shard in shards:  # sorted by route and number
+        route = (shard["split"], shard.get("language") or "")
+        if shard["number"] != numbers.get(route, 0):
+            raise RuntimeError(f"{shard['name']}: the shards of {route} are not numbered 0, 1, ...")
+        numbers[route] = shard["number"] + 1
+        tokens, documents = cut.get(route, (0, 0))
+        cut[route] = (tokens + shard["tokens"], documents + shard["documents"])
+    if cut != runs:
+        raise RuntimeError(f"the shards hold {cut} (tokens, documents), the units' runs {runs}")
 
 
 class CommitRun(beam.PTransform):

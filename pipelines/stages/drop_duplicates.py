@@ -56,6 +56,7 @@ class DropDuplicatesFn(beam.DoFn):
 
     def run_unit(self, unit: int, drops) -> dict[str, Any]:
         started = time.perf_counter()
+        io = files.start_counting()  # this unit's bytes read and written
         decided = unit_drops(drops, self.config)
         counts: list[dict] = []
         buckets: dict[str, int] = {}
@@ -115,6 +116,7 @@ class DropDuplicatesFn(beam.DoFn):
                 "bytes_out": kept_bytes,
                 "documents": position,
                 "peak_rss_mb": unit_finished(),
+                **io.stop(),
             },
         }
 

@@ -25,7 +25,7 @@ from corpus.filters.language import LanguageIdentifier
 from corpus.filters.quality import load_stop_words
 from corpus.filters.safety import SafetyChecker
 from corpus.readers.detect import read_documents_of
-from corpus.records import ParquetSink, RawDocument, Rejection, documents_table, rejections_table, row_groups
+from corpus.records import ParquetSink, RawDocument, Rejection, documents_table, rejections_table
 from corpus.steps import extract_step, filter_step
 from corpus.summary import merge
 from corpus.units import WorkUnit
@@ -52,19 +52,6 @@ def keys_path(work_dir: str, unit: int) -> str:
 
 def payload_path(work_dir: str, unit: int) -> str:
     return files.join(work_dir, f"minhash-{unit:06d}.parquet")
-
-
-def ids_at(work_dir: str, unit: int, positions: list[int]) -> list[str]:
-    """The document ids at ``positions`` of a unit, from its keys file (in the order given)."""
-    wanted = set(positions)
-    found: dict[int, str] = {}
-    with files.open_input(keys_path(work_dir, unit), decompress=False) as f:
-        for table in row_groups(f, columns=["position", "id"]):
-            pairs = zip(table.column("position").to_pylist(), table.column("id").to_pylist(), strict=True)
-            for p, i in pairs:
-                if p in wanted:
-                    found[p] = i
-    return [found[p] for p in positions]
 
 
 def marker_path(work_dir: str, stage: str, unit: int) -> str:
@@ -106,6 +93,7 @@ class ExtractAndFilterFn(beam.DoFn):
 
     def run_unit(self, unit: WorkUnit) -> dict[str, Any]:
         started = time.perf_counter()
+        io = files.start_counting()  # this unit's bytes read and written
         config = self.config
         skipped: dict[str, int] = {}
         counts: list[dict] = []
@@ -155,6 +143,7 @@ class ExtractAndFilterFn(beam.DoFn):
                 "bytes_out": text_bytes,
                 "documents": documents,
                 "peak_rss_mb": unit_finished(),
+                **io.stop(),
             },
         }
 

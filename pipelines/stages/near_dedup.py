@@ -13,20 +13,24 @@ order with a kept witness for every removal (corpus/dedup/survivors.py).
 
 from __future__ import annotations
 
+import tempfile
+import time
+
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 
 from corpus.config import NearDedupConfig
-from corpus.dedup import near
+from corpus.dedup import near, sorted_keys
 from corpus.dedup.buckets import band_table, bucket_task_edges, parts_for
-from corpus.dedup.keys import payload_of
-from corpus.dedup.survivors import KEPT, choose_survivors
+from corpus.dedup.keys import payload_arrays, payload_slices
+from corpus.dedup.survivors import KEPT, Survivors
 from corpus.records import row_groups, write_parquet
 from pipelines import files
 from pipelines.gather import CountAll, WithValue
-from pipelines.stages.dedup import KeyTables, key_table_path
-from pipelines.stages.extract import ids_at, payload_path
+from pipelines.stages.dedup import KeyTables, as_result, run_task, tagged
+from pipelines.stages.extract import payload_path
+from pipelines.stats import peak_rss_mb
 
 CLUSTER_SCHEMA = pa.schema(
     [
@@ -41,48 +45,135 @@ CLUSTER_SCHEMA = pa.schema(
 
 
 NODES_PER_TASK = 20_000
-"""Documents of the groups one decision task takes at most, whose payloads it holds (about
-4 KB each with ``verify = exact``)."""
+"""Documents of the groups one decision task takes at most (a bigger group is one task: it
+streams through its decision, holding the values of its kept members only)."""
+
+
+def slices_path(work_dir: str, unit: int) -> str:
+    return files.join(work_dir, f"near-slices-{unit:06d}.arrow")
+
+
+class SlicePayloadsFn(beam.DoFn):
+    """A unit and the decision task of each of its group members -> ("slice", (task, (unit,
+    offset, size))) per slice, then ("stats", stats).
+
+    It reads the unit's payload file once and writes the rows the tasks need to
+    ``near-slices-NNNNNN.arrow``, an Arrow IPC stream per (row group, task), tasks in order: a
+    decision task then reads only its own rows (byte ranges), never a whole payload file."""
+
+    def __init__(self, work_dir: str) -> None:
+        self.work_dir = work_dir
+
+    def process(self, element):
+        unit, members = element
+        started = time.perf_counter()
+        io = files.start_counting()
+        task_of = dict(members)
+        found: list[tuple[int, tuple[int, int, int]]] = []
+
+        def write(out) -> None:
+            offset = 0
+            with files.open_input(payload_path(self.work_dir, unit), decompress=False) as f:
+                for task, rows in payload_slices(row_groups(f), task_of):
+                    sink = pa.BufferOutputStream()
+                    with pa.ipc.new_stream(sink, rows.schema) as writer:
+                        writer.write_table(rows)
+                    data = sink.getvalue().to_pybytes()
+                    out.write(data)
+                    found.append((task, (unit, offset, len(data))))
+                    offset += len(data)
+
+        files.write_atomic(slices_path(self.work_dir, unit), write)
+        stats = {
+            "stage": near.STAGE,
+            "seconds": time.perf_counter() - started,
+            "peak_rss_mb": peak_rss_mb(),
+            # The slices are tables the deciders read; the payload file (in bytes_read) is read
+            # whole, once, here.
+            "table_bytes": sum(size for _, (_, _, size) in found),
+        }
+        stats.update(io.stop())
+        for item in found:
+            yield "slice", item
+        yield "stats", stats
+
+
+class _Spill:
+    """Members' payload values on local disk, read back one member at a time: a decision task's
+    memory holds its kept members' values, not every member's."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()
+        self.size = 0
+
+    def add(self, values: np.ndarray) -> tuple[int, int]:
+        data = np.ascontiguousarray(values, dtype=np.uint64).tobytes()
+        self.file.write(data)
+        where = (self.size, len(values))
+        self.size += len(data)
+        return where
+
+    def get(self, offset: int, count: int) -> np.ndarray:
+        self.file.seek(offset)
+        return np.frombuffer(self.file.read(count * 8), dtype=np.uint64)
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class DecideGroupsFn(beam.DoFn):
-    """A task of groups of candidates -> per member, its group, and its witness if it goes.
+    """A task of groups of candidates and its payload slices -> ("member", (unit, (position, id,
+    group id, witness id or None, similarity))) per member, ("decided", counts), ("stats", stats).
 
-    The task reads the payload (shingle set or signature) of each of its members from the unit
-    files the extract stage wrote, once per unit, and decides each group by
-    corpus.dedup.survivors; payloads never travel through a shuffle."""
+    The task reads its members' payloads (shingle set or signature, and band keys) from the
+    slices SlicePayloadsFn wrote for it, spills the values to local disk, and streams each group
+    in keep order through corpus.dedup.survivors; payloads never travel through a shuffle."""
 
     def __init__(self, config: NearDedupConfig, work_dir: str) -> None:
         self.config = config
         self.work_dir = work_dir
 
     def process(self, element):
-        _, pairs = element
+        _, grouped = element
+        started = time.perf_counter()
         groups: dict[near.Node, list[near.Node]] = {}
-        wanted: dict[int, set[int]] = {}
-        for node, root in pairs:
+        for node, root in grouped["members"]:
             groups.setdefault(root, []).append(node)
-            wanted.setdefault(node[3], set()).add(node[4])
-        payload: dict[tuple[int, int], np.ndarray] = {}
-        for unit in sorted(wanted):
-            with files.open_input(payload_path(self.work_dir, unit), decompress=False) as f:
-                for position, values in payload_of(row_groups(f), wanted[unit]).items():
-                    payload[(unit, position)] = values
-        checks = undecided = 0
-        for root in sorted(groups):
-            members = sorted(groups[root])
-            chosen = choose_survivors(
-                [payload[(m[3], m[4])] for m in members],
-                near.similarity_for(self.config.verify),
-                self.config.threshold,
-                self.config.max_checks,
-            )
-            checks += chosen.checks
-            undecided += chosen.undecided
-            for m, w, similar in zip(members, chosen.witness, chosen.similarity, strict=True):
-                witness = None if w == KEPT else members[w][2]
-                yield "member", (m[3], (m[4], m[2], root[2], witness, similar))
-        yield "decided", {"groups": len(groups), "checks": checks, "kept_undecided": undecided}
+        spill = _Spill()
+        where: dict[tuple[int, int], tuple[int, int, np.ndarray]] = {}
+        io = files.start_counting()
+        reader = files.RangeReader()
+        try:
+            for unit, offset, size in sorted(grouped["slices"]):
+                data = reader.read(slices_path(self.work_dir, unit), offset, size)
+                positions, flat, offsets, bands = payload_arrays(pa.ipc.open_stream(data).read_all())
+                for j, position in enumerate(positions.tolist()):
+                    at, count = spill.add(flat[offsets[j] : offsets[j + 1]])
+                    where[(unit, position)] = (at, count, bands[j].copy())
+        finally:
+            reader.close()
+        stats = {"stage": near.STAGE, "task": True, "table_bytes_read": reader.read_bytes}
+        stats.update(io.stop())
+        measure = near.similarity_for(self.config.verify)
+        checks = by_centres = 0
+        try:
+            for root in sorted(groups):
+                members = sorted(groups[root])
+                chosen = Survivors(measure, self.config.threshold, self.config.max_checks)
+                for m in members:
+                    at, count, keys = where[(m[3], m[4])]
+                    chosen.decide(spill.get(at, count), keys)
+                checks += chosen.checks
+                by_centres += chosen.by_centres
+                for m, w, similar in zip(members, chosen.witness, chosen.similarity, strict=True):
+                    witness = None if w == KEPT else members[w][2]
+                    yield "member", (m[3], (m[4], m[2], root[2], witness, similar))
+        finally:
+            spill.close()
+        # kept_undecided stays in summary.json's schema: no member is left undecided any more.
+        yield "decided", {"groups": len(groups), "checks": checks, "kept_undecided": 0}
+        stats.update(seconds=time.perf_counter() - started, peak_rss_mb=peak_rss_mb())
+        yield "stats", stats
 
 
 class _StarRound(beam.PTransform):
@@ -157,23 +248,29 @@ class WriteClustersFn(beam.DoFn):
 
 
 class BucketTaskFn(beam.DoFn):
+    """One band and one slice of its key space -> ("pair", candidate pair) for each pair, then
+    ("stats", stats): it reads only its band's rows of its slice from each unit's band table."""
+
     def __init__(self, work_dir: str) -> None:
         self.work_dir = work_dir
 
-    def ids_of(self, unit: int, positions: list[int]) -> list[str]:
-        return ids_at(self.work_dir, unit, positions)
-
     def process(self, task):
         band, part, parts, units = task
-        tables = ((u, files.read_bytes(key_table_path(self.work_dir, "bands", u))) for u in units)
-        yield from bucket_task_edges(tables, band, part, parts, self.ids_of)
+        edges, stats = run_task(
+            self.work_dir, "bands", lambda read: bucket_task_edges(units, band, part, parts, read)
+        )
+        for edge in edges:
+            yield "pair", edge
+        yield "stats", stats
 
 
 class CandidatePairs(beam.PTransform):
-    """Per-unit results + earlier drops -> candidate pairs (star edges of every LSH bucket).
+    """Per-unit results + earlier drops -> (candidate pairs (star edges of every LSH bucket),
+    the band-table writers' and bucket tasks' stats as run results).
 
-    No record per document and band goes through a shuffle: each unit writes its band keys as
-    arrays, and a task per (band, slice of the key space) sorts them (corpus/dedup/buckets.py)."""
+    No record per document and band goes through a shuffle: each unit writes its band keys as a
+    sorted key table with a section per band, and a task per (band, slice of the key space)
+    reads and sorts only its rows of it (corpus/dedup/buckets.py)."""
 
     def __init__(self, config: NearDedupConfig, work_dir: str, earlier_drops) -> None:
         super().__init__()
@@ -183,21 +280,30 @@ class CandidatePairs(beam.PTransform):
 
     def expand(self, units):
         bands, work_dir = self.bands, self.work_dir
-        columns = ["position", "id_hash", "preference", "bands"]
+        columns = ["position", "id_hash", "preference", "bands", "id"]
 
         def tasks(tables: list) -> list:
-            parts = parts_for(sum(n for _, n in tables))
-            unit_list = sorted(u for u, _ in tables)
-            return [(b, p, parts, unit_list) for b in range(bands) for p in range(parts)]
+            parts = parts_for(sum(layout.rows for _, layout, _ in tables))
+            layouts = sorted((u, layout) for u, layout, _ in tables)
+            return [
+                (b, p, parts, [(u, t) for u, t in layouts if sorted_keys.wanted(t, b, p, parts)])
+                for b in range(bands)
+                for p in range(parts)
+            ]
 
-        return (
-            units
-            | "BandTables" >> KeyTables(work_dir, self.earlier_drops, "bands", columns, band_table)
+        tables = units | "BandTables" >> KeyTables(work_dir, self.earlier_drops, "bands", columns, band_table)
+        out = (
+            tables
             | "Tasks" >> beam.FlatMap(tasks)
             | "SpreadTasks" >> beam.Reshuffle()
             | "Buckets" >> beam.ParDo(BucketTaskFn(work_dir))
-            | "UniquePairs" >> beam.Distinct()
         )
+        pairs = out | "Pairs" >> tagged("pair") | "UniquePairs" >> beam.Distinct()
+        stats = (
+            tables | "WriterStats" >> beam.FlatMap(lambda ts: [s for _, _, s in ts]),
+            out | "TaskStats" >> tagged("stats"),
+        ) | "Stats" >> beam.Flatten()
+        return pairs, stats | "AsResults" >> beam.Map(as_result)
 
 
 class FindNearDuplicates(beam.PTransform):
@@ -217,7 +323,7 @@ class FindNearDuplicates(beam.PTransform):
         self.earlier_drops = earlier_drops
 
     def expand(self, units):
-        candidates = units | "CandidatePairs" >> CandidatePairs(
+        candidates, bucket_stats = units | "CandidatePairs" >> CandidatePairs(
             self.config, self.work_dir, self.earlier_drops
         )
         roots = candidates | "Groups" >> ConnectedComponents(self.config)
@@ -228,18 +334,29 @@ class FindNearDuplicates(beam.PTransform):
             tasks = max(1, -(-total // NODES_PER_TASK))
             return root[1] % tasks, (node, root)
 
+        tasked = roots | "WithNodes" >> WithValue(nodes) | "ToTask" >> beam.Map(to_task)
+        # Each unit's payload file is read once, by one task that writes each decision task's
+        # rows apart; a decision task then reads only its rows.
+        sliced = (
+            tasked
+            | "MemberOfUnit" >> beam.Map(lambda tm: (tm[1][0][3], (tm[1][0][4], tm[0])))
+            | "MembersByUnit" >> beam.GroupByKey()
+            | "SlicePayloads" >> beam.ParDo(SlicePayloadsFn(self.work_dir))
+        )
         decided = (
-            roots
-            | "WithNodes" >> WithValue(nodes)
-            | "ToTask" >> beam.Map(to_task)
-            | "Tasks" >> beam.GroupByKey()
+            {"members": tasked, "slices": sliced | "Slices" >> tagged("slice")}
+            | "Tasks" >> beam.CoGroupByKey()
             | "Decide" >> beam.ParDo(DecideGroupsFn(self.config, self.work_dir))
         )
-        members = decided | "Members" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == "member" else [])
+        members = decided | "Members" >> tagged("member")
         counts = decided | "DecisionCounts" >> beam.FlatMap(
             lambda kv: [{"counts": {}, "skipped": {}, "near_dedup": kv[1]}] if kv[0] == "decided" else []
         )
-        results = [counts]
+        task_stats = (
+            sliced | "SliceStats" >> tagged("stats"),
+            decided | "DecideStats" >> tagged("stats"),
+        ) | "DecisionStats" >> beam.Flatten()
+        results = [counts, bucket_stats, task_stats | "DecisionResults" >> beam.Map(as_result)]
         if self.config.write_clusters:
             results.append(
                 members

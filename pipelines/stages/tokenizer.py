@@ -47,6 +47,7 @@ def make_tokenizer(gathered: list, config: TokenizerConfig, out_path: str, marke
     if done is not None and done["sha256"] == _sha_if_exists(out_path):
         return done
     started = time.perf_counter()
+    io = files.start_counting()  # the bytes it reads and writes
     if config.path:
         data = files.read_bytes(config.path).decode("utf-8")
     else:
@@ -61,6 +62,7 @@ def make_tokenizer(gathered: list, config: TokenizerConfig, out_path: str, marke
             "stage": "tokenizer",
             "seconds": time.perf_counter() - started,
             "peak_rss_mb": peak_rss_mb(),
+            **io.stop(),
         },
     }
     files.write_json(marker, done)

@@ -191,3 +191,26 @@ def test_a_real_browser_shows_the_report(code_report: Path) -> None:
         assert (code_report / "report.png").stat().st_size > 50_000
     finally:
         driver.quit()
+
+
+def test_report_shows_each_stage_s_bytes_and_the_dedups_read_amplification(sample_corpus) -> None:
+    from corpus.report import html, markdown
+    from corpus.report.facts import format_value
+
+    run, _, _ = sample_corpus
+    run_stats = json.loads((run / "run_stats.json").read_text("utf-8"))
+    stats = run_stats["stages"]
+    for stage in ("url_dedup", "exact_dedup", "near_dedup"):
+        assert 0 < stats[stage]["read_amplification"] <= 1.5
+    # The unit pass reads its input once (and a little of the models' files: none through here).
+    assert stats["extract_filter"]["bytes_read"] >= run_stats["input_bytes"]
+    facts = gather(run, samples=1)
+    page, text = html.render(facts), markdown.render(facts)
+    assert 'id="io"' in page and "## Bytes read and written" in text
+    for stage in ("extract_filter", "url_dedup", "exact_dedup", "near_dedup", "dedup_apply"):
+        s = stats[stage]
+        row = f"| {stage} | {format_value(s['units'])} | {format_value(s.get('tasks'))} | "
+        row += f"{format_value(s['bytes_read'])} | {format_value(s['bytes_written'])} |"
+        assert row in text, (row, text)
+        assert f"{s['bytes_read']:,}" in page
+    assert f"| {format_value(stats['near_dedup']['read_amplification'])} |" in text

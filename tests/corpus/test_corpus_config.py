@@ -62,6 +62,10 @@ BAD = [
     ('[input]\ntext_field = ""\n', "input.text_field: must not be empty"),
     ("[crawl]\nseeds = []\n", "crawl: unknown config section"),
     ("dedup = 1\n", "dedup: expected a table, got int"),
+    (
+        "[shard]\nmax_tokens_per_shard = 2000000000\n",
+        "shard.max_tokens_per_shard: at most 1073741824, got 2000000000",
+    ),
     ('name = "runs/a"\n', "name: 'runs/a' must be letters, digits, '.', '_' or '-', not starting with '.'"),
 ]
 

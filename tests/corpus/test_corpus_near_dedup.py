@@ -330,7 +330,7 @@ def test_a_chain_keeps_its_far_end(revisions) -> None:
     assert result.removed() == {1: 0}
     witness, similarity = result.witness[1]
     assert similarity == pytest.approx(jaccard(revisions[1], revisions[0]), abs=0.01)
-    assert result.components == 1 and result.undecided == 0
+    assert result.components == 1 and result.by_centres == 0
 
 
 def test_the_most_preferred_similar_member_is_the_witness(revisions) -> None:
@@ -340,11 +340,24 @@ def test_the_most_preferred_similar_member_is_the_witness(revisions) -> None:
     assert result.removed() == {0: 1, 2: 1}
 
 
-def test_spent_checks_keep_the_rest_and_count_them(revisions, texts) -> None:
-    # A group of unlike documents joined only by the chain: with room for 1 check, A stays, B is
-    # checked against A and goes, and C cannot be decided without a second check.
+def test_spent_checks_decide_the_rest_against_centres(revisions, texts) -> None:
+    # With room for 1 check, A stays and B is checked against A and goes; C is then compared only
+    # with its centres (kept members it shares a bucket with, and A as the heaviest witness): it
+    # is unlike A, so it stays, decided rather than left undecided.
     result = near.find_near_duplicates(revisions, NearDedupConfig(max_checks=1))
-    assert result.removed() == {1: 0} and result.undecided == 1 and result.checks == 1
+    assert result.removed() == {1: 0} and result.by_centres == 1 and result.checks == 2
+
+
+def test_spent_checks_still_remove_copies_with_a_kept_witness(texts) -> None:
+    # The hard families with no room for checks at all: every member is decided against its
+    # centres, and still nothing unique goes, no family loses all its members, every witness stays.
+    planted = plant_hard(texts[:80], seed=11, chains=10, copies_of_one=300)
+    result = near.find_near_duplicates(planted.texts, NearDedupConfig(max_checks=1))
+    removed = result.removed()
+    assert result.by_centres > 0 and not set(removed.values()) & set(removed)
+    ours = witness_score(planted, removed, 0.8)
+    assert ours["precision"] == 1.0 and ours["groups_lost"] == 0 and ours["unique_removed"] == 0
+    assert ours["removed"] >= 300
 
 
 @given(

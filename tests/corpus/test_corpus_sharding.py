@@ -8,9 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from corpus_helpers import STDLIB
 
 from corpus.hashing import id_hash
-from corpus.sharding import cut_shards, order_by_id_hash, split_of
+from corpus.sharding import (
+    cut_shards,
+    documents_in_slot,
+    long_documents,
+    order_by_id_hash,
+    plan_cuts,
+    split_of,
+)
 from corpus.shards import (
     HEADER_BYTES,
     ShardFormatError,
@@ -78,6 +86,72 @@ def test_cut_shards_covers_every_document_once() -> None:
         ranges = cut_shards(lengths, max_tokens)
         assert [i for a, b in ranges for i in range(a, b)] == list(range(len(lengths)))
         assert all(sum(lengths[a:b]) <= max_tokens or b - a == 1 for a, b in ranges)
+
+
+def stdlib_runs() -> list[list[int]]:
+    """Runs of real document lengths: per stdlib module, the lengths of its lines (+1, as a
+    document carries its document token)."""
+    names = ["json/decoder.py", "json/encoder.py", "csv.py", "textwrap.py", "shlex.py", "fnmatch.py"]
+    return [[len(line) + 1 for line in (STDLIB / n).read_text("utf-8").splitlines()] for n in names]
+
+
+def cut_by_brute_force(runs: list[list[int]], max_tokens: int) -> list[list[int]]:
+    """The rule itself, on the whole sequence: a document goes to the slot of its last token."""
+    slots: dict[int, list[int]] = {}
+    end = 0
+    for n in (n for run in runs for n in run):
+        end += n
+        slots.setdefault((end - 1) // max_tokens, []).append(n)
+    return [slots[k] for k in sorted(slots)]
+
+
+def cut_by_plan(runs: list[list[int]], max_tokens: int) -> list[list[int]]:
+    """The rule as the pipeline applies it: the plan from totals, each shard from its runs."""
+    starts, cuts = plan_cuts(
+        [sum(r) for r in runs], [long_documents(r, max_tokens) for r in runs], max_tokens
+    )
+    shards = []
+    for cut in cuts:
+        shard = []
+        for i in cut.runs:
+            a, b = documents_in_slot(np.array(runs[i]), starts[i], cut.slot, max_tokens)
+            shard.extend(runs[i][a:b])
+        shards.append(shard)
+    assert [c.number for c in cuts] == list(range(len(cuts)))
+    return shards
+
+
+@pytest.mark.parametrize("max_tokens", [1, 7, 60, 500, 4096, 50_000, 10**9])
+def test_plan_cuts_cuts_the_sequence_across_runs(max_tokens: int) -> None:
+    runs = stdlib_runs()
+    shards = cut_by_plan(runs, max_tokens)
+    assert shards == cut_by_brute_force(runs, max_tokens)
+    # Nothing lost, duplicated or moved: the shards concatenated are the runs concatenated.
+    assert [n for shard in shards for n in shard] == [n for run in runs for n in run]
+    assert all(shards)
+    total, longest = sum(map(sum, runs)), max(map(max, runs))
+    if longest <= max_tokens:  # one shard per max_tokens, the last one partial
+        assert len(shards) == -(-total // max_tokens)
+    for shard in shards[:-1]:
+        assert max_tokens - longest < sum(shard) < max_tokens + longest
+
+
+def test_plan_cuts_document_longer_than_a_shard_stays_whole() -> None:
+    runs = stdlib_runs()
+    longest = max(map(max, runs))
+    max_tokens = longest // 3  # the longest line covers at least two slots
+    shards = cut_by_plan(runs, max_tokens)
+    total = sum(map(sum, runs))
+    # Slots that lie wholly inside a long document have no shard; numbering stays consecutive.
+    assert len(shards) < -(-total // max_tokens)
+    assert any(longest in shard for shard in shards)
+    assert shards == cut_by_brute_force(runs, max_tokens)
+
+
+def test_plan_cuts_of_no_runs_and_bad_size() -> None:
+    assert plan_cuts([], [], 100) == ([], [])
+    with pytest.raises(ValueError, match="max_tokens must be positive"):
+        plan_cuts([5], [[]], 0)
 
 
 def test_shard_bytes_header_and_index_are_exact() -> None:

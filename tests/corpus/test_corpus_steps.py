@@ -175,25 +175,22 @@ def test_shard_step_orders_by_id_hash_and_splits(sample_raw, encoder: DocumentEn
     docs = shard_docs(sample_raw, 40)
     config = PipelineConfig(
         tokenizer=TokenizerConfig(batch_size=7),
-        shard=ShardConfig(val_fraction=0.25, max_tokens_per_shard=30_000),
+        shard=ShardConfig(val_fraction=0.25, max_tokens_per_shard=3_000),
         language=LanguageConfig(),
     )
-    shards = shard_step(docs, encoder, config)
+    runs = shard_step(docs, encoder, config)
     by_id = {d.id: d for d in docs}
-    assert sorted(i for s in shards for i in s.ids) == sorted(by_id)
-    for split in ("train", "val"):
-        parts = [s for s in shards if s.split == split]
-        assert [s.part for s in parts] == list(range(len(parts)))
-        ids = [i for s in parts for i in s.ids]
-        assert ids == sorted(ids, key=id_hash)
-        assert all(split_of(i, 0.25) == split for i in ids)
-    for s in shards:
-        assert sum(len(t) for t in s.tokens) <= 30_000 or len(s.ids) == 1
+    assert sorted(i for s in runs for i in s.ids) == sorted(by_id)
+    # One run per split, uncut whatever the shard size: shards are cut across units later.
+    assert [s.split for s in runs] == ["train", "val"]
+    for s in runs:
+        assert s.ids == sorted(s.ids, key=id_hash)
+        assert all(split_of(i, 0.25) == s.split for i in s.ids)
         assert s.urls == [by_id[i].url for i in s.ids]
         for doc_id, tokens in zip(s.ids, s.tokens, strict=True):
             assert tokens[0] == encoder.bos_id
             np.testing.assert_array_equal(tokens, encoder.encode([by_id[doc_id].text])[0])
-    assert len([s for s in shards if s.split == "train"]) > 1  # the limit really cut
+    assert sum(len(t) for t in runs[0].tokens) > 3 * 3_000
 
 
 def test_shard_step_independent_of_arrival_order(sample_raw, encoder: DocumentEncoder) -> None:
@@ -201,7 +198,7 @@ def test_shard_step_independent_of_arrival_order(sample_raw, encoder: DocumentEn
     config = PipelineConfig(shard=ShardConfig(val_fraction=0.3, max_tokens_per_shard=8000))
     forward = shard_step(docs, encoder, config)
     backward = shard_step(docs[::-1], encoder, config)
-    assert [(s.split, s.part, s.ids) for s in forward] == [(s.split, s.part, s.ids) for s in backward]
+    assert [(s.split, s.ids) for s in forward] == [(s.split, s.ids) for s in backward]
     for a, b in zip(forward, backward, strict=True):
         assert all(np.array_equal(x, y) for x, y in zip(a.tokens, b.tokens, strict=True))
 
@@ -236,24 +233,26 @@ def test_exact_dedup_by_arrays_decides_as_the_reference(docs) -> None:
     occurrences with the same kept ids as duplicate_decisions (the shuffle's reference)."""
     import pyarrow as pa
 
-    from corpus.dedup.exact import exact_table, task_drops
+    from corpus.dedup.exact import exact_table, task_drops, text_key
+    from corpus.dedup.sorted_keys import reader_of
 
     texts = [f"text {i}" for i in range(5)]
     members, per_unit = [], {}
     for n, (t, unit) in enumerate(docs):
         doc_id = f"doc-{n}"
         position = len(per_unit.setdefault(unit, []))
-        per_unit[unit].append((position, id_hash(doc_id), text_hash(texts[t]), doc_id))
+        per_unit[unit].append((position, id_hash(doc_id), text_key(texts[t]), doc_id))
         members.append((text_hash(texts[t]), (id_hash(doc_id), doc_id, unit, position)))
     expected = sorted(d for key in {m[0] for m in members}
                       for d in duplicate_decisions([m[1] for m in members if m[0] == key]))  # fmt: skip
-    tables, ids = [], {}
+    written = {}
     for unit, rows in per_unit.items():
         table = pa.table({"position": [r[0] for r in rows], "id_hash": [r[1] for r in rows],
-                          "text_hash": [r[2] for r in rows]})  # fmt: skip
-        tables.append((unit, exact_table([table], set())[0]))
-        ids[unit] = {r[0]: r[3] for r in rows}
-    for parts in (1, 3):
-        got = [d for part in range(parts)
-               for d in task_drops(tables, part, parts, lambda u, ps: [ids[u][p] for p in ps])]  # fmt: skip
+                          "text_hi": [r[2][0] for r in rows], "text_lo": [r[2][1] for r in rows],
+                          "id": [r[3] for r in rows]})  # fmt: skip
+        written[unit] = exact_table([table], set())
+    units = [(u, layout) for u, (_, layout) in written.items()]
+    read = reader_of({u: data for u, (data, _) in written.items()})
+    for parts in (1, 4, 64):
+        got = [d for part in range(parts) for d in task_drops(units, part, parts, read)]
         assert sorted(got) == expected

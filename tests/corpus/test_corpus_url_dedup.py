@@ -8,6 +8,7 @@ from corpus_helpers import BASE_URL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from corpus.dedup.sorted_keys import reader_of
 from corpus.dedup.url import choose_keeper, member, task_drops, url_key, url_table
 from corpus.hashing import id_hash
 from corpus.steps import url_decisions
@@ -90,12 +91,9 @@ def test_url_dedup_by_arrays_decides_as_the_reference(docs) -> None:
             members.append((key, member(doc_id, date, unit, position)))
     expected = sorted(d for key in {m[0] for m in members}
                       for d in url_decisions([m[1] for m in members if m[0] == key]))  # fmt: skip
-    tables, ids = [], {}
-    for unit, rows in per_unit.items():
-        table = pa.Table.from_pylist(rows).drop_columns(["id"])
-        tables.append((unit, url_table([table], {1})[0]))
-        ids[unit] = {r["position"]: r["id"] for r in rows}
-    for parts in (1, 3):
-        got = [d for part in range(parts)
-               for d in task_drops(tables, part, parts, lambda u, ps: [ids[u][p] for p in ps])]  # fmt: skip
+    written = {unit: url_table([pa.Table.from_pylist(rows)], {1}) for unit, rows in per_unit.items()}
+    units = [(u, layout) for u, (_, layout) in written.items()]
+    read = reader_of({u: data for u, (data, _) in written.items()})
+    for parts in (1, 4, 64):
+        got = [d for part in range(parts) for d in task_drops(units, part, parts, read)]
         assert sorted(got) == expected

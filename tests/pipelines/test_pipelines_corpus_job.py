@@ -92,6 +92,7 @@ def test_exit_code_and_printed_summary(sample_run) -> None:
         "dedup_index",
         "docs",
         "heartbeat.json",
+        "inputs.json",
         "manifest.json",
         "rejected",
         "run_stats.json",

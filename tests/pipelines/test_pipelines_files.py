@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,42 @@ def test_write_atomic_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
 
 
+def test_two_attempts_writing_one_output_at_once_do_not_collide(tmp_path: Path) -> None:
+    # A retried or speculative bundle on a distributed runner: two attempts of the same unit write
+    # the same output at the same time. Each has its own temp file; both finish; the file is one
+    # attempt's complete bytes; no temp file is left. With one shared `path.tmp`, the second
+    # attempt's create truncated the first one's file and its rename found the temp gone.
+    path = str(tmp_path / "docs" / "000000.parquet")
+    files.makedirs(str(tmp_path / "docs"))
+    data = SAMPLE_WARC.read_bytes()
+    payloads = [data[: len(data) // 2], data[len(data) // 2 :]]
+    inside = threading.Barrier(2)
+    temps: list[set[str]] = []
+    errors: list[BaseException] = []
+
+    def attempt(payload: bytes) -> None:
+        try:
+            with files.atomic_output(path) as f:
+                inside.wait(timeout=30)  # both attempts have their temp file open
+                temps.append({p.name for p in (tmp_path / "docs").iterdir()})
+                for at in range(0, len(payload), 1 << 16):
+                    f.write(payload[at : at + (1 << 16)])
+                inside.wait(timeout=30)  # both have written everything, neither has renamed
+        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=attempt, args=(p,)) for p in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(temps) == 2 and len(temps[0]) == 2  # two distinct temp names, side by side
+    assert all(name.startswith("000000.parquet.") and name.endswith(".tmp") for name in temps[0])
+    assert files.read_bytes(path) in payloads
+    assert sorted(p.name for p in (tmp_path / "docs").iterdir()) == ["000000.parquet"]
+
+
 def test_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
     path = str(tmp_path / "manifest.json")
     files.write_atomic(path, lambda f: f.write(b"{}"))
@@ -69,3 +106,23 @@ def test_gzipped_jsonl_is_read(tmp_path: Path, paragraphs: dict[str, str]) -> No
         items = list(read_documents_of(stream, str(path), InputConfig(), {}))
     assert [i.id for i in items] == list(paragraphs)
     assert all(isinstance(i, RawDocument) for i in items)
+
+
+def test_io_is_counted_per_open_count_and_ranges_read_only_their_bytes(tmp_path: Path) -> None:
+    from corpus_helpers import SAMPLE_WARC
+
+    from pipelines import files
+
+    data = SAMPLE_WARC.read_bytes()
+    outer = files.start_counting()
+    with files.counting() as inner:
+        files.write_atomic(str(tmp_path / "copy.warc.gz"), lambda f: f.write(data))
+        assert files.read_bytes(str(tmp_path / "copy.warc.gz")) == data
+        reader = files.RangeReader()
+        assert reader.read(str(tmp_path / "copy.warc.gz"), 1000, 64) == data[1000:1064]
+        reader.close()
+    assert (inner.read, inner.written) == (len(data) + 64, len(data))
+    with files.open_input(str(SAMPLE_WARC), decompress=True) as f:  # counted as stored (gzip)
+        f.read()
+    assert outer.stop() == {"bytes_read": 2 * len(data) + 64, "bytes_written": len(data)}
+    assert reader.read_bytes == 64

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from corpus_helpers import SAMPLE_WARC, rows, run_job
+from apache_beam.io.filesystem import FileMetadata, MatchResult
+from apache_beam.io.localfilesystem import LocalFileSystem
+from corpus_helpers import REPO, SAMPLE_WARC, rows, run_job
 
 from bench.families import chain
 from corpus.dedup import url
@@ -125,3 +127,66 @@ def test_a_reference_with_other_lsh_settings_is_refused(runs, tmp_path: Path) ->
     assert (
         f"dedup.reference: {a} was deduplicated with near_dedup ngram = 5, this run uses 3" in err.getvalue()
     )
+
+
+class SchemeOnlyFileSystem(LocalFileSystem):
+    """Local files under a scheme of their own (``onlybeam://``): a path that only Beam's
+    FileSystems can read; pathlib, glob or open() on it find nothing. Registered with Beam by
+    being defined (FileSystem.get_all_subclasses), in this process: the in-process engine."""
+
+    PREFIX = "onlybeam://"
+
+    @classmethod
+    def scheme(cls) -> str:
+        return "onlybeam"
+
+    def _local(self, path: str) -> str:
+        return path.removeprefix(self.PREFIX)
+
+    def match(self, patterns, limits=None):
+        results = super().match([self._local(p) for p in patterns], limits)
+        return [
+            MatchResult(
+                self.PREFIX + r.pattern,
+                [
+                    FileMetadata(self.PREFIX + m.path, m.size_in_bytes, m.last_updated_in_seconds)
+                    for m in r.metadata_list
+                ],
+            )
+            for r in results
+        ]
+
+    def open(self, path, *args, **kwargs):
+        return super().open(self._local(path), *args, **kwargs)
+
+    def exists(self, path) -> bool:
+        return super().exists(self._local(path))
+
+
+def test_a_reference_is_read_through_beam_filesystems(runs, tmp_path: Path) -> None:
+    # A reads as onlybeam://<A>: listed, checked and read only through FileSystems. B's extra
+    # file (exact and edited copies of A's texts) against it drops what B dropped of it.
+    a, b = runs
+    remote = SchemeOnlyFileSystem.PREFIX + str(a)
+    assert not Path(remote).exists()
+    config = tmp_path / "c.toml"
+    config.write_text(f'name = "c"\n\n[dedup]\nreference = ["{remote}"]\n', "utf-8")
+    extra = b.parent / "b-extra.jsonl"
+    run_job(
+        "--input", str(extra), "--output", str(tmp_path), "--config", str(config), "--engine", "inprocess"
+    )
+    got = {r["id"]: (r["reason"], r["detail"]) for r in rows(tmp_path / "c", "rejected")}
+    in_b = {r["id"]: (r["reason"], r["detail"]) for r in rows(b, "rejected") if r["id"] in got}
+    assert len(got) == 13 and got == in_b
+    assert {reason for reason, _ in got.values()} == {
+        "reference_exact_duplicate",
+        "reference_minhash_duplicate",
+    }
+
+
+def test_no_path_of_the_users_is_opened_but_through_filesystems() -> None:
+    # The reference code (library and stage) neither imports pathlib or glob nor calls open().
+    for module in ("corpus/dedup/reference.py", "pipelines/stages/reference.py"):
+        source = (REPO / module).read_text("utf-8")
+        for banned in ("pathlib", "import glob", "glob(", " open(", "os.path", "load_json("):
+            assert banned not in source, (module, banned)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import json
 import os
 import random
@@ -18,13 +19,22 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from corpus_helpers import REPO, SAMPLE_WARC, STDLIB
 
+from corpus.config import PipelineConfig
+from corpus.records import read_documents
+from corpus.shards import open_tokens, read_index
+from corpus.shards_check import check_run
+from corpus.shards_decode import decode
+from corpus.steps import shard_step
+from corpus.tokenize import DocumentEncoder
 from corpus.units import byte_ranges
 
 SPLIT_BYTES = 256 * 1024
+SHARD_TOKENS = 25_000
 
 
 def docstrings() -> list[tuple[str, str]]:
@@ -58,6 +68,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, sample_raw, page_text) -> d
     text = (REPO / "configs" / "sample.toml").read_text("utf-8")
     text = text.replace('name = "sample"', 'name = "scale"').replace("vocab_size = 8192", "vocab_size = 2048")
     text = text.replace("[input]\n", f"[input]\nsplit_bytes = {SPLIT_BYTES}\n")
+    # Shards far smaller than the units' runs (and val a few): every test here cuts across units.
+    text = text.replace("max_tokens_per_shard = 100000000", f"max_tokens_per_shard = {SHARD_TOKENS}")
     config = folder / "scale.toml"
     config.write_text(text, "utf-8")
     return {"jsonl": str(jsonl), "config": str(config)}
@@ -108,7 +120,50 @@ def test_reference_run_is_cut_into_units_and_adds_up(reference) -> None:
     }
     assert len(kept_ids) == summary["documents"]["kept"]
     assert any(i.startswith("python/") for i in kept_ids)
-    assert set(stats["stages"]) == {"extract_filter", "dedup_apply", "tokenizer", "tokenize_shard"}
+    assert set(stats["stages"]) == {
+        "extract_filter", "url_dedup", "exact_dedup", "near_dedup", "dedup_apply", "tokenizer",
+        "tokenize_shard", "assemble_shards",
+    }  # fmt: skip
+    # Every stage counts its bytes; the dedup tasks read each byte of their key tables about once.
+    assert all(s["bytes_written"] > 0 for s in stats["stages"].values())
+    assert all(s["read_amplification"] <= 1.5 for k, s in stats["stages"].items() if k.endswith("_dedup"))
+
+
+def test_shards_are_cut_across_units(inputs, reference) -> None:
+    """One shard per SHARD_TOKENS of a split (the last partial), holding exactly the per-unit
+    layout (each unit's kept documents by id hash, units in order), lineage and all."""
+    run, _ = reference
+    manifest = json.loads((run / "manifest.json").read_text())
+    config = PipelineConfig.from_toml(inputs["config"])
+    encoder = DocumentEncoder((run / "tokenizer.json").read_text("utf-8"), config.tokenizer.bos_token)
+    layout: dict[str, list[tuple[str, np.ndarray]]] = {"train": [], "val": []}
+    for path in sorted((run / "docs").glob("*.parquet")):
+        for planned in shard_step(read_documents(io.BytesIO(path.read_bytes())), encoder, config):
+            layout[planned.split].extend(zip(planned.ids, planned.tokens, strict=True))
+    units = json.loads((run / "run_stats.json").read_text())["units"]
+    for split, docs in layout.items():
+        shards = [s for s in manifest["shards"] if s["split"] == split]
+        tokens, longest = sum(len(t) for _, t in docs), max(len(t) for _, t in docs)
+        assert longest < SHARD_TOKENS  # so the count is exact
+        assert len(shards) == -(-tokens // SHARD_TOKENS)
+        assert [s["name"] for s in shards] == [f"{split}_{n:06d}" for n in range(len(shards))]
+        for s in shards[:-1]:
+            assert abs(s["tokens"] - SHARD_TOKENS) < longest  # within one document of the size
+        got = np.concatenate([np.array(open_tokens(run / s["bin"])) for s in shards])
+        np.testing.assert_array_equal(got, np.concatenate([t for _, t in docs]))
+        lineage = [pq.read_table(run / s["docs"]).to_pylist() for s in shards]
+        assert [r["id"] for rows in lineage for r in rows] == [i for i, _ in docs]
+        for s, rows in zip(shards, lineage, strict=True):
+            assert [r["position"] for r in rows] == list(range(s["documents"]))
+            assert [r["tokens"] for r in rows] == read_index(run / s["idx"]).lengths.tolist()
+    # Val is a few shards, not one per unit (the per-unit layout gave 8 of 13 units, train 51).
+    assert manifest["totals"]["val"]["shards"] == 3 and units >= 13
+    report = check_run(run)
+    assert report.ok and not report.notes, report.problems
+    doc_id, tokens = layout["val"][-1]
+    found = decode(run, doc_id=doc_id)
+    assert found.shard.startswith("val_") and found.id == doc_id
+    np.testing.assert_array_equal(found.tokens, tokens)
 
 
 def test_multiprocess_engine_writes_the_same_bytes(inputs, reference, tmp_path: Path) -> None:

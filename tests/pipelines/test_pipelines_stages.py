@@ -21,6 +21,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from corpus_helpers import BASE_URL, SAMPLE_WARC
 
 from corpus.config import PipelineConfig, ShardConfig, TokenizerConfig
+from corpus.dedup.exact import text_key
 from corpus.dedup.keys import dedup_keys
 from corpus.extract import extract_document
 from corpus.records import Document, documents_table, read_documents, write_parquet
@@ -60,15 +61,18 @@ def write_keys(work: Path, members: list[tuple[int, tuple[int, str, int, int]]])
     from corpus.dedup.keys import KEYS_SCHEMA
 
     units: dict[int, list] = {}
-    for text_hash, (id_hash, doc_id, unit, position) in members:
-        units.setdefault(unit, []).append((position, doc_id, id_hash, text_hash))
+    for key, (id_hash, doc_id, unit, position) in members:
+        # A literal int stands for a text hash; a pair is a 128-bit exact key (exact.text_key).
+        hi, lo = key if isinstance(key, tuple) else (key, 0)
+        units.setdefault(unit, []).append((position, doc_id, id_hash, hi, lo))
     (work / "done").mkdir(parents=True, exist_ok=True)
     for unit, rows in units.items():
         rows.sort()
         table = pa.table(
             {
                 "position": [r[0] for r in rows], "id": [r[1] for r in rows], "id_hash": [r[2] for r in rows],
-                "text_hash": [r[3] for r in rows], "date": [None] * len(rows), "url_key": [None] * len(rows),
+                "text_hash": [r[3] for r in rows], "text_hi": [r[3] for r in rows],
+                "text_lo": [r[4] for r in rows], "date": [None] * len(rows), "url_key": [None] * len(rows),
                 "preference": [0] * len(rows), "bands": [None] * len(rows),
             },
             schema=KEYS_SCHEMA,
@@ -88,7 +92,7 @@ def test_find_exact_duplicates_on_literal_keys(tmp_path: Path) -> None:
     ]
     units = write_keys(tmp_path, keys)
     with in_process() as p:
-        out = p | beam.Create(units) | FindExactDuplicates(str(tmp_path), p | "NoDrops" >> beam.Create([]))
+        out, _ = p | beam.Create(units) | FindExactDuplicates(str(tmp_path), p | "NoDrops" >> beam.Create([]))
         assert_that(
             out,
             equal_to(
@@ -102,7 +106,7 @@ def test_find_exact_duplicates_on_literal_keys(tmp_path: Path) -> None:
     # URL dedup dropped <urn:uuid:a> (file 1, position 0) before: it cannot be the keeper.
     with in_process() as p:
         url_drops = p | "UrlDrops" >> beam.Create([(1, (0, "url_dedup", "<urn:uuid:z>"))])
-        out = p | beam.Create(units) | FindExactDuplicates(str(tmp_path), url_drops)
+        out, _ = p | beam.Create(units) | FindExactDuplicates(str(tmp_path), url_drops)
         assert_that(
             out,
             equal_to([(1, (5, "exact_dedup", "<urn:uuid:b>")), (0, (2, "exact_dedup", "<urn:uuid:b>"))]),
@@ -110,11 +114,11 @@ def test_find_exact_duplicates_on_literal_keys(tmp_path: Path) -> None:
 
 
 def test_find_exact_duplicates_on_the_three_copies(pages, tmp_path: Path) -> None:
-    keys = [(d.text_hash, (d.id_hash, d.id, 0, i)) for i, d in enumerate(extracted(pages, COPIES))]
+    keys = [(text_key(d.text), (d.id_hash, d.id, 0, i)) for i, d in enumerate(extracted(pages, COPIES))]
     assert max(k[1][0] for k in keys) < 2**63
     units = write_keys(tmp_path, keys)
     with in_process() as p:
-        out = p | beam.Create(units) | FindExactDuplicates(str(tmp_path), p | "NoDrops" >> beam.Create([]))
+        out, _ = p | beam.Create(units) | FindExactDuplicates(str(tmp_path), p | "NoDrops" >> beam.Create([]))
         assert_that(
             out,
             equal_to(
@@ -187,11 +191,11 @@ def test_extract_and_filter_on_the_sample_and_a_jsonl(tmp_path: Path, paragraphs
             ),
             label="units",
         )
-        exact = results | "Exact" >> FindExactDuplicates(str(work), p | "NoDrops" >> beam.Create([]))
+        exact, _ = results | "Exact" >> FindExactDuplicates(str(work), p | "NoDrops" >> beam.Create([]))
         # 512 documents, 510 texts: the English paragraph and the three copies of its page are
         # different texts; the copies are one, so two of them go.
         assert_that(exact | "CountDrops" >> beam.combiners.Count.Globally(), equal_to([2]), label="drops")
-        urls = results | "Urls" >> FindUrlDuplicates(str(work), p | "NoUrlDrops" >> beam.Create([]))
+        urls, _ = results | "Urls" >> FindUrlDuplicates(str(work), p | "NoUrlDrops" >> beam.Create([]))
         # 510 documents with a URL key (WARC input), 510 distinct URLs: none goes.
         assert_that(urls | "CountUrls" >> beam.combiners.Count.Globally(), equal_to([0]), label="urls")
     with open(work / "filtered-000000.parquet", "rb") as f:
@@ -203,16 +207,16 @@ def test_extract_and_filter_on_the_sample_and_a_jsonl(tmp_path: Path, paragraphs
     assert pq.read_table(rejected / "filter-000001.parquet").column("id").to_pylist() == ["ja"]
     assert sorted(p.name for p in work.iterdir()) == [
         "done",
-        "exact-000000.npz",
-        "exact-000001.npz",
+        "exact-000000.keys",
+        "exact-000001.keys",
         "filtered-000000.parquet",
         "filtered-000001.parquet",
         "keys-000000.parquet",
         "keys-000001.parquet",
         "minhash-000000.parquet",
         "minhash-000001.parquet",
-        "url-000000.npz",
-        "url-000001.npz",
+        "url-000000.keys",
+        "url-000001.keys",
     ]
     assert sorted(p.name for p in (work / "done").iterdir()) == ["filter-000000.json", "filter-000001.json"]
 
@@ -346,36 +350,66 @@ def test_build_tokenizer_loads_a_given_tokenizer(tmp_path: Path, filtered_files:
     assert out_path.read_bytes() == given.read_bytes()
 
 
-@pytest.mark.parametrize("position", ["start", "end"])
-def test_write_shards(tmp_path: Path, filtered_files: list[dict], position: str) -> None:
+@pytest.mark.parametrize(
+    ("position", "max_tokens", "by_language"),
+    [("start", 16_000, False), ("end", 5_000, False), ("start", 5_000, True)],
+)
+def test_write_shards(
+    tmp_path: Path, filtered_files: list[dict], position: str, max_tokens: int, by_language: bool
+) -> None:
+    """Shards cut across units: at 16,000 tokens each split's shard holds documents of both
+    units; at 5,000 every document is longer than a shard and has one of its own."""
     tokenizer_json = train_bpe(texts_of(filtered_files), 400, "<|endoftext|>").to_str()
     tokenizer_path = tmp_path / "tokenizer.json"
     tokenizer_path.write_text(tokenizer_json, "utf-8")
     tokenizer = tokenizer_info(tokenizer_path)
     config = PipelineConfig(
-        shard=ShardConfig(val_fraction=0.3, max_tokens_per_shard=12_000, document_token=position)
+        shard=ShardConfig(
+            val_fraction=0.3,
+            max_tokens_per_shard=max_tokens,
+            document_token=position,
+            by_language=by_language,
+        )
     )
-    shard_dir = tmp_path / "shards"
+    shard_dir, out_dir = tmp_path / "shards", tmp_path / "out"
     shard_dir.mkdir()
-    # What the composite must produce: corpus.steps.shard_step and corpus.shards.write_shard per file.
+    out_dir.mkdir()
+    # The per-unit layout (corpus.steps.shard_step per file, units in order) is one sequence
+    # per split; it is cut at every multiple of max_tokens, a document going where it ends.
     encoder = DocumentEncoder(tokenizer_json, "<|endoftext|>", position)
-    expected, expected_bytes = [], {}
+    sequence: dict[tuple[str, str | None], list[tuple[int, str, str | None, np.ndarray]]] = {}
     for element in filtered_files:
         with open(element["path"], "rb") as f:
-            planned = shard_step(read_documents(f), encoder, config)
-        shards = []
-        for s in planned:
-            stem = str(shard_dir / f"{s.split}-{element['index']:06d}-{s.part:04d}")
+            for run in shard_step(read_documents(f), encoder, config):
+                sequence.setdefault((run.split, run.language), []).extend(
+                    (element["index"], *doc) for doc in zip(run.ids, run.urls, run.tokens, strict=True)
+                )
+    expected, expected_bytes, expected_lineage, units_in = [], {}, {}, []
+    for (split, language), docs in sorted(sequence.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        slots: dict[int, list] = {}
+        end = 0
+        for doc in docs:
+            end += len(doc[3])
+            slots.setdefault((end - 1) // max_tokens, []).append(doc)
+        for number, slot in enumerate(sorted(slots)):
+            chosen = slots[slot]
+            name = f"{split}_{language}_{number:06d}" if language else f"{split}_{number:06d}"
             bin_buf, idx_buf = io.BytesIO(), io.BytesIO()
-            stats = write_shard(bin_buf, idx_buf, s.tokens, np.dtype(np.uint16), encoder.bos_id, position)
-            expected_bytes[stem + ".bin"] = bin_buf.getvalue()
-            expected_bytes[stem + ".idx"] = idx_buf.getvalue()
-            shards.append(
+            stats = write_shard(
+                bin_buf, idx_buf, [d[3] for d in chosen], np.dtype(np.uint16), encoder.bos_id, position
+            )
+            expected_bytes[name + ".bin"] = bin_buf.getvalue()
+            expected_bytes[name + ".idx"] = idx_buf.getvalue()
+            expected_lineage[name] = [
+                {"position": i, "id": d[1], "url": d[2], "tokens": len(d[3])} for i, d in enumerate(chosen)
+            ]
+            units_in.append({d[0] for d in chosen})
+            expected.append(
                 {
-                    "stem": stem,
-                    "split": s.split,
-                    "language": None,
-                    "order": [element["index"], s.part],
+                    "name": name,
+                    "number": number,
+                    "split": split,
+                    "language": language,
                     "tokens": stats.num_tokens,
                     "documents": stats.num_docs,
                     "dtype": "uint16",
@@ -384,26 +418,32 @@ def test_write_shards(tmp_path: Path, filtered_files: list[dict], position: str)
                     "idx_sha256": hashlib.sha256(idx_buf.getvalue()).hexdigest(),
                 }
             )
-        docs = sum(s["documents"] for s in shards)
-        expected.append(
-            {
-                "index": element["index"],
-                "shards": shards,
-                "counts": {"shard": {"in": docs, "kept": docs, "rejected": {}}},
-                "skipped": {},
-                "tokenizer_sha256": tokenizer["sha256"],
-            }
-        )
-    assert sum(len(e["shards"]) for e in expected) >= 3  # both splits, and a cut
-    assert sum(e["counts"]["shard"]["kept"] for e in expected) == 5
+    if by_language:  # shards per language and split (these documents went through no language ID)
+        assert [e["name"] for e in expected] == [f"train_und_{n:06d}" for n in range(3)] + [
+            f"val_und_{n:06d}" for n in range(2)
+        ]
+    elif max_tokens == 16_000:  # one shard per 16,000 tokens of a split, across both units
+        assert [(e["split"], e["documents"]) for e in expected] == [("train", 2), ("train", 1), ("val", 2)]
+        assert units_in[0] == units_in[2] == {0, 1}
+    else:  # the slots that lie inside one document have no shard; the numbers stay consecutive
+        assert [e["documents"] for e in expected] == [1] * 5
+        assert sum(e["tokens"] for e in expected if e["split"] == "train") > 4 * max_tokens
+    counts = [(u["index"], n) for u, n in zip(filtered_files, (2, 3), strict=True)]
     with in_process() as p:
         tokens = p | "Tokenizer" >> beam.Create([tokenizer])
-        shards = WriteShards(config, str(tmp_path), str(shard_dir), tokens, len(filtered_files))
+        shards = WriteShards(config, str(tmp_path), str(shard_dir), tokens, len(filtered_files), str(out_dir))
         out = p | "Files" >> beam.Create(filtered_files) | shards
-        assert_that(out | beam.Map(without_stats), equal_to(expected))
-    for path, data in expected_bytes.items():
-        assert Path(path).read_bytes() == data
-    lineage = pq.read_table(expected[0]["shards"][0]["stem"] + ".docs.parquet").to_pylist()
-    assert [r["position"] for r in lineage] == list(range(expected[0]["shards"][0]["documents"]))
-    assert all(r["url"].startswith(BASE_URL + "ch01.") for r in lineage)
-    assert not list(shard_dir.glob("*.tmp"))
+        cut = out | "Shards" >> beam.FlatMap(lambda r: r.get("shards", []))
+        assert_that(cut, equal_to(expected), label="CheckShards")
+        per_unit = out | "Units" >> beam.FlatMap(
+            lambda r: [(r["index"], r["counts"]["shard"]["kept"])] if "runs" in r else []
+        )
+        assert_that(per_unit, equal_to(counts), label="CheckUnits")
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(
+        [*expected_bytes, *(name + ".docs.parquet" for name in expected_lineage)]
+    )
+    for name, data in expected_bytes.items():
+        assert (out_dir / name).read_bytes() == data
+    for name, rows in expected_lineage.items():
+        assert pq.read_table(out_dir / f"{name}.docs.parquet").to_pylist() == rows
+    assert not list(tmp_path.rglob("*.tmp"))
