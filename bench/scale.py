@@ -94,14 +94,31 @@ def ours(inputs: list[str], out: Path, config: Path, tokenizer: str, engine: str
     summary = json.loads((run / "summary.json").read_text())
     stats = json.loads((run / "run_stats.json").read_text())
     tokens = sum(t["tokens"] for t in summary["tokens"].values())
+    manifest = json.loads((run / "manifest.json").read_text())
     return {
         "seconds": seconds,
         "rss_mb": rss,
         "kept": summary["documents"]["kept"],
+        "documents": summary["documents"]["in"],
         "tokens": tokens,
         "units": stats["units"],
+        "shards": len(manifest["shards"]),
         "stages": stats["stages"],
     }
+
+
+UNIT_COUNTS = (8, 64, 512)
+"""The many-units runs: the same one-file input cut into about this many units."""
+
+
+def units_config(config: Path, input_bytes: int, units: int) -> Path:
+    """The bench's config with ``input.split_bytes`` set to cut ``input_bytes`` into ``units``."""
+    path = config.with_name(f"e2e-{units}-units.toml")
+    split = max(1, -(-input_bytes // units))
+    path.write_text(
+        config.read_text("utf-8").replace("split_bytes = 33554432", f"split_bytes = {split}"), "utf-8"
+    )
+    return path
 
 
 def peer(folder: Path, work: Path, tokenizer: str, workers: int) -> dict:
@@ -229,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     say = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     saved = RESULTS if args.only else None
     results: dict = json.loads(saved.read_text()) if saved and saved.exists() else {}
-    if saved and (results.get("mb"), results.get("files")) != (args.mb, args.files):
+    if saved and saved.exists() and (results.get("mb"), results.get("files")) != (args.mb, args.files):
         parser.error(f"--only: {saved} holds another input size or file count; run all first")
     results.update({"mb": args.mb, "big_mb": args.big_mb, "files": args.files, "cpus": os.cpu_count()})
     one, many = root / f"{args.mb:g}mb.jsonl", root / f"{args.mb:g}mb"
@@ -242,6 +259,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return run
 
+    def units_job(n: int):
+        def run(out: Path) -> dict:
+            return ours(
+                [str(one)], out, units_config(config, one.stat().st_size, n), tokenizer, "multiprocess", 2
+            )
+
+        return run
+
     runs = {  # name: (what it is, what it does with its output folder), in the order they run
         "floors": ("floors", lambda _out: floors(one, tokenizer)),
         "ours_many_2": ("ours, many files, 2 workers", job(many, "multiprocess", 2)),
@@ -249,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         "ours_many_1": ("ours, many files, 1 worker", job(many, "inprocess", 1)),
         "ours_one_2": ("ours, one file, 2 workers", job(one, "multiprocess", 2)),
         "datatrove_many_2": ("datatrove, many files, 2 workers", lambda out: peer(many, out, tokenizer, 2)),
+        **{f"units_{n}": (f"ours, one file in {n} units, 2 workers", units_job(n)) for n in UNIT_COUNTS},
         "big_one_2": ("ours, big input, one file", job(big_one, "multiprocess", 2)),
         "big_many_2": ("ours, big input, many files", job(big_many, "multiprocess", 2)),
     }
@@ -284,8 +310,13 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    write_section(Path(args.report), "scale", section_text(results))
-    print(section_text(results))
+    if "ours_many_2" in results:
+        write_section(Path(args.report), "scale", section_text(results))
+        print(section_text(results))
+    if units := units_lines(results):
+        text = "\n".join(["## The job at many units (`python -m bench.scale`)", *units])
+        write_section(Path(args.report), "scale-units", text)
+        print(text)
     return 0
 
 
@@ -372,6 +403,46 @@ def section_text(r: dict) -> str:
             + (f" (measured {b1['measured']})." if b1.get("measured") else " (measured on an earlier day)."),
         ]
     return "\n".join(lines)
+
+
+def read_per_doc(x: dict) -> float:
+    """Bytes every stage of a run read, per document read."""
+    return sum(v.get("bytes_read", 0) for v in x["stages"].values()) / x["documents"]
+
+
+def units_lines(r: dict) -> list[str]:
+    """The many-units table: the same input at 8, 64 and 512 units."""
+    runs = [(n, r[f"units_{n}"]) for n in UNIT_COUNTS if f"units_{n}" in r]
+    if not runs:
+        return []
+    lines = [
+        "",
+        "**The same input at many units** (one file cut by `input.split_bytes`, 2 workers): bytes "
+        "each stage read per document read, and the dedups' read amplification (bytes their tasks read "
+        "of the key tables / bytes of those tables).",
+        "",
+        "| units | wall s | peak RSS MB | read per doc (all stages) | url / exact / near amplification "
+        "| shards | measured |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for _, x in runs:
+        read = read_per_doc(x)
+        amp = " / ".join(f"{x['stages'].get(s, {}).get('read_amplification', 0):.2f}"
+                         for s in ("url_dedup", "exact_dedup", "near_dedup"))  # fmt: skip
+        lines.append(
+            f"| {x['units']} | {x['seconds']:.1f} | {x['rss_mb']:.0f} | {read:,.0f} B | {amp} "
+            f"| {x['shards']} | {x.get('measured', '')} |"
+        )
+    (_, first), (_, last) = runs[0], runs[-1]
+
+    per_doc = [read_per_doc(first), read_per_doc(last)]
+    lines += [
+        "",
+        f"- **{last['units']} units vs {first['units']}:** bytes read per document "
+        f"**{per_doc[1] / per_doc[0]:.2f}x** (target <= 1.2x), wall time "
+        f"**{last['seconds'] / first['seconds']:.2f}x** (target <= 1.3x).",
+    ]
+    return lines
 
 
 if __name__ == "__main__":

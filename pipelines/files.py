@@ -7,7 +7,7 @@ import io
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
 
 import pyarrow as pa
@@ -84,9 +84,11 @@ class IOCount:
     def __init__(self) -> None:
         self.read = 0
         self.written = 0
+        self.open = True
 
     def stop(self) -> dict[str, int]:
         """Close the count; {"bytes_read", "bytes_written"} for the stage's stats."""
+        self.open = False
         stack = _counts()
         if self in stack:
             stack.remove(self)
@@ -122,32 +124,41 @@ def counting() -> Iterator[IOCount]:
         count.stop()
 
 
-def _add(read: int, written: int) -> None:
-    for count in _counts():
-        count.read += read
-        count.written += written
+def open_counts() -> tuple[IOCount, ...]:
+    """The counts open on this thread now."""
+    return tuple(_counts())
+
+
+def _add(read: int, written: int, counts: Sequence[IOCount] | None = None) -> None:
+    for count in _counts() if counts is None else counts:
+        if count.open:
+            count.read += read
+            count.written += written
 
 
 class _Counted:
     """A FileSystems stream whose reads and writes add to the open counts (``start_counting``);
     all else passes through."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream, counts: Sequence[IOCount] | None = None) -> None:
         self._stream = stream
+        # The counts open where the stream was opened: pyarrow reads and writes a Parquet file
+        # from its own I/O threads, whose bytes belong to the task that opened it all the same.
+        self._counts = open_counts() if counts is None else tuple(counts)
 
     def read(self, *args) -> bytes:
         data = self._stream.read(*args)
-        _add(len(data), 0)
+        _add(len(data), 0, self._counts)
         return data
 
     def readinto(self, buffer) -> int:
         n = self._stream.readinto(buffer)
-        _add(n or 0, 0)
+        _add(n or 0, 0, self._counts)
         return n
 
     def readline(self, *args) -> bytes:
         data = self._stream.readline(*args)
-        _add(len(data), 0)
+        _add(len(data), 0, self._counts)
         return data
 
     def __iter__(self):
@@ -155,7 +166,7 @@ class _Counted:
 
     def write(self, data) -> int:
         n = self._stream.write(data)
-        _add(0, len(data) if n is None else n)
+        _add(0, len(data) if n is None else n, self._counts)
         return len(data) if n is None else n
 
     def __enter__(self):
@@ -193,14 +204,16 @@ class RangeReader:
         self._open.clear()
 
 
-def open_input(path: str, decompress: bool) -> BinaryIO:
-    """Open for reading; ``decompress`` undoes .gz, .bz2, .zst, ... by the file's suffix."""
+def open_input(path: str, decompress: bool, counts: Sequence[IOCount] | None = None) -> BinaryIO:
+    """Open for reading; ``decompress`` undoes .gz, .bz2, .zst, ... by the file's suffix.
+    ``counts``: the counts its reads add to (``open_counts()`` of the task's thread), for a
+    stream opened on another thread (a generator a library drains on its own threads)."""
     if decompress and CompressionTypes.detect_compression_type(path) != CompressionTypes.UNCOMPRESSED:
         # Counted before decompression: the bytes that came off the file system.
-        stored = _Counted(FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED))
+        stored = _Counted(FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED), counts)
         raw = CompressedFile(stored, CompressionTypes.detect_compression_type(path))
         return io.BufferedReader(_Decompressed(raw), buffer_size=1 << 20)  # type: ignore[return-value]
-    return _Counted(FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED))  # type: ignore[return-value]
+    return _Counted(FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED), counts)  # type: ignore[return-value]
 
 
 class OutputError(InputError):

@@ -24,17 +24,22 @@ from pipelines.stats import peak_rss_mb
 
 
 def _sample(units: list[tuple[int, str]], bucket_bytes: dict[int, int], max_bytes: int) -> Iterator[str]:
+    # Captured now, on the task's thread: tokenizers drains the sample on a thread of its own.
+    counts = files.open_counts()
     cutoff = sample_cutoff(bucket_bytes, max_bytes)
-    used = 0
-    for _, path in sorted(units):
-        with files.open_input(path, decompress=False) as f:
-            for table in row_groups(f, columns=["id_hash", "text"]):
-                hashes = table.column("id_hash").to_pylist()
-                texts = table.column("text").to_pylist()
-                for h, text in zip(hashes, texts, strict=True):
-                    if sample_bucket(h) < cutoff and used < max_bytes:
-                        used += len(text.encode("utf-8"))
-                        yield text
+
+    def texts() -> Iterator[str]:
+        used = 0
+        for _, path in sorted(units):
+            with files.open_input(path, decompress=False, counts=counts) as f:
+                for table in row_groups(f, columns=["id_hash", "text"]):
+                    hashes = table.column("id_hash").to_pylist()
+                    for h, text in zip(hashes, table.column("text").to_pylist(), strict=True):
+                        if sample_bucket(h) < cutoff and used < max_bytes:
+                            used += len(text.encode("utf-8"))
+                            yield text
+
+    return texts()
 
 
 def make_tokenizer(gathered: list, config: TokenizerConfig, out_path: str, marker: str) -> dict:

@@ -126,3 +126,25 @@ def test_io_is_counted_per_open_count_and_ranges_read_only_their_bytes(tmp_path:
         f.read()
     assert outer.stop() == {"bytes_read": 2 * len(data) + 64, "bytes_written": len(data)}
     assert reader.read_bytes == 64
+
+
+def test_reads_on_other_threads_count_for_the_task_that_opened_the_file(sample_corpus) -> None:
+    # pyarrow reads a Parquet file from its own I/O threads; a sample drained by a library on a
+    # thread of its own (tokenizers) reads from there: both belong to the opening task's count.
+    from corpus.records import row_groups
+
+    run, _, _ = sample_corpus
+    docs = sorted((run / "docs").glob("*.parquet"))[0]
+    with files.counting() as count:
+        stream = files.open_input(str(docs), decompress=False)
+        tables = []
+        worker = threading.Thread(target=lambda: tables.extend(row_groups(stream)))
+        worker.start()
+        worker.join()
+        stream.close()
+    assert sum(t.num_rows for t in tables) > 0
+    # Every column chunk was read; pyarrow reads the footer more than once (a few KB).
+    assert docs.stat().st_size * 0.95 <= count.read <= docs.stat().st_size * 1.1
+    with files.counting() as outside:
+        pass
+    assert outside.read == 0
