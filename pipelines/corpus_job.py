@@ -231,7 +231,7 @@ def prepare_output(
     resume = not force and earlier is not None and earlier.get("run_key") == run_key
     if FileSystems.exists(out_dir):
         if resume:
-            # Final shard names are given again by the commit; temp files are partial writes.
+            # Shards are assembled again from the units' runs kept in work/; temp files are partial writes.
             stale = _matching(out_dir, ("train_*", "val_*", "*.tmp", "*/*.tmp", "work/*/*.tmp"))
         else:
             stale = _matching(
