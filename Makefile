@@ -13,7 +13,7 @@ STEPS ?= 300
 # The demo's training fits this many seconds on whatever machine runs it (at most STEPS steps).
 TRAIN_SECONDS ?= 120
 
-.PHONY: setup demo pipeline report crawl-sample train test lint format bench bench-crawl bench-trainer bench-scale project sample blocklists clean
+.PHONY: setup demo pipeline report crawl-sample train test test-fast lint format bench bench-crawl bench-trainer bench-scale project sample blocklists clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,11 @@ train: setup
 
 test: setup
 	$(PY) -m pytest
+
+# Everything but the tests marked slow (torchrun, Dask, kill-and-rerun, crawls, lm_eval, Chromium,
+# whole jobs at many units), for iterating; `make test` is the full suite CI runs.
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
 
 lint: setup
 	$(PY) -m ruff format --check .

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -108,3 +109,24 @@ def documents_in_slot(lengths: np.ndarray, start: int, slot: int, max_tokens: in
     ends = start + np.cumsum(np.asarray(lengths, dtype=np.int64))
     slots = (ends - 1) // max_tokens
     return int(np.searchsorted(slots, slot, "left")), int(np.searchsorted(slots, slot, "right"))
+
+
+T = TypeVar("T", bound=Any)
+
+
+def run_parts(run: T, max_tokens: int) -> Iterator[tuple[T, int]]:
+    """A unit's run cut at document boundaries into parts of at most ``max_tokens`` tokens (a
+    part holds at least one document), numbered from 0: a run file's header counts its tokens in
+    an int32, and a unit that is one whole compressed file can hold billions. A run within the
+    limit is one part, itself."""
+    lengths = [len(t) for t in run.tokens]
+    if sum(lengths) <= max_tokens:
+        yield run, 0
+        return
+    first, total, part = 0, 0, 0
+    for i, n in enumerate(lengths):
+        if total and total + n > max_tokens:
+            yield replace(run, ids=run.ids[first:i], urls=run.urls[first:i], tokens=run.tokens[first:i]), part
+            first, total, part = i, 0, part + 1
+        total += n
+    yield replace(run, ids=run.ids[first:], urls=run.urls[first:], tokens=run.tokens[first:]), part

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 import torch
 from torch import nn
 
-from corpus.errors import error_line, shown_as_line
+from corpus.errors import InputError, error_line, shown_as_line
 from corpus.manifest import MANIFEST_NAME, ManifestError, sha256_file, write_json_atomic
 from corpus.progress import Progress
 from trainer import budget
@@ -270,16 +270,27 @@ def _verified_runs(
 ) -> list[RunData]:
     """Every source's run verified: its shard checksums read once per manifest (by the main rank,
     the others wait and check headers and sizes only), remembered in ``out``."""
-    runs = []
+    runs, failed = [], None
     if world.main:
-        for source in sources:
-            run, read = verify_once(source.path, out)
-            what = (
-                "shard checksums" if read else "checksums verified earlier, shard sizes and times unchanged"
-            )
-            say(f"data: {run.directory} verified (manifest, {what}, {run.tokenizer_path.name})")
-            runs.append(run)
-    barrier(world)
+        try:
+            for source in sources:
+                run, read = verify_once(source.path, out)
+                what = (
+                    "shard checksums"
+                    if read
+                    else "checksums verified earlier, shard sizes and times unchanged"
+                )
+                say(f"data: {run.directory} verified (manifest, {what}, {run.tokenizer_path.name})")
+                runs.append(run)
+        except InputError as e:
+            failed = e
+    # The other ranks learn the main rank's verdict instead of waiting at a barrier it never
+    # reaches (a collective's timeout is 30 minutes).
+    message = from_main(None if failed is None else str(failed), world)
+    if failed is not None:
+        raise failed
+    if message is not None:
+        raise ManifestError(message)
     return runs if world.main else [verify_run(source.path, checksums=False) for source in sources]
 
 

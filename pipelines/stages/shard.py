@@ -21,10 +21,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from corpus.config import PipelineConfig
+from corpus.config import MAX_SHARD_TOKENS, PipelineConfig
 from corpus.errors import InputError
 from corpus.records import documents_of, row_groups, write_parquet
-from corpus.sharding import documents_in_slot, long_documents, plan_cuts
+from corpus.sharding import documents_in_slot, long_documents, plan_cuts, run_parts
 from corpus.shards import (
     HEADER_BYTES,
     ShardHeader,
@@ -94,9 +94,10 @@ class ShardFileFn(beam.DoFn):
                 (d for table in row_groups(f) for d in documents_of(table)), self.encoder, self.config
             )
         runs = []
-        for planned in planned_runs:
+        for planned, part in (p for run in planned_runs for p in run_parts(run, MAX_SHARD_TOKENS)):
             route = f"{planned.language}-" if planned.language else ""
-            stem = files.join(self.shard_dir, f"{planned.split}-{route}{unit:06d}")
+            suffix = f"-{part:04d}" if part else ""
+            stem = files.join(self.shard_dir, f"{planned.split}-{route}{unit:06d}{suffix}")
             with files.atomic_output(stem + ".bin") as bin_f, files.atomic_output(stem + ".idx") as idx_f:
                 bin_out = _Hashing(bin_f)
                 stats = write_shard(
@@ -121,7 +122,7 @@ class ShardFileFn(beam.DoFn):
                     "stem": stem,
                     "split": planned.split,
                     "language": planned.language,
-                    "unit": unit,
+                    "unit": [unit, part],
                     "tokens": stats.num_tokens,
                     "documents": stats.num_docs,
                     "bytes": bin_out.written,

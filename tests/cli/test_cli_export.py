@@ -61,6 +61,7 @@ def test_exported_logits_match_ours(which: str, code_corpus, code_training, rope
     assert tokenizer.eos_token == "<|endoftext|>" and tokenizer.eos_token_id == ours.bos_id
 
 
+@pytest.mark.slow
 def test_lm_eval_runs_offline_on_the_export(code_training, sample_corpus, tmp_path, monkeypatch) -> None:
     lm_eval = pytest.importorskip("lm_eval", reason="the hf extra: pip install -e '.[hf]'")
     from lm_eval.tasks import TaskManager

@@ -160,6 +160,7 @@ def _browser():
     return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
 
 
+@pytest.mark.slow
 def test_a_real_browser_shows_the_report(code_report: Path) -> None:
     from selenium.webdriver.common.by import By
 

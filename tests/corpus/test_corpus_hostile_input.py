@@ -28,6 +28,8 @@ from corpus.records import Document, RawDocument, Rejection
 from corpus.shards import ShardFormatError, read_header, read_index
 from corpus.units import byte_ranges
 
+pytestmark = pytest.mark.slow  # property-based fuzzing
+
 FUZZ = settings(
     max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )

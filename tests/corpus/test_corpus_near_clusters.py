@@ -12,6 +12,8 @@ from corpus.dedup import near
 from corpus.extract import extract_document
 from corpus.records import Document
 
+pytestmark = pytest.mark.slow  # 250,000 copies of a page
+
 COPIES = 250_000
 
 

@@ -221,3 +221,17 @@ def test_megatron_end_of_document_convention(tmp_path: Path) -> None:
     write_shard_files(tmp_path / "end.bin", end, end[0].dtype, position="end")
     header = read_header(tmp_path / "end.bin")
     assert (header.document_token, header.document_position) == (eod, "end")
+
+
+def test_run_parts_cut_at_document_boundaries_within_the_limit() -> None:
+    from corpus.sharding import run_parts
+    from corpus.steps import PlannedShard
+
+    lengths = [len(line) + 1 for line in (STDLIB / "textwrap.py").read_text("utf-8").splitlines()]
+    tokens = [np.arange(n) for n in lengths]
+    run = PlannedShard("train", None, [f"d{i}" for i in range(len(tokens))], [None] * len(tokens), tokens)
+    parts = list(run_parts(run, 500))
+    assert [p for _, p in parts] == list(range(len(parts))) and len(parts) > 1
+    assert all(sum(map(len, r.tokens)) <= 500 or len(r.tokens) == 1 for r, _ in parts)
+    assert [i for r, _ in parts for i in r.ids] == run.ids  # nothing lost, moved or doubled
+    assert list(run_parts(run, 10**9)) == [(run, 0)]

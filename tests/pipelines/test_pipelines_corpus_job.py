@@ -267,6 +267,7 @@ def test_rerun_is_already_finished(sample_run) -> None:
     assert {p.name: p.stat().st_mtime_ns for p in run.iterdir() if p.is_file()} == before
 
 
+@pytest.mark.slow
 def test_forced_rerun_is_byte_identical(sample_run) -> None:
     # Last in this module: it rewrites the run the tests above read (with the same bytes).
     run, _, _ = sample_run
@@ -409,6 +410,7 @@ def test_jsonl_input_end_to_end(tmp_path: Path, page_text) -> None:
 # --- Hugging Face datasets ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_saved_dataset_and_hf_name_inputs_end_to_end(tmp_path: Path, page_text, monkeypatch) -> None:
     import datasets
 
@@ -494,6 +496,7 @@ def test_schema_ref_resolves_by_id(outputs) -> None:
 # --- filters preset and language routing ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_fineweb_preset_and_shards_per_language(tmp_path: Path) -> None:
     config = tmp_path / "routed.toml"
     config.write_text(

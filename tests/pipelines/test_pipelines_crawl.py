@@ -22,6 +22,8 @@ from bench.sites import Site, docs_site, gzip_bomb, sample_pages, send, static
 from corpus.crawl.config import CrawlConfig
 from pipelines import corpus_job, crawl_job
 
+pytestmark = pytest.mark.slow  # crawls of loopback sites
+
 ROBOTS_A = b"""User-agent: *
 Disallow: /doc/*.ja.html$
 Disallow: /doc/ch0*.fr.html

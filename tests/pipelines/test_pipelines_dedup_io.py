@@ -17,6 +17,8 @@ from corpus_helpers import REPO, SAMPLE_WARC, rows, run_job
 
 from corpus.dedup import buckets, sorted_keys
 
+pytestmark = pytest.mark.slow  # whole jobs at three unit counts
+
 DEDUPS = ("url_dedup", "exact_dedup", "near_dedup")
 
 

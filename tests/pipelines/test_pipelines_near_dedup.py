@@ -18,6 +18,8 @@ from corpus_helpers import BASE_URL, SAMPLE_WARC, rows, run_job
 
 from cli.main import main as cli_main
 
+pytestmark = pytest.mark.slow  # whole jobs on several engines and paths
+
 NEAR_DUPLICATES = [
     "ch03.en.html#_system_management_operations",
     "ch07.en.html#listofnotablefondrelatedpackages",

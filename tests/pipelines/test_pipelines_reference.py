@@ -23,6 +23,8 @@ from corpus.dedup import url
 from corpus.dedup.shingles import reference_shingles
 from pipelines import corpus_job
 
+pytestmark = pytest.mark.slow  # two corpus runs each
+
 REFERENCE_REASONS = {"reference_url_duplicate", "reference_exact_duplicate", "reference_minhash_duplicate"}
 
 

@@ -16,6 +16,8 @@ from corpus_helpers import REPO, SAMPLE_WARC
 
 from pipelines import corpus_job
 
+pytestmark = pytest.mark.slow  # whole jobs, rerun
+
 SAMPLE_CONFIG = str(REPO / "configs" / "sample.toml")
 
 

@@ -33,6 +33,8 @@ from corpus.steps import shard_step
 from corpus.tokenize import DocumentEncoder
 from corpus.units import byte_ranges
 
+pytestmark = pytest.mark.slow  # multi-unit jobs on every engine, SIGKILL and rerun
+
 SPLIT_BYTES = 256 * 1024
 SHARD_TOKENS = 25_000
 

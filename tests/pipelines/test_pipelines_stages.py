@@ -447,3 +447,40 @@ def test_write_shards(
     for name, rows in expected_lineage.items():
         assert pq.read_table(out_dir / f"{name}.docs.parquet").to_pylist() == rows
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_a_unit_over_the_run_limit_is_written_in_parts_with_the_same_shards(
+    sample_corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A unit that is one whole compressed file can hold billions of tokens, more than a run
+    # file's int32 header counts: its runs are cut into parts. Made small here, the sample's one
+    # unit becomes dozens of parts, and the shards are the same bytes.
+    import contextlib
+    import io
+    import json
+
+    from corpus_helpers import REPO, SAMPLE_WARC
+
+    import pipelines.stages.shard as shard_stage
+    from pipelines import corpus_job
+
+    reference, rc, _ = sample_corpus
+    assert rc == 0
+    monkeypatch.setattr(shard_stage, "MAX_SHARD_TOKENS", 20_000)
+    config = str(REPO / "configs" / "sample.toml")
+    args = [
+        "--input",
+        str(SAMPLE_WARC),
+        "--output",
+        str(tmp_path),
+        "--config",
+        config,
+        "--engine",
+        "inprocess",
+    ]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert corpus_job.run(args) == 0
+    ours = json.loads((tmp_path / "sample" / "manifest.json").read_text("utf-8"))
+    theirs = json.loads((reference / "manifest.json").read_text("utf-8"))
+    assert ours["shards"] == theirs["shards"] and ours["totals"]["train"]["tokens"] > 20 * 20_000

@@ -10,10 +10,13 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from corpus_helpers import BASE_URL
 from fastwarc.warc import WarcRecord, WarcRecordType
 
 from pipelines import corpus_job
+
+pytestmark = pytest.mark.slow  # whole jobs
 
 PAGE = "http://www.debian.org/doc/manuals/debian-reference/ch01.en.html"
 

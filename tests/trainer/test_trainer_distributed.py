@@ -29,6 +29,8 @@ from trainer.distributed import World
 from trainer.metrics import read_metrics
 from trainer.train import split_global_batch
 
+pytestmark = pytest.mark.slow  # torchrun with two ranks
+
 TOL = 1e-5
 TINY = ["--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--seq-len", "32", "--lr", "3e-3",
         "--min-lr", "3e-4", "--warmup-steps", "2", "--max-steps", "6", "--eval-interval", "0",
@@ -117,3 +119,18 @@ def test_fsdp_trains_like_one_rank_and_its_checkpoints_move_between_layouts(
         assert digests(out) == digests(straight)
         assert losses(out) == pytest.approx(losses(straight), rel=TOL)
         assert_same_weights(straight, out)
+
+
+def test_a_damaged_shard_stops_every_rank_with_the_main_ranks_error(run_copy: Path, tmp_path: Path) -> None:
+    # Only rank 0 reads the checksums; the others must learn its verdict and stop too, not wait
+    # at a barrier it never reaches until the collective's 30-minute timeout.
+    shard = run_copy / "val_000000.bin"
+    data = bytearray(shard.read_bytes())
+    data[-1] ^= 1
+    shard.write_bytes(bytes(data))
+    args = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "trainer.train",
+            "--data", str(run_copy), "--out", str(tmp_path / "out"), *TINY]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode != 0
+    assert done.stderr.count("val_000000.bin: sha256") >= 2, done.stderr[-3000:]  # rank 0's and rank 1's line
