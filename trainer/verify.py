@@ -103,6 +103,8 @@ def verify_once(directory: str | os.PathLike, record_dir: str | os.PathLike) -> 
         record = json.loads(record_path.read_text("utf-8")) if record_path.exists() else {}
     except (OSError, json.JSONDecodeError):
         record = {}  # unreadable: verify again and write it anew
+    if not isinstance(record, dict):
+        record = {}
     seen = record.get(digest) if digest else None
     if seen and seen.get("directory") == str(directory.resolve()):
         run = verify_run(directory, checksums=False)

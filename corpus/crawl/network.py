@@ -86,7 +86,7 @@ def host_addresses(
     def first_allowed(name: str) -> str | None:
         try:
             return next((address_key(a) for a in lookup(name) if address_allowed(a, allowed)), None)
-        except (OSError, UnicodeError):
+        except (OSError, ValueError):  # UnicodeError is a ValueError; so is a NUL in a name
             return None
 
     if names:

@@ -174,3 +174,14 @@ def test_host_addresses_as_the_fetcher_counts_them() -> None:
         "a.example:8080": "192.0.2.7", "b.example": "192.0.2.7", "[::ffff:192.0.2.9]:81": "192.0.2.9",
         "192.0.2.9:80": "192.0.2.9", "gone.example": "192.0.2.5",
     }  # fmt: skip
+
+
+def test_a_name_the_resolver_refuses_has_no_address_rather_than_stopping_the_plan() -> None:
+    from corpus.crawl.network import host_addresses
+
+    def lookup(name: str) -> list[str]:
+        raise ValueError("embedded null character")  # what getaddrinfo says of a NUL in a name
+
+    got = host_addresses(["bad\x00.example", "kept.example"], [ipaddress.ip_network("192.0.2.0/24")],
+                         known={"kept.example": "192.0.2.5"}, lookup=lookup)  # fmt: skip
+    assert got == {"kept.example": "192.0.2.5"}

@@ -146,3 +146,11 @@ def test_init_from_takes_a_run_folder(
     train(base)
     train(tiny_config(out=str(tmp_path / "continued"), max_steps=2, eval_interval=0, init_from=base.out))
     assert f"weights from {Path(base.out) / 'checkpoint.pt'} (step 2)" in capsys.readouterr().out
+
+
+def test_a_verified_record_that_is_not_an_object_is_verified_again(tiny_config: MakeConfig) -> None:
+    config = tiny_config(max_steps=1, eval_interval=0)
+    Path(config.out).mkdir(parents=True)
+    (Path(config.out) / VERIFIED_NAME).write_text("[]", "utf-8")
+    train(config)
+    assert isinstance(json.loads((Path(config.out) / VERIFIED_NAME).read_text("utf-8")), dict)
