@@ -99,6 +99,11 @@ IGNORE = IGNORE_INDEX
 fine-tuning data."""
 
 
+def too_short(shards: list[Shard], seq_len: int) -> list[Shard]:
+    """The shards with no window of seq_len + 1 tokens: training never samples them."""
+    return [s for s in shards if len(s.tokens) <= seq_len]
+
+
 class GlobalBatches:
     """Micro-batches cut from global batches of numbered samples: the part every loader shares.
     A subclass sets batch_size, global_batch, rank, grad_accum, masked and gives ``rows`` (and
@@ -162,8 +167,10 @@ class TrainBatches(GlobalBatches):
         self.rank, self.grad_accum = rank, grad_accum
         # A shard of n tokens has (n - 1) // seq_len windows; shards too short for one are
         # skipped (and listed, for the trainer to report).
-        self.shards = [s for s in shards if len(s.tokens) > seq_len]
-        self.skipped = [s.name for s in shards if len(s.tokens) <= seq_len]
+        short = too_short(shards, seq_len)
+        left_out = {id(s) for s in short}
+        self.shards = [s for s in shards if id(s) not in left_out]
+        self.skipped = [s.name for s in short]
         if not self.shards:
             raise ConfigError(
                 f"seq_len: no training shard has more than {seq_len} tokens "

@@ -75,7 +75,6 @@ class MixtureBatches(GlobalBatches):
         )
         self.bounds = np.cumsum(weights)[:-1]
         self.windows = sum(s.windows for s in sources)
-        self.skipped = [name for s in sources for name in s.skipped]
         self.shards = [shard for s in sources for shard in s.shards]
         self.masked = any(s.masked for s in sources)  # fine-tuning data, replayed pretraining without
         self._known = (0, np.zeros(len(sources), dtype=np.int64))  # counts before sample index

@@ -55,6 +55,7 @@ from trainer.data import (
     TrainBatches,
     eval_batches,
     open_split,
+    too_short,
     unigram_entropy,
 )
 from trainer.distributed import World, barrier, close_world, from_main, init_world, mean
@@ -177,11 +178,11 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
         )  # fmt: skip
         say("mixture: " + ", ".join(f"{src.name} {src.weight:.3f}" for src in sources))
     for split, shards in (("train", train_shards), ("val", val_shards)):
-        if unused := too_short(shards, config.seq_len):
-            names = ", ".join(unused["shards"][:5]) + (", ..." if len(unused["shards"]) > 5 else "")
+        if short := unused(shards, config.seq_len):
+            names = ", ".join(short["shards"][:5]) + (", ..." if len(short["shards"]) > 5 else "")
             say(
-                f"note: {len(unused['shards'])} {split} shard(s) of at most seq_len {config.seq_len} "
-                f"tokens, {unused['tokens']:,} tokens never {'trained on' if split == 'train' else 'scored'} "
+                f"note: {len(short['shards'])} {split} shard(s) of at most seq_len {config.seq_len} "
+                f"tokens, {short['tokens']:,} tokens never {'trained on' if split == 'train' else 'scored'} "
                 f"({names})"
             )
     # A bounded pass over the memmaps (all of a small split); it also checks that the token ids
@@ -258,10 +259,10 @@ def prepare(config: TrainConfig, say: Callable[[str], None], saved: dict[str, An
     )
 
 
-def too_short(shards: list[Shard], seq_len: int) -> dict[str, Any] | None:
-    """The shards too short for one window of seq_len + 1 tokens, and their tokens (which
-    training never uses: counted in the summary, not silently left out); None when there are none."""
-    short = [x for x in shards if len(x.tokens) <= seq_len]
+def unused(shards: list[Shard], seq_len: int) -> dict[str, Any] | None:
+    """The shards too short for one window (``data.too_short``) and their tokens, which training
+    never uses: counted in the summary, not silently left out; None when there are none."""
+    short = too_short(shards, seq_len)
     return {"shards": [x.name for x in short], "tokens": sum(len(x.tokens) for x in short)} if short else None
 
 
@@ -705,7 +706,7 @@ def _train(
     summary["final_val_bits_per_byte"] = last_val.overall.record()["bits_per_byte"] if last_val else None
     summary["skipped_steps"] = skipped
     summary["unused_tokens"] = {
-        split: too_short(shards, c.seq_len) or {"shards": [], "tokens": 0}
+        split: unused(shards, c.seq_len) or {"shards": [], "tokens": 0}
         for split, shards in (("train", s.train_shards), ("val", s.val_shards))
     }
     summary["data_order_resets"] = extra.get("data_order_resets", [])
