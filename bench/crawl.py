@@ -61,7 +61,7 @@ def address(i: int) -> str:
 def site_pages() -> dict[str, dict[str, bytes]]:
     """language -> path -> body: the chapters of that language, an index linking to them and a
     home page linking to the index."""
-    from bench.sites import sample_pages
+    from tests.support.sites import sample_pages
 
     pages = sample_pages()
     out: dict[str, dict[str, bytes]] = {}

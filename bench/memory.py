@@ -10,7 +10,7 @@ one, so there is real work for verification and clustering. Prints one JSON line
     python -m bench.memory --docs 2000 --copies 1000000
 
 adds one real page of the sample copied a million times with a different word changed in each
-(bench/copies.py): a single cluster far past ``max_checks``, which must end with one copy kept.
+(tests/support/copies.py): a single cluster far past ``max_checks``, which must end with one copy kept.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench.copies import Concatenated, OneWordCopies, vocabulary_of
 from corpus.config import NearDedupConfig
 from corpus.dedup.near import find_near_duplicates
+from tests.support.copies import Concatenated, OneWordCopies, vocabulary_of
 
 
 class GeneratedCorpus(Sequence[str]):

@@ -13,7 +13,7 @@ def markers(name: str) -> tuple[str, str]:
 
 def sections(text: str) -> list[str]:
     """Every marked section of a report, in order, markers included."""
-    return [m.group(0) for m in re.finditer(r"<!-- (\w+):begin -->.*?<!-- \1:end -->", text, flags=re.S)]
+    return [m.group(0) for m in re.finditer(r"<!-- ([\w-]+):begin -->.*?<!-- \1:end -->", text, flags=re.S)]
 
 
 def write_section(report: Path, name: str, body: str) -> None:

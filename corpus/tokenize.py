@@ -14,7 +14,7 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from corpus.errors import InputError
-from corpus.shards import token_dtype
+from corpus.shards.format import token_dtype
 
 
 def train_bpe(texts: Iterable[str], vocab_size: int, bos_token: str) -> Tokenizer:

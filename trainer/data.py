@@ -1,6 +1,6 @@
 """Batches from memory-mapped token shards: every training window once per epoch.
 
-Shards are opened with ``corpus.shards.open_tokens`` (a read-only ``np.memmap``); a batch copies
+Shards are opened with ``corpus.shards.format.open_tokens`` (a read-only ``np.memmap``); a batch copies
 only its own windows out of the page cache, so memory stays flat whatever the corpus size.
 
 A training window is seq_len + 1 consecutive tokens of one shard (inputs and shifted targets),
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from corpus.manifest import ManifestError
-from corpus.shards import open_tokens
+from corpus.shards.format import open_tokens
 from trainer.config import ConfigError
 from trainer.head_loss import IGNORE_INDEX
 from trainer.shard_maps import LazyTokens

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from corpus.errors import InputError
 from trainer.checkpoint import CheckpointError, checkpoint_file, load_checkpoint
 from trainer.lora import is_lora_state, merge
@@ -75,9 +73,3 @@ def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trai
         )
     return Trained(model, cfg, int(state["step"]), run.tokenizer_path, run.vocab_size, run.bos_id,
                    run.doc_at_end, run.manifest)  # fmt: skip
-
-
-@torch.no_grad()
-def logits_of(model: GPT, ids: list[list[int]]) -> torch.Tensor:
-    """Logits (B, T, V) of token id rows of equal length."""
-    return model(torch.tensor(ids, dtype=torch.long))[0]

@@ -161,6 +161,21 @@ class MetricsLogger:
             self._board.close()
 
 
+class SilentLogger:
+    """The metrics logger of a rank other than the main one: it writes nothing."""
+
+    def log(self, *_a: Any, **_k: Any) -> None:
+        pass
+
+    log_train = log_eval = log
+
+    def close(self) -> None:
+        pass
+
+
+Logger = MetricsLogger | SilentLogger
+
+
 def read_metrics(out: str | os.PathLike) -> list[dict[str, Any]]:
     path = Path(out) / METRICS_NAME
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]

@@ -1,4 +1,4 @@
-"""What a training run is built from before step 0: the one record ``trainer.train.prepare``
+"""What a training run is built from before step 0: the one record ``trainer.prepare.prepare``
 fills and the loop, the time budget (``trainer.budget``) and checkpointing read."""
 
 from __future__ import annotations

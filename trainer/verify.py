@@ -23,7 +23,7 @@ from corpus.manifest import (
     verify_tokenizer_contents,
     write_json_atomic,
 )
-from corpus.shards import token_dtype
+from corpus.shards.format import token_dtype
 from trainer.config import ConfigError
 
 

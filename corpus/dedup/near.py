@@ -32,7 +32,6 @@ from corpus.config import NearDedupConfig
 from corpus.dedup import minhash
 from corpus.dedup.shingles import shingle_hashes, unique_per_document
 from corpus.dedup.survivors import KEPT, Survivors
-from corpus.hashing import id_hash
 
 STAGE = "near_dedup"
 REASON = "minhash_duplicate"
@@ -64,10 +63,6 @@ def _epoch(date: str | None) -> int:
         return int(parsed.timestamp())
     except (ValueError, OverflowError, OSError):
         return 0
-
-
-def make_node(keep: str, doc_id: str, text: str, date: str | None, file_index: int, position: int) -> Node:
-    return (preference(keep, text, date), id_hash(doc_id), doc_id, file_index, position)
 
 
 def bucket_edges(members: Iterable[Node]) -> list[Edge]:

@@ -6,12 +6,14 @@ The key is the URL with its scheme (``http`` and ``https`` alike), host (lower c
 dot, no default port, no user info) normalised and the rest kept as given, fragment included:
 sources that address sections of one page by fragment (the bundled sample does) keep them apart.
 
-It runs first, on every document; exact dedup runs on what it kept and near dedup on what both
-kept, so a later stage never drops the copy an earlier one kept in place of others (URL dedup
-only drops older versions of a page whose newest version stays). Only keys take part, never
-text. A member is ``(-date, id_hash, id, file_index, position)``: the newest first (a missing date
-is oldest), then the smallest id hash, a choice independent of arrival order. It decides before
-the filters: if the newest copy of a page later fails a filter, the URL leaves the corpus.
+It runs after the filters, on every document they kept, and before the other dedups: exact dedup
+runs on what it kept and near dedup on what both kept, so a later stage never drops the copy an
+earlier one kept in place of others (URL dedup only drops older versions of a page whose newest
+version stays). Only keys take part, never text. A member is ``(-date, id_hash, id, file_index,
+position)``: the newest first (a missing date is oldest), then the smallest id hash, a choice
+independent of arrival order. Since it decides
+among documents that passed the filters, a page whose newest copy fails a filter keeps its newest
+copy that passes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 import pyarrow as pa
 
+from corpus.crawl.urls import DEFAULT_PORTS
 from corpus.dedup import sorted_keys
 from corpus.dedup.near import preference
 from corpus.hashing import id_hash
@@ -31,7 +34,6 @@ STAGE = "url_dedup"
 REASON = "url_duplicate"
 
 Member = tuple[int, int, str, int, int]
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def url_key(url: str | None) -> str | None:
@@ -50,7 +52,7 @@ def url_key(url: str | None) -> str | None:
     host = (parts.hostname or "").rstrip(".")
     if ":" in host:  # IPv6
         host = f"[{host}]"
-    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
     if scheme == "https":
         scheme = "http"

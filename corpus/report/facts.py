@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from corpus.errors import InputError, load_json
 from corpus.hashing import id_hash
 from corpus.manifest import load_manifest
-from corpus.shards_inspect import inspect_run
+from corpus.shards.inspect import inspect_run
 
 LENGTH_EDGES = [0, *[2**k for k in range(4, 25)], 2**62]
 """Document length bins in bytes of text: 0-15, 16-31, ..., 16 MiB and above."""

@@ -20,7 +20,7 @@ import numpy as np
 from corpus.config import PipelineConfig
 from corpus.dedup.reference import INDEX_DIR, INDEX_SCHEMA, index_table
 from corpus.records import ParquetSink, documents_of, documents_table, rejections_table, row_groups
-from corpus.steps import dedup_step, unit_drops
+from corpus.stage_steps import dedup_step, unit_drops
 from corpus.summary import merge
 from corpus.tokenize import sample_bucket
 from pipelines import files

@@ -26,7 +26,7 @@ from corpus.filters.quality import load_stop_words
 from corpus.filters.safety import SafetyChecker
 from corpus.readers.detect import read_documents_of
 from corpus.records import ParquetSink, RawDocument, Rejection, documents_table, rejections_table
-from corpus.steps import extract_step, filter_step
+from corpus.stage_steps import extract_step, filter_step
 from corpus.summary import merge
 from corpus.units import WorkUnit
 from pipelines import files

@@ -4,7 +4,7 @@
 A unit writes one run per split (and language) to ``work/shards/``: its documents in shard order
 as a ``.bin``, ``.idx`` and ``.docs.parquet`` of their own. Only the runs' token counts (and the
 rare document longer than a shard) meet in a ``GroupByKey`` per split; the plan it gives
-(``corpus.sharding.plan_cuts``) names for each output shard the runs that hold its documents,
+(``corpus.shards.split.plan_cuts``) names for each output shard the runs that hold its documents,
 and one task per shard copies their byte ranges into ``<out>/train_NNNNNN.bin`` etc., a chunk at
 a time: no token passes through a shuffle, and a task's memory is bounded by one shard's index
 and lineage rows, whatever the corpus size.
@@ -24,8 +24,7 @@ from apache_beam.io.filesystems import FileSystems
 from corpus.config import MAX_SHARD_TOKENS, PipelineConfig
 from corpus.errors import InputError
 from corpus.records import documents_of, row_groups, write_parquet
-from corpus.sharding import documents_in_slot, long_documents, plan_cuts, run_parts
-from corpus.shards import (
+from corpus.shards.format import (
     HEADER_BYTES,
     ShardHeader,
     make_header,
@@ -34,7 +33,8 @@ from corpus.shards import (
     write_index,
     write_shard,
 )
-from corpus.steps import shard_step
+from corpus.shards.split import documents_in_slot, long_documents, plan_cuts, run_parts
+from corpus.stage_steps import shard_step
 from corpus.summary import count
 from corpus.tokenize import DocumentEncoder
 from pipelines import files

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 
-from cli.main import main
+from corpus_cli.main import main
 
 
 def corpus_cli(*args: str) -> tuple[int, str, str]:

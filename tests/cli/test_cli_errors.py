@@ -78,7 +78,7 @@ def _os_bug(*args, **kwargs):
     ("target", "argv"),
     [
         ("corpus.progress.read_heartbeat", ["status", "{tmp}"]),
-        ("corpus.shards_inspect.inspect_run", ["shards", "inspect", "{tmp}"]),
+        ("corpus.shards.inspect.inspect_run", ["shards", "inspect", "{tmp}"]),
         ("trainer.plan.plan", ["plan", "{run}", "--params", "1e6"]),
         ("pipelines.corpus_job.load_config", ["build", "--output", "{tmp}"]),
         ("trainer.train.train", ["train", "--data", "{run}", "--out", "{tmp}/runs"]),

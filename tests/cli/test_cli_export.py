@@ -12,7 +12,7 @@ import pytest
 import torch
 from cli_helpers import corpus_cli
 
-from corpus.shards import open_tokens
+from corpus.shards.format import open_tokens
 from trainer.load import load_trained
 
 transformers = pytest.importorskip("transformers", reason="the hf extra: pip install -e '.[hf]'")

@@ -16,7 +16,7 @@ import torch
 from cli_helpers import corpus_cli
 from corpus_helpers import STDLIB
 
-from corpus.shards import open_tokens
+from corpus.shards.format import open_tokens
 from trainer.checkpoint import load_checkpoint
 from trainer.load import load_trained
 from trainer.lora import ADAPTERS_NAME, load_adapters, merge

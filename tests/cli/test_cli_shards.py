@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from cli_helpers import corpus_cli
 
-from corpus.shards import HEADER_BYTES
+from corpus.shards.format import HEADER_BYTES
 
 
 @pytest.fixture()

@@ -25,7 +25,7 @@ from corpus.extract import extract_document
 from corpus.readers.records import read_jsonl, read_parquet
 from corpus.readers.warc import WarcReader
 from corpus.records import Document, RawDocument, Rejection
-from corpus.shards import ShardFormatError, read_header, read_index
+from corpus.shards.format import ShardFormatError, read_header, read_index
 from corpus.units import byte_ranges
 
 pytestmark = pytest.mark.slow  # property-based fuzzing

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from corpus_helpers import STDLIB
 
-from bench.copies import Concatenated, OneWordCopies, vocabulary_of
 from corpus.config import NearDedupConfig, PipelineConfig
 from corpus.dedup import near
 from corpus.extract import extract_document
 from corpus.records import Document
+from tests.support.copies import Concatenated, OneWordCopies, vocabulary_of
 
 pytestmark = pytest.mark.slow  # 250,000 copies of a page
 

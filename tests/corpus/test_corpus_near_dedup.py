@@ -1,6 +1,6 @@
 """corpus/dedup/{shingles,minhash,near,index}.py on real text from the bundled sample.
 
-Near-duplicates are planted by bench/families.py (edited copies of real pages); the truth is
+Near-duplicates are planted by tests/support/families.py (edited copies of real pages); the truth is
 the brute-force exact Jaccard of every pair within a family, independent of the vectorised code.
 """
 
@@ -15,15 +15,16 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.components import components_removed
-from bench.families import chain, plant, plant_hard, score, true_clusters, witness_score
 from corpus.config import NearDedupConfig, PipelineConfig
 from corpus.dedup import minhash, near
 from corpus.dedup.index import NearDuplicateIndex
 from corpus.dedup.shingles import reference_shingles, shingle_hashes, unique_per_document
 from corpus.dedup.survivors import KEPT, choose_survivors
 from corpus.extract import extract_document
+from corpus.hashing import id_hash
 from corpus.records import Document
+from tests.support.components import components_removed
+from tests.support.families import chain, plant, plant_hard, score, true_clusters, witness_score
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +206,7 @@ def test_kept_set_is_independent_of_input_order(planted) -> None:
     def kept_ids(order: list[int]) -> set[str]:
         texts = [planted.texts[i] for i in order]
         result = near.find_near_duplicates(
-            texts, NearDedupConfig(), order=lambda j: (near.id_hash(ids[order[j]]),), batch_size=64
+            texts, NearDedupConfig(), order=lambda j: (id_hash(ids[order[j]]),), batch_size=64
         )
         return {ids[order[j]] for j in range(len(order)) if j not in result.removed()}
 

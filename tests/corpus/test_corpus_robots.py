@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.sites import Site, docs_site, sample_pages, send, static
 from corpus.crawl.config import CrawlConfig
 from corpus.crawl.fetch import GroupFetcher, Outcome, Robots, Target
 from corpus.crawl.warc import WarcSet
+from tests.support.sites import Site, docs_site, sample_pages, send, static
 
 AGENT = "corpus-toolkit-crawler"
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from corpus.dedup.sorted_keys import reader_of
 from corpus.dedup.url import choose_keeper, member, task_drops, url_key, url_table
 from corpus.hashing import id_hash
-from corpus.steps import url_decisions
+from corpus.stage_steps import url_decisions
 
 
 @pytest.mark.parametrize(

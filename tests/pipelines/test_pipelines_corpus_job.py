@@ -30,7 +30,7 @@ from corpus_helpers import BASE_URL, REPO, SAMPLE_WARC, STDLIB, load_schema, sch
 
 from corpus.hashing import id_hash
 from corpus.manifest import load_manifest, verify_shards, verify_tokenizer
-from corpus.shards import open_tokens, read_header, read_index
+from corpus.shards.format import open_tokens, read_header, read_index
 from pipelines import corpus_job
 
 SAMPLE_CONFIG = str(REPO / "configs" / "sample.toml")

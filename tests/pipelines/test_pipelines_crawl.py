@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import pyarrow.parquet as pq
 import pytest
 
-from bench.sites import Site, docs_site, gzip_bomb, sample_pages, send, static
 from corpus.crawl.config import CrawlConfig
 from pipelines import corpus_job, crawl_job
+from tests.support.sites import Site, docs_site, gzip_bomb, sample_pages, send, static
 
 pytestmark = pytest.mark.slow  # crawls of loopback sites
 

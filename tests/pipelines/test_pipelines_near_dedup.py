@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from corpus_helpers import BASE_URL, SAMPLE_WARC, rows, run_job
 
-from cli.main import main as cli_main
+from corpus_cli.main import main as cli_main
 
 pytestmark = pytest.mark.slow  # whole jobs on several engines and paths
 

@@ -18,10 +18,10 @@ from apache_beam.io.filesystem import FileMetadata, MatchResult
 from apache_beam.io.localfilesystem import LocalFileSystem
 from corpus_helpers import REPO, SAMPLE_WARC, rows, run_job
 
-from bench.families import chain
 from corpus.dedup import url
 from corpus.dedup.shingles import reference_shingles
 from pipelines import corpus_job
+from tests.support.families import chain
 
 pytestmark = pytest.mark.slow  # two corpus runs each
 

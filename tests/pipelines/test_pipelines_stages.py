@@ -25,8 +25,8 @@ from corpus.dedup.exact import text_key
 from corpus.dedup.keys import dedup_keys
 from corpus.extract import extract_document
 from corpus.records import Document, documents_table, read_documents, write_parquet
-from corpus.shards import write_shard
-from corpus.steps import shard_step
+from corpus.shards.format import write_shard
+from corpus.stage_steps import shard_step
 from corpus.tokenize import DocumentEncoder, sample_bucket, train_bpe
 from corpus.units import WorkUnit
 from pipelines.stages.dedup import FindExactDuplicates, FindUrlDuplicates
@@ -374,7 +374,7 @@ def test_write_shards(
     shard_dir, out_dir = tmp_path / "shards", tmp_path / "out"
     shard_dir.mkdir()
     out_dir.mkdir()
-    # The per-unit layout (corpus.steps.shard_step per file, units in order) is one sequence
+    # The per-unit layout (corpus.stage_steps.shard_step per file, units in order) is one sequence
     # per split; it is cut at every multiple of max_tokens, a document going where it ends.
     encoder = DocumentEncoder(tokenizer_json, "<|endoftext|>", position)
     sequence: dict[tuple[str, str | None], list[tuple[int, str, str | None, np.ndarray]]] = {}

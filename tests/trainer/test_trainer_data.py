@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from corpus.manifest import ManifestError
-from corpus.shards import HEADER_BYTES
+from corpus.shards.format import HEADER_BYTES
 from trainer.config import ConfigError
 from trainer.data import TrainBatches, eval_batches, open_split, unigram_counts, unigram_entropy
 from trainer.verify import verify_run

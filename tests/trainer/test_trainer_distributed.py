@@ -27,7 +27,7 @@ from trainer.checkpoint import load_checkpoint
 from trainer.config import ConfigError, TrainConfig
 from trainer.distributed import World
 from trainer.metrics import read_metrics
-from trainer.train import split_global_batch
+from trainer.prepare import split_global_batch
 
 pytestmark = pytest.mark.slow  # torchrun with two ranks
 

@@ -70,7 +70,7 @@ def test_a_run_with_end_of_document_tokens_trains(run_dir, tmp_path, tiny_config
     import numpy as np
 
     from corpus.manifest import build_manifest, shard_entry, write_json_atomic
-    from corpus.shards import read_header, write_shard_files
+    from corpus.shards.format import read_header, write_shard_files
     from trainer.data import TrainBatches, open_split
     from trainer.train import train
     from trainer.verify import verify_run

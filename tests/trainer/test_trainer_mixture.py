@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from corpus.manifest import build_manifest, sha256_file, shard_entry, write_json_atomic
-from corpus.shards import write_shard_files
+from corpus.shards.format import write_shard_files
 from trainer.config import ConfigError
 from trainer.data import TrainBatches, open_split
 from trainer.metrics import read_metrics

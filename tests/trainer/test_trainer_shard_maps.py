@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BOS, SPLITS, documents, train_tokenizer
+from trainer_helpers import BOS, SPLITS, documents, train_tokenizer
 
 from corpus.errors import InputError
 from corpus.manifest import build_manifest, sha256_file, shard_entry, write_json_atomic
-from corpus.shards import token_dtype, write_shard_files
+from corpus.shards.format import token_dtype, write_shard_files
 from trainer.shard_maps import LazyTokens, MapPool
 
 SHARDS = 5000
@@ -78,7 +78,7 @@ def test_five_thousand_shards_train_under_ulimit_256(tmp_path: Path) -> None:
 def test_the_pool_keeps_at_most_its_limit_open(run_dir: Path) -> None:
     pool = MapPool(limit=2)
     paths = sorted(run_dir.glob("*.bin"))
-    from corpus.shards import open_tokens
+    from corpus.shards.format import open_tokens
 
     views = [LazyTokens(p, 0, lambda p=p: open_tokens(p), pool) for p in paths]
     first = [int(v[0]) for v in views] + [int(v[0]) for v in views]

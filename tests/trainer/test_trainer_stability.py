@@ -10,8 +10,10 @@ import torch
 
 from trainer.checkpoint import CheckpointError, load_checkpoint
 from trainer.flops import flops_per_token, peak_tflops
+from trainer.loop import TrainingError, train_step
 from trainer.metrics import read_metrics
-from trainer.train import TrainingError, prepare, train, train_step
+from trainer.prepare import prepare
+from trainer.train import train
 
 
 def test_a_non_finite_step_is_skipped_and_the_weights_stay(tiny_config) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+import trainer.loop as loop_module
 import trainer.metrics as metrics_module
-import trainer.train as train_module
+import trainer.prepare as prepare_module
 from trainer.config import ConfigError, TrainConfig
 from trainer.metrics import TENSORBOARD_DIR, read_metrics, scalars
 from trainer.train import train
@@ -47,14 +48,14 @@ def test_scalars_equal_the_json_lines_across_a_resume(
     tiny_config: Callable[..., TrainConfig], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tiny_config(tensorboard=True, max_steps=6, eval_interval=3, checkpoint_interval=3)
-    step_once = train_module.train_step
+    step_once = loop_module.train_step
 
     def crash_at_step_5(s, step):  # after step 3's checkpoint and the logging of steps 3 and 4
         if step == 5:
             raise Crash
         return step_once(s, step)
 
-    monkeypatch.setattr(train_module, "train_step", crash_at_step_5)
+    monkeypatch.setattr(loop_module, "train_step", crash_at_step_5)
     with pytest.raises(Crash):
         train(config)
     monkeypatch.undo()
@@ -79,7 +80,7 @@ def test_missing_package_is_a_config_error(
     monkeypatch.setattr(
         metrics_module, "tensorboard_missing", lambda: "the tensorboard package is not installed"
     )
-    monkeypatch.setattr(train_module, "tensorboard_missing", metrics_module.tensorboard_missing)
+    monkeypatch.setattr(prepare_module, "tensorboard_missing", metrics_module.tensorboard_missing)
     with pytest.raises(ConfigError, match="tensorboard: the tensorboard package is not installed"):
         train(tiny_config(tensorboard=True))
     assert not (Path(tiny_config().out) / TENSORBOARD_DIR).exists()

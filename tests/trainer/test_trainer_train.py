@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-import trainer.train as train_module
+import trainer.loop as loop_module
 from trainer.checkpoint import CheckpointError, load_checkpoint
 from trainer.config import TrainConfig
 from trainer.metrics import read_metrics
@@ -64,14 +64,14 @@ def test_resume_matches_an_uninterrupted_run(
     interrupted = tiny_config(out=str(tmp_path / "interrupted"), dropout=0.1)
     train(straight)
 
-    save = train_module.save_checkpoint
+    save = loop_module.save_checkpoint
 
     def save_then_crash(*args: Any, **kwargs: Any) -> None:
         save(*args, **kwargs)
         if args[3] == 3:
             raise Crash
 
-    monkeypatch.setattr(train_module, "save_checkpoint", save_then_crash)
+    monkeypatch.setattr(loop_module, "save_checkpoint", save_then_crash)
     with pytest.raises(Crash):
         train(interrupted)
     monkeypatch.undo()

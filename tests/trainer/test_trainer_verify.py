@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from corpus.manifest import ManifestError, write_json_atomic
-from corpus.shards import HEADER_BYTES
+from corpus.shards.format import HEADER_BYTES
 from trainer.config import ConfigError
 from trainer.train import main
 from trainer.verify import model_vocab_size, verify_run

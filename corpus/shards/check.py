@@ -24,7 +24,7 @@ from corpus.manifest import (
     verify_tokenizer,
     verify_tokenizer_contents,
 )
-from corpus.shards import ShardFormatError, open_tokens, read_header, read_index, token_dtype
+from corpus.shards.format import ShardFormatError, open_tokens, read_header, read_index, token_dtype
 
 _CHUNK = 1 << 24
 """Tokens scanned at a time for out-of-vocabulary ids (memory-mapped, so memory stays flat)."""

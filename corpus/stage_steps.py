@@ -1,6 +1,8 @@
-"""The work of each pipeline stage on one input file, as plain functions (no Beam).
+"""The work of each stage of the corpus job on one unit of work (a file, or a slice of a large
+one: ``corpus/units.py``), as plain functions (no Beam): extraction, the document filters, the
+dedup drops a unit applies, and the runs a unit writes for the shards.
 
-A Beam DoFn calls one of these per file; tests and notebooks call them directly.
+A Beam DoFn calls one of these per unit; tests and notebooks call them directly.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from corpus.filters.safety import STAGE as SAFETY
 from corpus.filters.safety import SafetyChecker
 from corpus.hashing import text_hash
 from corpus.records import Document, RawDocument, Rejection
-from corpus.sharding import order_by_id_hash, split_of
+from corpus.shards.split import order_by_id_hash, split_of
 from corpus.summary import StageCounts, count, modify
 from corpus.tokenize import DocumentEncoder
 
@@ -173,7 +175,7 @@ def unit_drops(drops: Iterable[Drop], config: PipelineConfig) -> dict[int, Decid
 @dataclass(frozen=True)
 class PlannedShard:
     """One unit's documents of one split (and language), in their shard order: the unit's run,
-    which ``corpus.sharding.plan_cuts`` cuts into shards together with the other units' runs."""
+    which ``corpus.shards.split.plan_cuts`` cuts into shards together with the other units' runs."""
 
     split: str
     language: str | None

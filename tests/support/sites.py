@@ -26,7 +26,7 @@ class Hit:
     agent: str
 
 
-SAMPLE_WARC = Path(__file__).resolve().parent.parent / "data" / "sample" / "debian-reference.warc.gz"
+SAMPLE_WARC = Path(__file__).resolve().parents[2] / "data" / "sample" / "debian-reference.warc.gz"
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
 

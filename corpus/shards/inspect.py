@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from corpus.manifest import load_manifest
-from corpus.shards import read_index
+from corpus.shards.format import read_index
 
 LENGTH_BINS = [1, 16, 64, 256, 1024, 4096, 16384, 65536, 2**62]
 """Document length histogram edges, in tokens (the last bin is open)."""

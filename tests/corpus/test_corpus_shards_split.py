@@ -1,4 +1,4 @@
-"""corpus/sharding.py (splits, order, cuts) and the shard bytes of corpus/shards.py."""
+"""corpus/shards/split.py (splits, order, cuts) and the shard bytes of corpus/shards/format.py."""
 
 from __future__ import annotations
 
@@ -11,15 +11,7 @@ import pytest
 from corpus_helpers import STDLIB
 
 from corpus.hashing import id_hash
-from corpus.sharding import (
-    cut_shards,
-    documents_in_slot,
-    long_documents,
-    order_by_id_hash,
-    plan_cuts,
-    split_of,
-)
-from corpus.shards import (
+from corpus.shards.format import (
     HEADER_BYTES,
     ShardFormatError,
     open_tokens,
@@ -27,6 +19,14 @@ from corpus.shards import (
     read_index,
     write_shard,
     write_shard_files,
+)
+from corpus.shards.split import (
+    cut_shards,
+    documents_in_slot,
+    long_documents,
+    order_by_id_hash,
+    plan_cuts,
+    split_of,
 )
 
 
@@ -208,7 +208,7 @@ def test_shard_format_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_megatron_end_of_document_convention(tmp_path: Path) -> None:
-    from corpus.shards import read_header, write_shard_files
+    from corpus.shards.format import read_header, write_shard_files
     from corpus.tokenize import DocumentEncoder, train_bpe
 
     texts = [line for line in Path(__file__).read_text("utf-8").splitlines() if line.strip()]
@@ -224,8 +224,8 @@ def test_megatron_end_of_document_convention(tmp_path: Path) -> None:
 
 
 def test_run_parts_cut_at_document_boundaries_within_the_limit() -> None:
-    from corpus.sharding import run_parts
-    from corpus.steps import PlannedShard
+    from corpus.shards.split import run_parts
+    from corpus.stage_steps import PlannedShard
 
     lengths = [len(line) + 1 for line in (STDLIB / "textwrap.py").read_text("utf-8").splitlines()]
     tokens = [np.arange(n) for n in lengths]

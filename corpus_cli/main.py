@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from cli import build, cluster, crawl, export, generate, plan, report, sft, shards, status, train
 from corpus.errors import error_line, shown_as_line
+from corpus_cli import build, cluster, crawl, export, generate, plan, report, sft, shards, status, train
 
 # Commands that hand their whole argument list to a job's own parser (one definition of its
 # flags, the same as `python -m pipelines.corpus_job` and friends, with `corpus ...` as prog).

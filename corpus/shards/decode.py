@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from corpus.errors import InputError
 from corpus.manifest import load_manifest
-from corpus.shards import open_tokens, read_index
+from corpus.shards.format import open_tokens, read_index
 
 
 @dataclass(frozen=True)

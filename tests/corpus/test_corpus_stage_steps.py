@@ -1,4 +1,4 @@
-"""corpus/dedup/exact.py and corpus/steps.py (extract_step, filter_step, duplicate_decisions,
+"""corpus/dedup/exact.py and corpus/stage_steps.py (extract_step, filter_step, duplicate_decisions,
 dedup_step, shard_step) on the sample's real pages."""
 
 from __future__ import annotations
@@ -17,8 +17,15 @@ from corpus.extract import extract_document
 from corpus.filters.language import LanguageIdentifier
 from corpus.hashing import content_id, id_hash, text_hash
 from corpus.records import Document, Rejection
-from corpus.sharding import split_of
-from corpus.steps import dedup_step, duplicate_decisions, extract_step, filter_step, shard_step, unit_drops
+from corpus.shards.split import split_of
+from corpus.stage_steps import (
+    dedup_step,
+    duplicate_decisions,
+    extract_step,
+    filter_step,
+    shard_step,
+    unit_drops,
+)
 from corpus.tokenize import DocumentEncoder, train_bpe
 
 # The first English section, served three times in the sample: its own URL, ch01.html, a re-crawl.

@@ -31,8 +31,8 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from corpus.finetune.sft import SftConfig, build_sft
     from corpus.manifest import load_manifest
-    from corpus.sft import SftConfig, build_sft
 
     inputs = sorted({p for pattern in args.input for p in glob.glob(pattern)})
     if not inputs:

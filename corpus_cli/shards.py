@@ -51,7 +51,7 @@ def add_parser(subparsers) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from corpus.shards_check import check_run
+    from corpus.shards.check import check_run
 
     report = check_run(args.run, checksums=not args.no_checksums)
     for note in report.notes:
@@ -70,7 +70,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from corpus.shards_inspect import inspect_run, render
+    from corpus.shards.inspect import inspect_run, render
 
     info = inspect_run(args.run)
     sys.stdout.write(json.dumps(info, indent=1) + "\n" if args.json else render(info, args.top))
@@ -78,7 +78,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    from corpus.shards_decode import decode
+    from corpus.shards.decode import decode
 
     doc = decode(args.run, args.id, args.shard, args.position, args.offset)
     print(

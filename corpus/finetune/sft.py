@@ -27,8 +27,8 @@ import pyarrow as pa
 from corpus.hashing import content_id, id_hash
 from corpus.manifest import build_manifest, sha256_file, shard_entry, write_json_atomic
 from corpus.records import write_parquet
-from corpus.sharding import split_of
-from corpus.shards import write_shard_files
+from corpus.shards.format import write_shard_files
+from corpus.shards.split import split_of
 from corpus.tokenize import load_tokenizer, token_dtype, tokenizer_identity
 from schemas.document import REJECTED_SCHEMA
 

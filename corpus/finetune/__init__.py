@@ -1,0 +1,1 @@
+"""Data for training after pretraining: supervised fine-tuning records to shards with loss masks."""
