@@ -17,7 +17,7 @@ STEPS ?= 3000
 WARMUP ?= 300
 TRAIN_SECONDS ?= 120
 TRAIN_FLAGS ?= --n-layer 2 --n-embd 256 --n-head 4 --lr 1e-3 --batch-size 4
-DEMO_PROMPT ?= To install a package
+DEMO_PROMPT ?= To install a package, you
 
 .PHONY: setup setup-test constraints demo pipeline report crawl-sample train test test-fast lint format bench bench-crawl bench-trainer bench-scale project sample blocklists clean
 
