@@ -41,7 +41,7 @@ def version_drift() -> list[str]:
         except PackageNotFoundError:
             have = "missing"
         if name in pins and have != pins[name]:
-            lines.append(f"{name} {have} is installed; the tests' counts were measured with {pins[name]} "
+            lines.append(f"{name}: {have} here, but the tests' counts were measured with {pins[name]} "
                          "(constraints.txt: make setup-test installs it)")  # fmt: skip
     return lines
 
