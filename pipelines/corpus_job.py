@@ -310,10 +310,10 @@ def run(argv: Sequence[str] | None = None, prog: str = "python -m pipelines.corp
     args, beam_args = parse_args(argv, prog)
     try:
         config = load_config(args)
-        check_references(config.dedup.reference, config)
+        out_dir = files.join(args.output, config.name)
+        check_references(config.dedup.reference, config, out_dir)
         inputs = files.list_inputs(args.input)
         units = files.plan_units(inputs, config.input)
-        out_dir = files.join(args.output, config.name)
         if not prepare_output(out_dir, args.force, config, units, input_stamps(inputs)):
             print(f"{out_dir}: already finished ({MANIFEST_NAME} exists); --force redoes it")
             return 0

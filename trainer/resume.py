@@ -51,9 +51,11 @@ def begin(
 ) -> tuple[Setup, Start]:
     """Resume or start anew in ``s.config.out``; the Setup with the time budget's schedule."""
     Path(s.config.out).mkdir(parents=True, exist_ok=True)
-    resumed = resume(s, ckpt, say, state)
-    if not resumed and s.config.init_from and not s.config.lora_rank:  # LoRA: loaded before the adapters
+    new_run = not ckpt.exists() or s.config.resume == "never"
+    if new_run and s.config.init_from and not s.config.lora_rank:  # LoRA: loaded before the adapters
+        # Before resume() moves an earlier run of this folder aside: --init-from may name it.
         init_from(s, Path(s.config.init_from), say)
+    resumed = resume(s, ckpt, say, state)
     start = Start(resumed[0], True, resumed[1], resumed[2]) if resumed else Start()
     s = _fit_time_budget(s, start, t_start, asked_steps, say)
     start.extra["manifest_sha256"] = manifest_sha(*(x.path for x in s.sources))

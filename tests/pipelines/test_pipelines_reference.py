@@ -131,6 +131,23 @@ def test_a_reference_with_other_lsh_settings_is_refused(runs, tmp_path: Path) ->
     )
 
 
+def test_a_reference_that_is_the_output_folder_is_refused_and_kept(runs, tmp_path: Path) -> None:
+    # With --force the run would delete its output folder first: the very corpus named as the
+    # reference. Refused before anything is touched, whichever way the path is written.
+    a, _ = runs
+    before = sorted(p.relative_to(a) for p in a.rglob("*"))
+    for written in (str(a), str(a) + "/", str(a.parent / "." / a.name)):
+        config = tmp_path / "self.toml"
+        config.write_text(f'name = "{a.name}"\n\n[dedup]\nreference = ["{written}"]\n', "utf-8")
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            rc = corpus_job.run(["--input", str(SAMPLE_WARC), "--output", str(a.parent), "--config", str(config),
+                                 "--force"])  # fmt: skip
+        assert rc == 2
+        assert f"dedup.reference: {written} is this run's own output folder" in err.getvalue()
+    assert sorted(p.relative_to(a) for p in a.rglob("*")) == before
+
+
 class SchemeOnlyFileSystem(LocalFileSystem):
     """Local files under a scheme of their own (``onlybeam://``): a path that only Beam's
     FileSystems can read; pathlib, glob or open() on it find nothing. Registered with Beam by

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 
 import corpus.manifest
 from trainer.checkpoint import CheckpointError, load_checkpoint
@@ -146,6 +147,25 @@ def test_init_from_takes_a_run_folder(
     train(base)
     train(tiny_config(out=str(tmp_path / "continued"), max_steps=2, eval_interval=0, init_from=base.out))
     assert f"weights from {Path(base.out) / 'checkpoint.pt'} (step 2)" in capsys.readouterr().out
+
+
+def test_init_from_its_own_folder_loads_before_the_old_run_moves_aside(
+    tiny_config: MakeConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A new run (--resume never) in the folder of the run it continues: the weights are read
+    # before that run's files go to previous/run-001, then the new run owns the folder.
+    base = tiny_config(out=str(tmp_path / "run"), max_steps=2, eval_interval=0)
+    train(base)
+    old = torch.load(Path(base.out) / "checkpoint.pt", weights_only=False)["model"]
+    train(tiny_config(out=base.out, max_steps=2, eval_interval=0, init_from=base.out, resume="never", lr=1e-12,
+                      min_lr=1e-12))  # fmt: skip
+    out = capsys.readouterr().out
+    assert f"weights from {Path(base.out) / 'checkpoint.pt'} (step 2)" in out
+    assert (Path(base.out) / "previous" / "run-001" / "checkpoint.pt").exists()
+    new = torch.load(Path(base.out) / "checkpoint.pt", weights_only=False)["model"]
+    # At a learning rate of 1e-12 the continued run's weights are the base run's (a fresh
+    # initialisation would be far from them).
+    assert all(torch.allclose(old[k], new[k], atol=1e-9) for k in old)
 
 
 def test_a_verified_record_that_is_not_an_object_is_verified_again(tiny_config: MakeConfig) -> None:
