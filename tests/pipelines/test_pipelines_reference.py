@@ -141,8 +141,8 @@ def test_a_reference_that_is_the_output_folder_is_refused_and_kept(runs, tmp_pat
         config.write_text(f'name = "{a.name}"\n\n[dedup]\nreference = ["{written}"]\n', "utf-8")
         err = io.StringIO()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-            rc = corpus_job.run(["--input", str(SAMPLE_WARC), "--output", str(a.parent), "--config", str(config),
-                                 "--force"])  # fmt: skip
+            args = ["--input", str(SAMPLE_WARC), "--output", str(a.parent), "--config", str(config)]
+            rc = corpus_job.run([*args, "--force"])
         assert rc == 2
         assert f"dedup.reference: {written} is this run's own output folder" in err.getvalue()
     assert sorted(p.relative_to(a) for p in a.rglob("*")) == before

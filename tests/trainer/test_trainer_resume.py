@@ -157,8 +157,8 @@ def test_init_from_its_own_folder_loads_before_the_old_run_moves_aside(
     base = tiny_config(out=str(tmp_path / "run"), max_steps=2, eval_interval=0)
     train(base)
     old = torch.load(Path(base.out) / "checkpoint.pt", weights_only=False)["model"]
-    train(tiny_config(out=base.out, max_steps=2, eval_interval=0, init_from=base.out, resume="never", lr=1e-12,
-                      min_lr=1e-12))  # fmt: skip
+    tiny = {"lr": 1e-12, "min_lr": 1e-12}
+    train(tiny_config(out=base.out, max_steps=2, eval_interval=0, init_from=base.out, resume="never", **tiny))
     out = capsys.readouterr().out
     assert f"weights from {Path(base.out) / 'checkpoint.pt'} (step 2)" in out
     assert (Path(base.out) / "previous" / "run-001" / "checkpoint.pt").exists()
