@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import posixpath
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -336,6 +338,17 @@ def _parquet_pieces(path: str, size: int, split_bytes: int) -> list[tuple[int, i
         share = sum(group_bytes[a:stop]) / max(1, sum(group_bytes))
         pieces.append((a, b, sum(group_rows[:a]), round(size * share)))
     return pieces
+
+
+def same_folder(a: str, b: str) -> bool:
+    """Whether two folder paths name one folder, by their text (nothing is opened): object-store
+    paths as written without a trailing slash, local paths made absolute and normalised (``.``,
+    ``..``, repeated and trailing slashes; symlinks are not followed)."""
+    if "://" in a or "://" in b:
+        return a.rstrip("/") == b.rstrip("/")
+    return posixpath.normpath(posixpath.join(os.getcwd(), a)) == posixpath.normpath(
+        posixpath.join(os.getcwd(), b)
+    )
 
 
 def read_json(path: str) -> dict | None:

@@ -12,7 +12,6 @@ FileSystems (pipelines/files.py), so a reference on gs:// or s3:// works as a lo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -82,20 +81,12 @@ def reference_runs(runs: Sequence[str], config: PipelineConfig) -> list[Referenc
     return out
 
 
-def same_folder(a: str, b: str) -> bool:
-    """Whether two run folders are one: local paths through symlinks and ``..``, object-store
-    paths as written (without a trailing slash)."""
-    if "://" in a or "://" in b:
-        return a.rstrip("/") == b.rstrip("/")
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
 def check_references(runs: Sequence[str], config: PipelineConfig, out_dir: str) -> None:
     """The launcher's check before it plans anything (see ``reference_runs``). A reference that
     is this run's own output folder is refused before anything is deleted: ``--force`` would
     remove the corpus the run is meant to deduplicate against."""
     for run in runs:
-        if same_folder(run, out_dir):
+        if files.same_folder(run, out_dir):
             raise InputError(f"dedup.reference: {run} is this run's own output folder; a reference "
                              "must be an earlier run (give this run another --name or --output)")  # fmt: skip
     reference_runs(runs, config)
