@@ -39,6 +39,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from corpus.dedup.shingles import token_spans
+
 SEPARATOR, WORD, NUMBER, SINGLE, IGNORED = 0, 1, 2, 3, 4
 NUMBER_WORD = "0"
 """What every number reads as."""
@@ -201,18 +203,8 @@ def words(texts: Sequence[str]) -> Words:
     cls[1:-1][inner] = NUMBER
     n = len(cls)
 
-    is_run = (cls == WORD) | (cls == NUMBER)
-    same_prev = np.zeros(n, dtype=bool)
-    same_prev[1:] = is_run[1:] & (cls[1:] == cls[:-1])
-    same_next = np.zeros(n, dtype=bool)
-    same_next[:-1] = same_prev[1:]
-    run_start = np.flatnonzero(is_run & ~same_prev)
-    run_end = np.flatnonzero(is_run & ~same_next) + 1
-    singles = np.flatnonzero(cls == SINGLE)
-    cs = np.concatenate([run_start, singles])
-    ce = np.concatenate([run_end, singles + 1])
-    order = np.argsort(cs, kind="stable")
-    cs, ce = cs[order], ce[order]
+    # A word is a run of letters or of digits (a class change ends it), a Han or kana character alone.
+    cs, ce = token_spans(cls, (cls == WORD) | (cls == NUMBER), cls == SINGLE)
     number = cls[cs] == NUMBER
 
     lanes = []

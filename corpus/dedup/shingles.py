@@ -138,25 +138,28 @@ def _short_documents(
     return fmix64(out ^ _U64(0x5BD1E9955BD1E995)), short
 
 
+def token_spans(cls: np.ndarray, runs: np.ndarray, singles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of every token of a class array, in order: each maximal run of one class
+    where ``runs`` is set (a word), and each position where ``singles`` is set on its own (a CJK
+    character)."""
+    n = len(cls)
+    same_prev = np.zeros(n, dtype=bool)
+    same_prev[1:] = runs[1:] & (cls[1:] == cls[:-1])
+    same_next = np.zeros(n, dtype=bool)
+    same_next[:-1] = same_prev[1:]
+    alone = np.flatnonzero(singles)
+    starts = np.concatenate([np.flatnonzero(runs & ~same_prev), alone])
+    ends = np.concatenate([np.flatnonzero(runs & ~same_next) + 1, alone + 1])
+    order = np.argsort(starts, kind="stable")
+    return starts[order], ends[order]
+
+
 def word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hash of every word of every text, and the text index of each word, in order."""
     cps, starts = _code_points(texts)
     cls = char_classes()[cps]
     n = len(cps)
-    is_word = cls == WORD
-    prev = np.empty(n, dtype=bool)
-    prev[0] = False
-    prev[1:] = is_word[:-1]
-    nxt = np.empty(n, dtype=bool)
-    nxt[-1] = False
-    nxt[:-1] = is_word[1:]
-    run_starts = np.flatnonzero(is_word & ~prev)
-    run_ends = np.flatnonzero(is_word & ~nxt) + 1
-    singles = np.flatnonzero(cls == SINGLE)
-    word_start = np.concatenate([run_starts, singles])
-    word_end = np.concatenate([run_ends, singles + 1])
-    order = np.argsort(word_start, kind="stable")
-    word_start, word_end = word_start[order], word_end[order]
+    word_start, word_end = token_spans(cls, cls == WORD, cls == SINGLE)
     pw, inv = _powers_for(n + 1)
     with np.errstate(over="ignore"):
         prefix = np.zeros(n + 1, dtype=_U64)
