@@ -51,8 +51,9 @@ def begin(
 ) -> tuple[Setup, Start]:
     """Resume or start anew in ``s.config.out``; the Setup with the time budget's schedule."""
     Path(s.config.out).mkdir(parents=True, exist_ok=True)
-    new_run = not ckpt.exists() or s.config.resume == "never"
-    if new_run and s.config.init_from and not s.config.lora_rank:  # LoRA: loaded before the adapters
+    if (
+        starts_anew(s, ckpt) and s.config.init_from and not s.config.lora_rank
+    ):  # LoRA: loaded before the adapters
         # Before resume() moves an earlier run of this folder aside: --init-from may name it.
         init_from(s, Path(s.config.init_from), say)
     resumed = resume(s, ckpt, say, state)
@@ -84,13 +85,18 @@ def _fit_time_budget(
     return s
 
 
+def starts_anew(s: Setup, ckpt: Path) -> bool:
+    """A new run in the folder: no checkpoint there, or ``--resume never``."""
+    return not ckpt.exists() or s.config.resume == "never"
+
+
 def resume(
     s: Setup, ckpt: Path, say: Callable[[str], None], state: dict[str, Any] | None
 ) -> tuple[int, dict[str, Any], list[tuple[str, Any, Any]]] | None:
     """Load the checkpoint ``state`` (read by ``train``) into the model; (step, extra, the data
     order changes accepted by --reset-data-order) or None for a new run, which owns the folder:
     an earlier run's checkpoints, history and metrics are moved aside first."""
-    if not ckpt.exists() or s.config.resume == "never":
+    if starts_anew(s, ckpt):
         # Moved now, not at the first save: a crash before then must not leave an old
         # checkpoint beside the new run's metrics for the next `--resume auto` to pick up.
         barrier(s.world)  # every rank has seen the folder before it changes

@@ -43,6 +43,7 @@ UNITS = ("line", "paragraph")
 SCOPES = ("host", "corpus")
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+_LINE_BREAK = re.compile(r"\n")
 _SPACES = re.compile(r"\s+")
 _DIGITS = re.compile(r"\d+")
 
@@ -80,7 +81,7 @@ class LineDedupConfig:
 def spans(text: str, unit: str) -> list[tuple[int, int]]:
     """(start, end) of each unit of ``text``; a unit includes the line break(s) after it, so the
     spans tile the text and any subset of them joins into whole lines."""
-    breaks = _PARAGRAPH_BREAK if unit == "paragraph" else re.compile(r"\n")
+    breaks = _PARAGRAPH_BREAK if unit == "paragraph" else _LINE_BREAK
     out, start = [], 0
     for m in breaks.finditer(text):
         out.append((start, m.end()))
